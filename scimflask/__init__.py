@@ -1,0 +1,11 @@
+"""scimflask: a SCIM 2.0 service provider for Flask with pluggable storage."""
+
+from .errors import ConfigurationError, ScimError
+from .hookspecs import hookimpl
+from .model import Change, Member, Page, Query, RequestContext, Resource, Sort, Token
+from .storage import Storage, StorageRegistry
+
+__all__ = [
+    "hookimpl", "Storage", "StorageRegistry", "ScimError", "ConfigurationError",
+    "Change", "Member", "Page", "Query", "RequestContext", "Resource", "Sort", "Token",
+]

@@ -1,0 +1,1 @@
+"""Filter parsing, binding and the reference evaluator."""

@@ -1,0 +1,99 @@
+"""The few hooks through which plugins extend scimflask.
+
+Hooks are called with keyword arguments only. Storage operations are *not* hooks: a plugin
+registers a `Storage` class and requests call its methods directly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flask import Request
+
+    from .events import ResourceEvent
+    from .schema.catalog import Catalog
+    from .storage.registry import StorageRegistry
+
+PROJECT = "scimflask"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def scimflask_register_storage(registry: "StorageRegistry") -> None:
+    """Add storage backends: call ``registry.add(MyStorage)`` for each class.
+
+    Called once per ``Scim.init_app``. Each class declares the URL schemes it serves in
+    ``schemes``; the app's ``SCIM_STORAGE_URI`` then picks one.
+
+    Example::
+
+        @hookimpl
+        def scimflask_register_storage(registry):
+            registry.add(JsonDirectoryStorage)   # schemes = ("jsondir",)
+
+    :param registry: the app's ``StorageRegistry``.
+    """
+
+
+@hookspec
+def scimflask_register_schemas(catalog: "Catalog") -> None:
+    """Add custom schemas, extensions or resource types to ``catalog``.
+
+    Called once per ``Scim.init_app``, after the built-in User, Group and Enterprise User
+    definitions are in. The same definitions then drive ``/Schemas``, validation, filters and
+    PATCH.
+
+    Example::
+
+        @hookimpl
+        def scimflask_register_schemas(catalog):
+            catalog.add_extension("User", Schema(id="urn:example:params:scim:schemas:extension:acme:2.0:User",
+                                                 name="AcmeUser", description="Acme",
+                                                 attributes=(Attribute("badge"),)))
+
+    :param catalog: the app's ``Catalog``.
+    """
+
+
+@hookspec(firstresult=True)
+def scimflask_authenticate(request: "Request", config: dict[str, Any]) -> Any:
+    """Authenticate a SCIM request in place of (or before) the built-in bearer-token check.
+
+    Stops at the first non-None result. Return a ``scimflask.auth.Principal`` (tenant, token
+    id, optional user id for ``/Me``) to accept the request, raise
+    ``scimflask.errors.Unauthorized`` to refuse it, or return None to let the next plugin (and
+    finally the built-in bearer-token check) decide.
+
+    Example::
+
+        @hookimpl
+        def scimflask_authenticate(request, config):
+            if request.headers.get("X-Internal-Key") == config["ACME_KEY"]:
+                return Principal(tenant="acme", token_id="internal")
+
+    :param request: the Flask request.
+    :param config: the app's configuration mapping.
+    :return: a ``Principal`` or None.
+    """
+
+
+@hookspec
+def scimflask_resource_changed(event: "ResourceEvent") -> None:
+    """Observe a committed write (create, replace, patch, delete) of a User or Group.
+
+    Called after the storage has committed, once per resource written (Bulk included). The
+    return value is ignored; an exception is logged and swallowed, never shown to the client.
+
+    Example::
+
+        @hookimpl
+        def scimflask_resource_changed(event):
+            if event.resource_type == "User" and event.data.get("active") is False:
+                sessions.revoke_all(event.id)
+
+    :param event: a ``ResourceEvent`` (action, resource type, id, tenant, new data or None).
+    """

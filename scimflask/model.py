@@ -1,0 +1,207 @@
+"""The values that cross the storage contract.
+
+Storage plugins see these dataclasses and the filter AST, never HTTP requests, query strings or
+request JSON. Attribute data is kept as the SCIM JSON representation with canonical attribute
+names (extensions nested under their schema URN), because that is what every backend can store
+and what the reference evaluator reads.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .filter.ast import AttrPath, Filter
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def format_datetime(value: datetime) -> str:
+    """RFC 3339 / xsd:dateTime in UTC with millisecond precision, as SCIM clients expect."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who is asking: handed to every storage call and notification hook.
+
+    `tenant` scopes every read and write; `base_url` is the SCIM base URL the client used (for
+    `meta.location` and `$ref`); `token_id` names the credential (for audit), never the secret.
+    """
+
+    tenant: str = "default"
+    base_url: str = ""
+    token_id: str | None = None
+
+
+@dataclass
+class Member:
+    """One member of a Group: a User or Group id. `display` is kept as sent."""
+
+    value: str
+    type: str | None = None
+    display: str | None = None
+
+    def to_dict(self, base_url: str = "") -> dict:
+        out: dict = {"value": self.value}
+        if self.type:
+            out["type"] = self.type
+            if base_url:
+                out["$ref"] = f"{base_url}/{self.type}s/{self.value}"
+        if self.display is not None:
+            out["display"] = self.display
+        return out
+
+
+@dataclass
+class GroupRef:
+    """One entry of a User's read-only `groups` attribute, derived from membership."""
+
+    value: str
+    display: str | None = None
+    type: str = "direct"
+
+    def to_dict(self, base_url: str = "") -> dict:
+        out: dict = {"value": self.value, "type": self.type}
+        if base_url:
+            out["$ref"] = f"{base_url}/Groups/{self.value}"
+        if self.display is not None:
+            out["display"] = self.display
+        return out
+
+
+@dataclass
+class Resource:
+    """A stored resource.
+
+    `data` holds every attribute except `id`, `meta`, `schemas`, `members` and `groups`,
+    with canonical names; `externalId` lives in `data`. `version` is an integer the backend
+    increments on every write (the ETag is derived from it). `members` (Groups) and `groups`
+    (Users) are None when not loaded.
+    """
+
+    resource_type: str
+    id: str
+    data: dict
+    created: datetime
+    last_modified: datetime
+    version: int = 1
+    members: list[Member] | None = None
+    groups: list[GroupRef] | None = None
+
+    def copy(self) -> "Resource":
+        return Resource(
+            self.resource_type, self.id, copy.deepcopy(self.data), self.created,
+            self.last_modified, self.version,
+            None if self.members is None else [Member(m.value, m.type, m.display) for m in self.members],
+            None if self.groups is None else [GroupRef(g.value, g.display, g.type) for g in self.groups],
+        )
+
+    @property
+    def external_id(self) -> str | None:
+        return self.data.get("externalId")
+
+    def document(self, base_url: str = "") -> dict:
+        """The full SCIM document (what filters and projection read), without `schemas`."""
+        doc = dict(self.data)
+        doc["id"] = self.id
+        doc["meta"] = {
+            "resourceType": self.resource_type,
+            "created": format_datetime(self.created),
+            "lastModified": format_datetime(self.last_modified),
+            "version": f'W/"{self.version}"',
+        }
+        if base_url:
+            doc["meta"]["location"] = f"{base_url}/{self.resource_type}s/{self.id}"
+        if self.members is not None:
+            doc["members"] = [m.to_dict(base_url) for m in self.members]
+        if self.groups is not None:
+            doc["groups"] = [g.to_dict(base_url) for g in self.groups]
+        return doc
+
+
+@dataclass(frozen=True)
+class Sort:
+    """`sortBy` / `sortOrder` (RFC 7644 §3.4.2.3)."""
+
+    path: AttrPath
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """Position after which a cursor page starts: the last row's sort value and id.
+
+    The backend that produced the page chooses `value` (any JSON-serialisable value, e.g. the
+    lower-cased sort string, or None for a missing value); core only carries it inside the
+    opaque, signed cursor and hands it back unchanged in `Query.after`.
+    """
+
+    value: object
+    id: str
+
+
+@dataclass(frozen=True)
+class Query:
+    """One list/search request, already parsed and validated.
+
+    - `filter`: bound AST or None for "all".
+    - `sort`: None means the default order (`meta.created` ascending, then `id`).
+    - Exactly one of `start_index` (1-based, index paging) and `after` / `cursor_start`
+      (cursor paging) is in use; `count` is the page size (0 means "only the total").
+    - `with_members` / `with_groups`: whether the caller will show Group `members` / User
+      `groups`; when False the backend must not load them (a 100k-member group stays cheap).
+    """
+
+    filter: Filter | None = None
+    sort: Sort | None = None
+    start_index: int = 1
+    count: int = 100
+    after: Keyset | None = None
+    with_members: bool = True
+    with_groups: bool = True
+
+
+@dataclass
+class Page:
+    """One page of results and the number of all matches (`totalResults`)."""
+
+    resources: list[Resource]
+    total: int
+    next_keyset: Keyset | None = None
+
+
+@dataclass
+class Change:
+    """What a write does to an existing resource.
+
+    `data`: the new attribute document (replaces the old `data` wholly) or None to keep it.
+    `add_members` / `remove_members`: membership deltas (member ids), applied as set operations
+    so their cost follows the change, not the group. `replace_members`: the complete new member
+    list (PUT, or a PATCH that rewrites members); when set, the deltas are empty.
+    """
+
+    data: dict | None = None
+    add_members: list[Member] = field(default_factory=list)
+    remove_members: list[str] = field(default_factory=list)
+    replace_members: list[Member] | None = None
+
+    @property
+    def touches_members(self) -> bool:
+        return bool(self.add_members or self.remove_members or self.replace_members is not None)
+
+
+@dataclass
+class Token:
+    """A bearer token record. Only `secret_hash` (SHA-256 hex) is ever stored."""
+
+    id: str
+    tenant: str
+    secret_hash: str
+    created: datetime
+    description: str = ""
+    last_used: datetime | None = None
+    expires: datetime | None = None

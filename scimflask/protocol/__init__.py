@@ -1,0 +1,1 @@
+"""HTTP-independent protocol pieces: PATCH, projection, paging, ETags, media types, auth."""

@@ -1,0 +1,1 @@
+"""The storage conformance kit for plugin authors (opt in with pytest_plugins)."""

@@ -1,0 +1,1 @@
+"""The Flask views of the SCIM blueprint."""
