@@ -37,7 +37,7 @@ from ..schema.catalog import Catalog
 from .errors import StorageError, StorageUnavailable
 
 _WRAPPED = (
-    "create", "get", "update", "delete", "query", "add_token", "find_token", "list_tokens",
+    "create", "get", "update", "delete", "query", "count_members", "add_token", "find_token", "list_tokens",
     "delete_token", "touch_token", "ping",
 )
 
@@ -143,6 +143,15 @@ class Storage(ABC):
         and sets `Page.next_keyset` when more follow. `count == 0` returns no resources, only
         the total. The filter must be executed by the store, not by loading every resource.
         """
+
+    def count_members(self, ctx: RequestContext, group_id: str) -> int:
+        """Number of members of a group (decides whether a PATCH answer may include them).
+
+        The default loads the group; backends should override it with a cheap count.
+        :raises NotFound:
+        """
+        group = self.get(ctx, "Group", group_id, with_members=True, with_groups=False)
+        return len(group.members or [])
 
     # -- tokens -------------------------------------------------------------------------
     @abstractmethod

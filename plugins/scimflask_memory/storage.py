@@ -1,0 +1,286 @@
+"""The in-memory storage backend: the reference implementation of the storage contract.
+
+Filters mean what `scimflask.filter.evaluate.matches` says and order is the reference
+`sort_key`, so every other backend is tested against this one's behaviour. Data lives in one
+process and is lost on restart: for tests and demos, not for several workers.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from dataclasses import replace
+from datetime import datetime
+from typing import Iterable
+from urllib.parse import urlsplit
+
+from scimflask.errors import ConfigurationError, Mutability
+from scimflask.filter.ast import And, Compare, Not, Or, Present, ValuePath
+from scimflask.filter.evaluate import matches
+from scimflask.model import Change, GroupRef, Member, Page, Query, RequestContext, Resource, Token
+from scimflask.schema.catalog import Catalog, ResourceType
+from scimflask.storage import Conflict, NotFound, PreconditionFailed, Storage, UnknownMembers
+
+from .ordering import Ordering
+from .tenant import Tenant
+
+logger = logging.getLogger(__name__)
+
+MEMBERS = "members"
+GROUPS = "groups"
+
+
+class MemoryStorage(Storage):
+    """Per-tenant dicts behind one re-entrant lock; `eq` on unique attributes, `externalId`
+    and `id` is answered from indexes, anything else by evaluating the reference predicate."""
+
+    schemes = ("memory",)
+    supports_keyset = True
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__(catalog)
+        self._lock = threading.RLock()
+        self._tenants: dict[str, Tenant] = {}
+        self._tokens: dict[str, Token] = {}  # secret hash -> token
+        self._token_hashes: dict[str, str] = {}  # token id -> secret hash
+
+    @classmethod
+    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> "MemoryStorage":
+        """Accept `memory://` (anything after the scheme is ignored); no options exist."""
+        if urlsplit(uri).scheme.lower() not in cls.schemes:
+            raise ConfigurationError(f"MemoryStorage cannot serve {uri!r}; use memory://")
+        if options:
+            raise ConfigurationError(
+                f"memory:// takes no SCIM_STORAGE_OPTIONS, got: {', '.join(sorted(options))}"
+            )
+        logger.warning(
+            "scimflask is using memory:// storage: data lives in this one process, is not shared "
+            "with other workers and is lost on restart"
+        )
+        return cls(catalog)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _tenant(self, ctx: RequestContext) -> Tenant:
+        tenant = self._tenants.get(ctx.tenant)
+        if tenant is None:
+            tenant = self._tenants[ctx.tenant] = Tenant(self.catalog)
+        return tenant
+
+    def _type(self, resource_type: str) -> ResourceType:
+        return self.catalog.resource_type(resource_type)
+
+    def _has(self, rt: ResourceType, attribute: str) -> bool:
+        return self.catalog.top_level(rt, rt.schema, attribute) is not None
+
+    def _stored(self, tenant: Tenant, rt: ResourceType, id: str) -> Resource:
+        resource = tenant.tables[rt.name].get(id)
+        if resource is None:
+            raise NotFound(rt.name, id)
+        return resource
+
+    def _loaded(self, tenant: Tenant, rt: ResourceType, stored: Resource, *,
+                with_members: bool, with_groups: bool) -> Resource:
+        """A copy of `stored` with `members` / `groups` attached as asked and as the type has."""
+        out = stored.copy()
+        if with_members and self._has(rt, MEMBERS):
+            out.members = tenant.membership.members(stored.id)
+        if with_groups and self._has(rt, GROUPS):
+            out.groups = self._group_refs(tenant, stored.id)
+        return out
+
+    def _group_refs(self, tenant: Tenant, member_id: str) -> list[GroupRef]:
+        refs = []
+        for group_id in sorted(tenant.membership.group_ids(member_id)):
+            group = tenant.find(group_id)
+            display = group.data.get("displayName") if group is not None else None
+            refs.append(GroupRef(group_id, display))
+        return refs
+
+    def _checked(self, tenant: Tenant, members: Iterable[Member], check: bool) -> list[Member]:
+        """Copies of `members`, one per id; when `check`, each id must name a resource of the
+        tenant and gets that resource's type."""
+        unique = {m.value: replace(m) for m in members}
+        if not check:
+            return list(unique.values())
+        unknown = []
+        for member in unique.values():
+            found = tenant.find(member.value)
+            if found is None:
+                unknown.append(member.value)
+            else:
+                member.type = found.resource_type
+        if unknown:
+            raise UnknownMembers(unknown)
+        return list(unique.values())
+
+    @staticmethod
+    def _check_version(stored: Resource, expected_version: int | None) -> None:
+        if expected_version is not None and expected_version != stored.version:
+            raise PreconditionFailed(stored.version)
+
+    # -- resources ------------------------------------------------------------------------
+    def create(self, ctx: RequestContext, resource: Resource, *, check_members: bool = True) -> Resource:
+        rt = self._type(resource.resource_type)
+        with self._lock:
+            tenant = self._tenant(ctx)
+            taken = tenant.conflict(rt.name, resource.id, resource.data)
+            if taken is not None:
+                raise Conflict(taken)
+            if resource.id in tenant.tables[rt.name]:
+                raise Conflict("id")
+            members = self._checked(tenant, resource.members or (), check_members)
+            if members and not self._has(rt, MEMBERS):
+                raise Mutability(f"{rt.name} resources have no members")
+            stored = replace(resource.copy(), resource_type=rt.name, version=1, members=None, groups=None)
+            tenant.put(stored)
+            for member in members:
+                tenant.membership.add(stored.id, member)
+            return self._loaded(tenant, rt, stored, with_members=True, with_groups=True)
+
+    def get(self, ctx: RequestContext, resource_type: str, id: str, *,
+            with_members: bool = True, with_groups: bool = True) -> Resource:
+        rt = self._type(resource_type)
+        with self._lock:
+            tenant = self._tenant(ctx)
+            stored = self._stored(tenant, rt, id)
+            return self._loaded(tenant, rt, stored, with_members=with_members, with_groups=with_groups)
+
+    def update(self, ctx: RequestContext, resource_type: str, id: str, change: Change, *,
+               expected_version: int | None = None, check_members: bool = True,
+               now: datetime) -> Resource:
+        rt = self._type(resource_type)
+        with self._lock:
+            tenant = self._tenant(ctx)
+            stored = self._stored(tenant, rt, id)
+            self._check_version(stored, expected_version)
+            if change.touches_members and not self._has(rt, MEMBERS):
+                raise Mutability(f"{rt.name} resources have no members")
+            if change.data is not None:
+                taken = tenant.conflict(rt.name, id, change.data)
+                if taken is not None:
+                    raise Conflict(taken)
+            added = self._checked(tenant, change.add_members, check_members)
+            replacing = (None if change.replace_members is None
+                         else self._checked(tenant, change.replace_members, check_members))
+            # Everything is validated: from here on nothing can fail half-way.
+            data = stored.data if change.data is None else change.data
+            updated = replace(stored.copy(), data=copy.deepcopy(data), version=stored.version + 1, last_modified=now)
+            tenant.put(updated)
+            if replacing is not None:
+                tenant.membership.replace(id, replacing)
+            for member_id in change.remove_members:
+                tenant.membership.remove(id, member_id)
+            for member in added:
+                tenant.membership.add(id, member)
+            return updated.copy()
+
+    def delete(self, ctx: RequestContext, resource_type: str, id: str, *,
+               expected_version: int | None = None) -> None:
+        rt = self._type(resource_type)
+        with self._lock:
+            tenant = self._tenant(ctx)
+            stored = self._stored(tenant, rt, id)
+            self._check_version(stored, expected_version)
+            tenant.remove(stored)
+
+    def query(self, ctx: RequestContext, resource_type: str, query: Query) -> Page:
+        rt = self._type(resource_type)
+        ordering = Ordering(query.sort, rt, self.catalog)
+        with self._lock:
+            tenant = self._tenant(ctx)
+            table = tenant.tables[rt.name]
+            candidates = tenant.candidates(rt.name, query.filter)
+            ids = table.keys() if candidates is None else candidates
+            needs = _attributes_read(query)
+            rows = []
+            for id in ids:
+                stored = table.get(id)
+                if stored is None:
+                    continue
+                document = self._loaded(
+                    tenant, rt, stored, with_members=MEMBERS in needs, with_groups=GROUPS in needs,
+                ).document(ctx.base_url)
+                if query.filter is None or matches(query.filter, document, rt, self.catalog):
+                    rows.append((ordering.key(document), stored))
+            ordering.sort_rows(rows)
+            if query.after is not None:
+                start = ordering.start_after(query.after, rows)
+            else:
+                start = max(query.start_index, 1) - 1
+            selected = rows[start:start + max(query.count, 0)]
+            next_keyset = None
+            if selected and start + len(selected) < len(rows):
+                next_keyset = ordering.keyset(selected[-1][0], selected[-1][1].id)
+            resources = [
+                self._loaded(tenant, rt, stored, with_members=query.with_members,
+                             with_groups=query.with_groups)
+                for _, stored in selected
+            ]
+            return Page(resources=resources, total=len(rows), next_keyset=next_keyset)
+
+    def count_members(self, ctx: RequestContext, group_id: str) -> int:
+        rt = self._type("Group")
+        with self._lock:
+            tenant = self._tenant(ctx)
+            self._stored(tenant, rt, group_id)
+            return tenant.membership.count(group_id)
+
+    # -- tokens ---------------------------------------------------------------------------
+    def add_token(self, token: Token) -> None:
+        with self._lock:
+            old_hash = self._token_hashes.pop(token.id, None)
+            if old_hash is not None:
+                del self._tokens[old_hash]
+            self._tokens[token.secret_hash] = replace(token)
+            self._token_hashes[token.id] = token.secret_hash
+
+    def find_token(self, secret_hash: str) -> Token | None:
+        with self._lock:
+            token = self._tokens.get(secret_hash)
+            return None if token is None else replace(token)
+
+    def list_tokens(self, tenant: str | None = None) -> list[Token]:
+        with self._lock:
+            tokens = [replace(t) for t in self._tokens.values() if tenant is None or t.tenant == tenant]
+        return sorted(tokens, key=lambda t: (t.created, t.id))
+
+    def delete_token(self, token_id: str) -> bool:
+        with self._lock:
+            secret_hash = self._token_hashes.pop(token_id, None)
+            if secret_hash is None:
+                return False
+            del self._tokens[secret_hash]
+            return True
+
+    def touch_token(self, token_id: str, when: datetime) -> None:
+        with self._lock:
+            secret_hash = self._token_hashes.get(token_id)
+            if secret_hash is not None:
+                self._tokens[secret_hash].last_used = when
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._tenants.clear()
+            self._tokens.clear()
+            self._token_hashes.clear()
+
+
+def _attributes_read(query: Query) -> set[str]:
+    """Top-level attribute names the filter and sort read (to skip loading big member lists)."""
+    names: set[str] = set()
+    pending = [query.filter] if query.filter is not None else []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (Compare, Present, ValuePath)):
+            names.add(node.path.attribute)
+            if isinstance(node, ValuePath):
+                pending.append(node.filter)
+        elif isinstance(node, (And, Or)):
+            pending.extend((node.left, node.right))
+        elif isinstance(node, Not):
+            pending.append(node.expr)
+    if query.sort is not None:
+        names.add(query.sort.path.attribute)
+    return names

@@ -1,0 +1,117 @@
+"""Storage URIs -> redis-py clients (pooled, with socket timeouts).
+
+Accepted forms (query parameters of redis-py's `from_url`, e.g. `socket_timeout`,
+`max_connections`, `health_check_interval`, pass through; `prefix` is ours):
+
+- `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS)
+- `unix:///path/to/redis.sock?db=N`, `redis+unix:///path/to/redis.sock?db=N`
+- `redis+sentinel://[password@]host:port[,host:port...]/service_name[/db]`
+- `redis+cluster://[password@]host:port[,host:port...]` (Redis Cluster; db is always 0)
+
+`SCIM_STORAGE_OPTIONS` may hold `client` (a ready client, e.g. `fakeredis.FakeRedis()`; the URI
+then only chooses the backend), `prefix` (default `scim:`, so several apps share one Redis) and
+any keyword argument for the client (they override the URI's query parameters).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from scimflask.errors import ConfigurationError
+
+# Fail fast instead of hanging a request when Redis is unreachable (seconds).
+DEFAULT_TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0}
+
+
+def split_prefix(uri: str) -> tuple[str, str | None]:
+    """The URI without a `prefix` query parameter, and that parameter."""
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefixes = [value for name, value in query if name == "prefix"]
+    rest = urlencode([(name, value) for name, value in query if name != "prefix"])
+    return urlunsplit(parts._replace(query=rest)), (prefixes[-1] if prefixes else None)
+
+
+def make_client(uri: str, options: dict):
+    """A redis-py client for `uri` (see the module docstring); `options` are client kwargs."""
+    try:
+        import redis
+    except ImportError as exc:  # an optional dependency: say which extra brings it
+        raise ConfigurationError("the redis storage needs redis-py: pip install 'scimflask[redis]'") from exc
+    scheme = urlsplit(uri).scheme.lower()
+    kwargs = {**DEFAULT_TIMEOUTS, **options}
+    try:
+        if scheme in ("redis", "rediss", "unix"):
+            return redis.Redis.from_url(uri, **kwargs)
+        if scheme == "redis+unix":
+            return redis.Redis.from_url("unix" + uri[len("redis+unix"):], **kwargs)
+        if scheme == "redis+sentinel":
+            return _sentinel_client(redis, uri, kwargs)
+        if scheme == "redis+cluster":
+            return _cluster_client(redis, uri, kwargs)
+    except ValueError as exc:
+        raise ConfigurationError(f"bad redis storage URI {uri!r}: {exc}") from exc
+    raise ConfigurationError(f"the redis storage cannot serve {scheme!r} URIs")
+
+
+def _hosts(netloc: str, uri: str) -> tuple[str | None, list[tuple[str, int]]]:
+    """(password, [(host, port), ...]) of a comma-separated netloc."""
+    password = None
+    if "@" in netloc:
+        credentials, netloc = netloc.rsplit("@", 1)
+        password = unquote(credentials.split(":", 1)[-1]) or None
+    hosts = []
+    for item in filter(None, netloc.split(",")):
+        host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+        try:
+            hosts.append((host or item, int(port) if port else 0))
+        except ValueError:
+            raise ConfigurationError(f"bad host:port {item!r} in redis storage URI {uri!r}") from None
+    if not hosts:
+        raise ConfigurationError(f"redis storage URI {uri!r} names no host")
+    return password, hosts
+
+
+def _query(parts, kwargs: dict) -> dict:
+    from redis.connection import URL_QUERY_ARGUMENT_PARSERS
+
+    out = dict(kwargs)
+    for name, value in parse_qsl(parts.query):
+        parser = URL_QUERY_ARGUMENT_PARSERS.get(name, str)
+        out.setdefault(name, parser(value))
+    return out
+
+
+def _sentinel_client(redis, uri: str, kwargs: dict):
+    from redis.sentinel import Sentinel
+
+    parts = urlsplit(uri)
+    password, hosts = _hosts(parts.netloc, uri)
+    hosts = [(host, port or 26379) for host, port in hosts]
+    path = [segment for segment in parts.path.split("/") if segment]
+    if not path or len(path) > 2:
+        raise ConfigurationError(f"redis+sentinel URI {uri!r} must end in /service_name[/db]")
+    kwargs = _query(parts, kwargs)
+    if len(path) == 2:
+        try:
+            kwargs.setdefault("db", int(path[1]))
+        except ValueError:
+            raise ConfigurationError(f"bad db number in redis storage URI {uri!r}") from None
+    if password:
+        kwargs.setdefault("password", password)
+    sentinel_kwargs = {k: v for k, v in kwargs.items() if k in DEFAULT_TIMEOUTS or k == "password"}
+    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs, **kwargs)
+    return sentinel.master_for(unquote(path[0]))
+
+
+def _cluster_client(redis, uri: str, kwargs: dict):
+    from redis.cluster import ClusterNode, RedisCluster
+
+    parts = urlsplit(uri)
+    password, hosts = _hosts(parts.netloc, uri)
+    kwargs = _query(parts, kwargs)
+    kwargs.pop("db", None)
+    if password:
+        kwargs.setdefault("password", password)
+    nodes = [ClusterNode(host, port or 6379) for host, port in hosts]
+    return RedisCluster(startup_nodes=nodes, **kwargs)

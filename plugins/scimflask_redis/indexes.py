@@ -1,0 +1,194 @@
+"""Which attributes the Redis backend indexes, and the index entries a resource occupies.
+
+Three kinds of index, all read from the catalog so custom schemas get them too:
+
+- unique (`u:` hashes): every top-level attribute with `uniqueness: server|global`
+  (userName, Group displayName); folded value -> id. The store's uniqueness constraint, and the
+  O(1) answer to `attr eq "v"`.
+- equality (`i:` sets): `externalId` and `emails.value` where the resource type has them;
+  folded value -> ids. Answers `attr eq "v"` in O(1) (+ the matches).
+- ordered (`o:` sorted sets, lexicographic): meta.created, meta.lastModified, userName,
+  displayName; one entry per resource, so paging and sorting on them cost O(log n + page).
+
+A resource's entries are computed here, in Python, and stored with the resource; the Lua
+scripts remove exactly the stored entries and add the new ones in one step, so an index can never
+point at a missing or stale resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from scimflask.filter.ast import AttrPath
+from scimflask.model import Resource
+from scimflask.schema.catalog import COMPLEX, GLOBAL, SERVER, Catalog, ResourceType
+
+from . import keys
+
+UNIQUE = (SERVER, GLOBAL)
+# Looked up by identity providers on every sync; not unique.
+EQUALITY_PATHS = ("externalId", "emails.value")
+# Sort orders kept ready; `meta.*` are always there, the rest where the type has them.
+ORDERED_PATHS = ("meta.created", "meta.lastModified", "userName", "displayName")
+
+SEPARATOR = b"\x00\x00"  # ends an ascending entry's value
+DESC_SEPARATOR = b"\xff\xff"  # ends a descending entry's (inverted) value
+_PRESENT = b"\x01"
+_MISSING = b"\x02"
+
+
+def _encode_value(value: str | None) -> bytes:
+    """Order-preserving bytes of a sort value; missing values sort after every value.
+
+    NUL is escaped (`\\0` -> `\\0\\1`) so that `SEPARATOR` always ends the value and a shorter
+    string sorts before its extensions, exactly as Python compares strings (UTF-8 keeps code
+    point order).
+    """
+    if value is None:
+        return _MISSING
+    return _PRESENT + value.encode("utf-8").replace(b"\x00", b"\x00\x01")
+
+
+def _invert(raw: bytes) -> bytes:
+    return bytes(255 - b for b in raw)
+
+
+def sort_entry(value: str | None, id: str, descending: bool = False) -> bytes:
+    """The ordered-index member for `value` and `id`.
+
+    Ascending entries order by value, then id; descending ones invert the value bytes (so a
+    larger value sorts first and missing values come first) but keep the id as is, so ties stay
+    in ascending id order, as the reference sort wants.
+    """
+    encoded = _encode_value(value)
+    if descending:
+        return _invert(encoded) + DESC_SEPARATOR + id.encode("utf-8")
+    return encoded + SEPARATOR + id.encode("utf-8")
+
+
+def parse_entry(entry: bytes, descending: bool = False) -> tuple[str | None, str]:
+    """(value, id) of an ordered-index member."""
+    encoded, _, id = entry.partition(DESC_SEPARATOR if descending else SEPARATOR)
+    if descending:
+        encoded = _invert(encoded)
+    value = None if encoded == _MISSING else encoded[1:].replace(b"\x00\x01", b"\x00").decode("utf-8")
+    return value, id.decode("utf-8")
+
+
+@dataclass(frozen=True)
+class IndexedPath:
+    """An attribute (or sub-attribute) path inside `Resource.data` and how it compares."""
+
+    path: AttrPath
+    name: str  # the key-space name: "userName", "emails.value", "meta.created", ...
+    core: bool
+    case_exact: bool
+
+    def values(self, data: dict) -> Iterator[object]:
+        """Every value at this path (each element of a multi-valued attribute)."""
+        holder = data if self.core else data.get(self.path.schema)
+        if not isinstance(holder, dict):
+            return
+        found = holder.get(self.path.attribute)
+        for item in found if isinstance(found, list) else [found]:
+            if self.path.sub_attribute is not None:
+                item = item.get(self.path.sub_attribute) if isinstance(item, dict) else None
+            if item is not None:
+                yield item
+
+    def key(self, value: object) -> str | None:
+        """The folded index key of one value, or None when the value is not indexable."""
+        if not isinstance(value, str):
+            return None
+        return value if self.case_exact else fold(value)
+
+
+class TypeIndexes:
+    """The indexes of one resource type and the entries a resource occupies in them."""
+
+    def __init__(self, catalog: Catalog, resource_type: ResourceType) -> None:
+        self.resource_type = resource_type.name
+        self.core_schema = resource_type.schema
+        self.unique: tuple[IndexedPath, ...] = tuple(_unique_paths(catalog, resource_type))
+        self.equality: dict[AttrPath, IndexedPath] = {
+            p.path: p for p in (_resolve(catalog, resource_type, name) for name in EQUALITY_PATHS) if p
+        }
+        self.ordered: dict[AttrPath, IndexedPath] = {
+            p.path: p for p in (_resolve(catalog, resource_type, name) for name in ORDERED_PATHS) if p
+        }
+        self.unique_by_path: dict[AttrPath, IndexedPath] = {p.path: p for p in self.unique}
+
+    # -- key names ----------------------------------------------------------------------
+    def unique_key(self, indexed: IndexedPath) -> str:
+        return keys.unique(self.resource_type, indexed.name)
+
+    def equality_key(self, indexed: IndexedPath, folded: str) -> str:
+        return keys.equality(self.resource_type, indexed.name, folded)
+
+    def ordered_key(self, indexed: IndexedPath, descending: bool = False) -> str:
+        return keys.ordered(self.resource_type, indexed.name, descending)
+
+    @property
+    def default_order(self) -> IndexedPath:
+        return self.ordered[AttrPath(self.core_schema, "meta", "created")]
+
+    # -- entries ------------------------------------------------------------------------
+    def data_entries(self, resource: Resource) -> dict:
+        """Entries derived from `data`: replaced whenever the data is."""
+        unique = []
+        for indexed in self.unique:
+            for value in indexed.values(resource.data):
+                folded = indexed.key(value)
+                if folded is not None:
+                    unique.append([self.unique_key(indexed), folded, indexed.name])
+        sets = sorted({
+            self.equality_key(indexed, folded)
+            for indexed in self.equality.values()
+            for folded in map(indexed.key, indexed.values(resource.data)) if folded is not None
+        })
+        ordered = [entry for indexed in self.ordered.values() if indexed.path.attribute != "meta"
+                   for entry in self._ordered_entries(indexed, resource)]
+        return {"u": unique, "s": sets, "z": ordered}
+
+    def meta_entries(self, resource: Resource, sub_attribute: str) -> dict:
+        """The entry of `meta.created` or `meta.lastModified` (kept apart: they change apart)."""
+        indexed = self.ordered[AttrPath(self.core_schema, "meta", sub_attribute)]
+        return {"u": [], "s": [], "z": self._ordered_entries(indexed, resource)}
+
+    def _ordered_entries(self, indexed: IndexedPath, resource: Resource) -> list:
+        value = self.sort_value(indexed, resource)
+        return [[self.ordered_key(indexed, descending), sort_entry(value, resource.id, descending)]
+                for descending in (False, True)]
+
+    def sort_value(self, indexed: IndexedPath, resource: Resource) -> str | None:
+        """The value the reference sort compares, folded when the attribute is not caseExact."""
+        document = resource.document()
+        if indexed.path.attribute == "meta":
+            return document["meta"][indexed.path.sub_attribute]
+        values = [indexed.key(v) for v in indexed.values(resource.data)]
+        present = [v for v in values if v is not None]
+        return present[0] if present else None
+
+
+def _resolve(catalog: Catalog, resource_type: ResourceType, name: str) -> IndexedPath | None:
+    ref = catalog.resolve(resource_type, name)
+    if ref is None or ref.definition.type == COMPLEX:
+        return None
+    sub = ref.sub_attribute.name if ref.sub_attribute else None
+    return IndexedPath(
+        AttrPath(ref.schema, ref.attribute.name, sub),
+        ref.attribute.name if sub is None else f"{ref.attribute.name}.{sub}",
+        core=not catalog.is_extension(resource_type, ref.schema),
+        case_exact=ref.definition.case_exact,
+    )
+
+
+def _unique_paths(catalog: Catalog, resource_type: ResourceType) -> Iterator[IndexedPath]:
+    for urn in resource_type.schema_ids:
+        core = not catalog.is_extension(resource_type, urn)
+        for attr in catalog.attributes(resource_type, urn):
+            if attr.name == "id" or attr.type == COMPLEX or attr.uniqueness not in UNIQUE:
+                continue  # `id` is the resource key itself
+            name = attr.name if core else f"{urn}:{attr.name}"
+            yield IndexedPath(AttrPath(urn, attr.name), name, core, attr.case_exact)

@@ -1,0 +1,104 @@
+-- Shared by every write script (scripts.py prepends it).
+-- ARGV[1]: the tenant's key base; ARGV[2]: packed layout
+--   {group->members prefix, member->groups prefix, type1, type1 resource prefix, type2, ...}.
+-- Every key a script touches is the base plus a suffix, so all of them carry the tenant's
+-- hash tag and live in KEYS[1]'s Cluster slot.
+-- Lists cross the Lua boundary "packed": each item as "<byte length>:<bytes>", which is
+-- binary-safe and needs no JSON library.
+
+local function unpack_list(packed)
+  local out, i = {}, 1
+  while i <= #packed do
+    local colon = string.find(packed, ':', i, true)
+    local n = tonumber(string.sub(packed, i, colon - 1))
+    out[#out + 1] = string.sub(packed, colon + 1, colon + n)
+    i = colon + n + 1
+  end
+  return out
+end
+
+local function pack_list(items)
+  local parts = {}
+  for i = 1, #items do
+    parts[i] = #items[i] .. ':' .. items[i]
+  end
+  return table.concat(parts)
+end
+
+local base = ARGV[1]
+local layout = unpack_list(ARGV[2])
+local GROUP_MEMBERS, MEMBER_GROUPS = base .. layout[1], base .. layout[2]
+
+-- Index entries come in fours: kind ('u' unique hash, 's' set, 'z' ordered set), key suffix,
+-- member or field, attribute name.
+local function apply_entries(packed, id, adding)
+  local e = unpack_list(packed or '')
+  for i = 1, #e, 4 do
+    local kind, key, item = e[i], base .. e[i + 1], e[i + 2]
+    if kind == 'u' then
+      if adding then
+        redis.call('HSET', key, item, id)
+      elseif redis.call('HGET', key, item) == id then
+        redis.call('HDEL', key, item)
+      end
+    elseif kind == 's' then
+      if adding then redis.call('SADD', key, id) else redis.call('SREM', key, id) end
+    else
+      if adding then redis.call('ZADD', key, 0, item) else redis.call('ZREM', key, item) end
+    end
+  end
+end
+
+-- The attribute name of the first unique entry owned by another resource, or nil.
+local function unique_conflict(packed, id)
+  local e = unpack_list(packed)
+  for i = 1, #e, 4 do
+    if e[i] == 'u' then
+      local owner = redis.call('HGET', base .. e[i + 1], e[i + 2])
+      if owner and owner ~= id then return e[i + 3] end
+    end
+  end
+  return nil
+end
+
+-- Members come in threes: id, type ('' unknown), display (flag '0' none / '1' + text).
+-- When checking, each id must name a resource of the tenant and takes that resource's type.
+local function resolve_members(packed, check)
+  local m, unknown = unpack_list(packed), {'unknown'}
+  if check then
+    for i = 1, #m, 3 do
+      local found = nil
+      for j = 3, #layout, 2 do
+        if redis.call('EXISTS', base .. layout[j + 1] .. m[i]) == 1 then
+          found = layout[j]
+          break
+        end
+      end
+      if found then m[i + 1] = found else unknown[#unknown + 1] = m[i] end
+    end
+  end
+  return m, unknown
+end
+
+-- Adding a present member keeps the stored row; a per-group counter keeps insertion order.
+local function add_members(group_key, gid, m)
+  for i = 1, #m, 3 do
+    if redis.call('HEXISTS', GROUP_MEMBERS .. gid, m[i]) == 0 then
+      local seq = redis.call('HINCRBY', group_key, 'ms', 1)
+      redis.call('HSET', GROUP_MEMBERS .. gid, m[i], pack_list({tostring(seq), m[i + 1], m[i + 2]}))
+      redis.call('SADD', MEMBER_GROUPS .. m[i], gid)
+    end
+  end
+end
+
+local function remove_member(gid, mid)
+  redis.call('HDEL', GROUP_MEMBERS .. gid, mid)
+  redis.call('SREM', MEMBER_GROUPS .. mid, gid)
+end
+
+local function check_version(key, expected)
+  if redis.call('EXISTS', key) == 0 then return {'notfound'} end
+  local version = redis.call('HGET', key, 'v')
+  if expected ~= '' and expected ~= version then return {'precondition', version} end
+  return nil
+end

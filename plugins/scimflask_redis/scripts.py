@@ -1,0 +1,135 @@
+"""The Lua scripts that make every write one atomic step, and their Python side.
+
+Each write (create, update, delete) is one script: uniqueness checks, the version
+compare-and-set, member checks, index maintenance and membership changes happen inside Redis
+with nothing in between, so two racing workers give one success and one `Conflict`, and no
+index entry ever outlives or predates its resource. Scripts are registered with
+`register_script` (EVALSHA, reloaded transparently after a server restart) and work on
+fakeredis when `lupa` is installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Iterable, Sequence
+
+from scimflask.model import Member
+from scimflask.storage import Conflict, NotFound, PreconditionFailed, UnknownMembers
+
+ENCODING = "utf-8"
+
+
+def pack(items: Iterable[str | bytes]) -> bytes:
+    """`<byte length>:<bytes>` per item: binary-safe lists for Lua (see lua/common.lua)."""
+    out = bytearray()
+    for item in items:
+        raw = item.encode(ENCODING) if isinstance(item, str) else item
+        out += str(len(raw)).encode() + b":" + raw
+    return bytes(out)
+
+
+def unpack(packed: bytes) -> list[str]:
+    out, i = [], 0
+    while i < len(packed):
+        colon = packed.index(b":", i)
+        n = int(packed[i:colon])
+        out.append(packed[colon + 1:colon + 1 + n].decode(ENCODING))
+        i = colon + 1 + n
+    return out
+
+
+def pack_entries(entries: dict) -> bytes:
+    """Index entries (`indexes.TypeIndexes.*_entries`) as the fours the scripts read."""
+    flat: list[str] = []
+    for key, field, attribute in entries["u"]:
+        flat += ["u", key, field, attribute]
+    for key in entries["s"]:
+        flat += ["s", key, "", ""]
+    for key, member in entries["z"]:
+        flat += ["z", key, member, ""]
+    return pack(flat)
+
+
+def pack_members(members: Sequence[Member]) -> bytes:
+    flat: list[str] = []
+    for member in members:
+        flat += [member.value, member.type or "", "0" if member.display is None else "1" + member.display]
+    return pack(flat)
+
+
+def members_from_triples(flat: list[str]) -> list[Member]:
+    return [Member(flat[i], flat[i + 1] or None, None if flat[i + 2] == "0" else flat[i + 2][1:])
+            for i in range(0, len(flat), 3)]
+
+
+def member_from_row(member_id: str, row: bytes) -> tuple[int, Member]:
+    """A `gm:` hash row -> (insertion sequence, Member)."""
+    seq, type_, display = unpack(row)
+    return int(seq), Member(member_id, type_ or None, None if display == "0" else display[1:])
+
+
+@dataclass(frozen=True)
+class Updated:
+    version: int
+    created: str
+    data: str
+
+
+class Scripts:
+    """The registered write scripts of one client, with results turned into storage errors."""
+
+    def __init__(self, client) -> None:
+        common = _source("common.lua")
+        self._create = client.register_script(common + _source("create.lua"))
+        self._update = client.register_script(common + _source("update.lua"))
+        self._delete = client.register_script(common + _source("delete.lua"))
+
+    def create(self, key: str, head: list, *, id: str, created: int, modified: int, data: str,
+               entries: bytes, modified_entries: bytes, created_entries: bytes,
+               members: Sequence[Member], check_members: bool) -> list[Member]:
+        """Run create.lua; return the members as stored (types filled when checked)."""
+        reply = self._create(keys=[key], args=[
+            *head, id, created, modified, data, entries, modified_entries, created_entries,
+            pack_members(members), "1" if check_members else "0",
+        ])
+        _raise_for(reply, id)
+        return members_from_triples(unpack(reply[1]))
+
+    def update(self, key: str, head: list, *, id: str, expected_version: int | None,
+               modified: int, modified_entries: bytes, data: str | None, entries: bytes | None,
+               replace_members: bool, members: Sequence[Member], remove: Sequence[str],
+               check_members: bool) -> Updated:
+        reply = self._update(keys=[key], args=[
+            *head, id, "" if expected_version is None else str(expected_version), modified,
+            modified_entries, "0" if data is None else "1", data or "", entries or b"",
+            "1" if replace_members else "0", pack_members(members), pack(remove),
+            "1" if check_members else "0",
+        ])
+        _raise_for(reply, id)
+        return Updated(int(reply[1]), reply[2].decode(), reply[3].decode(ENCODING))
+
+    def delete(self, key: str, head: list, *, id: str, expected_version: int | None) -> None:
+        reply = self._delete(keys=[key], args=[
+            *head, id, "" if expected_version is None else str(expected_version),
+        ])
+        _raise_for(reply, id)
+
+
+def _raise_for(reply: list, id: str) -> None:
+    status = reply[0].decode()
+    if status == "ok":
+        return
+    if status == "conflict":
+        raise Conflict(reply[1].decode(ENCODING))
+    if status == "unknown":
+        raise UnknownMembers([item.decode(ENCODING) for item in reply[1:]])
+    if status == "precondition":
+        raise PreconditionFailed(int(reply[1]))
+    if status == "notfound":
+        raise NotFound("", id)  # the storage re-raises with the resource type
+    raise RuntimeError(f"unexpected script reply {status!r}")
+
+
+def _source(name: str) -> str:
+    return resources.files(__package__).joinpath("lua", name).read_text(encoding="utf-8")

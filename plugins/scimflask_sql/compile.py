@@ -1,0 +1,449 @@
+"""Compile a bound filter AST and a sort into SQLAlchemy Core expressions over `resources`.
+
+Meaning is the reference evaluator's (`scimflask.filter.evaluate`, `scimflask.filter.sort`);
+literals are normalised in Python by the same functions that fill the `values` table, and
+reach SQL only as bound parameters.
+
+Shapes produced (`r` is the resources table, `v` the values table):
+- `path op lit`  → `r.id IN (SELECT v.resource_id FROM v WHERE tenant, attr, sub, key op lit)`:
+  "some value satisfies", driven by the `(tenant, attr, sub, key)` index;
+- `path ne lit`  → `NOT (path eq lit)` (the evaluator's rule: true when no value equals);
+- `attr[f]`      → `r.id IN (SELECT e.resource_id FROM v e WHERE ... )` where each condition of
+  `f` is an EXISTS on the same `(resource_id, elem)`, so all hold in ONE element; a positive
+  condition of a conjunction drives `e` so the index is used;
+- `members.*` / `groups.*` read the `members` table; `id` and `meta.*` read resource columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    true,
+)
+
+from scimflask.errors import InvalidFilter
+from scimflask.filter.ast import (
+    NE,
+    SUBSTRING_OPERATORS,
+    And,
+    AttrPath,
+    Compare,
+    Filter,
+    Not,
+    Or,
+    Present,
+    ValuePath,
+)
+from scimflask.filter.evaluate import parse_datetime
+from scimflask.model import Keyset, Sort
+from scimflask.schema.catalog import (
+    BINARY,
+    BOOLEAN,
+    COMPLEX,
+    DATETIME,
+    DECIMAL,
+    INTEGER,
+    REFERENCE,
+    STRING,
+    Attribute,
+    Catalog,
+    ResourceType,
+)
+
+from .tables import SqlTables
+from .values import attr_name, stamp, string_key
+
+_ORDERING = ("eq", "gt", "ge", "lt", "le")
+
+
+def literal_key(definition: Attribute, op: str, value: object) -> tuple[str, object] | None:
+    """(column, normalised literal) a comparison reads, or None when it can match nothing."""
+    kind = definition.type
+    if kind in (STRING, REFERENCE, BINARY):
+        return ("key", string_key(value, definition.case_exact)) if isinstance(value, str) else None
+    if kind == BOOLEAN:
+        return ("num", 1.0 if value else 0.0) if op == "eq" and isinstance(value, bool) else None
+    if kind in (INTEGER, DECIMAL):
+        if op not in _ORDERING or not isinstance(value, (int, float)):
+            return None
+        return "num", float(value)
+    if kind == DATETIME:
+        instant = parse_datetime(value) if op in _ORDERING else None
+        return None if instant is None else ("key", stamp(instant))
+    return None
+
+
+def apply_op(column: ColumnElement, op: str, value: object) -> ColumnElement:
+    if op == "eq":
+        return column == value
+    if op == "gt":
+        return column > value
+    if op == "ge":
+        return column >= value
+    if op == "lt":
+        return column < value
+    if op == "le":
+        return column <= value
+    if op == "sw":
+        return column.startswith(value, autoescape=True)
+    if op == "ew":
+        return column.endswith(value, autoescape=True)
+    if op == "co":
+        return column.contains(value, autoescape=True)
+    raise InvalidFilter(f"Unsupported comparison operator '{op}'.")
+
+
+def _value_condition(row, definition: Attribute, op: str, value: object) -> ColumnElement:
+    """`row`'s value satisfies `op value` (not `ne`), per `compare_value`."""
+    found = literal_key(definition, op, value)
+    if found is None or (op in SUBSTRING_OPERATORS and found[0] != "key"):
+        return false()
+    column, normalised = found
+    return apply_op(row.c[column], op, normalised)
+
+
+def _present_condition(row) -> ColumnElement:
+    return or_(row.c.key.is_(None), row.c.key != "")
+
+
+@dataclass(frozen=True)
+class _Scalar:
+    """A single-valued attribute read from a resource column (`id`, `meta.*`)."""
+
+    expression: ColumnElement | None   # None: the attribute is missing on every resource
+    definition: Attribute
+
+
+class FilterCompiler:
+    """Builds the WHERE condition on `tables.resources` for one query of one tenant."""
+
+    def __init__(self, tables: SqlTables, catalog: Catalog, rt: ResourceType, tenant: str,
+                 base_url: str) -> None:
+        self.t = tables
+        self.catalog = catalog
+        self.rt = rt
+        self.tenant = tenant
+        self.base_url = base_url
+        self.r = tables.resources
+
+    # -- attributes ---------------------------------------------------------------------
+    def _top(self, path: AttrPath) -> Attribute:
+        attribute = self.catalog.top_level(self.rt, path.schema, path.attribute)
+        if attribute is None:
+            raise InvalidFilter(f"Unknown attribute '{path}'.")
+        return attribute
+
+    def _definition(self, path: AttrPath) -> Attribute:
+        top = self._top(path)
+        if path.sub_attribute is None:
+            return top
+        sub = top.sub_attribute(path.sub_attribute)
+        if sub is None:
+            raise InvalidFilter(f"Unknown attribute '{path}'.")
+        return sub
+
+    def _is_core(self, path: AttrPath) -> bool:
+        return not self.catalog.is_extension(self.rt, path.schema)
+
+    def _special(self, path: AttrPath) -> str | None:
+        """'members' / 'groups' / 'column' for attributes kept outside `values`, else None."""
+        if not self._is_core(path):
+            return None
+        if path.attribute in ("members", "groups"):
+            return path.attribute
+        if path.attribute in ("id", "meta"):
+            return "column"
+        return None
+
+    def scalar(self, path: AttrPath) -> _Scalar:
+        """Column expression of `id` and `meta.*` (as the document shows them)."""
+        definition = self._definition(path)
+        r = self.r
+        if path.attribute == "id":
+            return _Scalar(r.c.id, definition)
+        sub = path.sub_attribute
+        if sub == "created":
+            return _Scalar(r.c.created_key, definition)
+        if sub == "lastModified":
+            return _Scalar(func.substr(r.c.last_modified, 1, 23) + "000Z", definition)
+        if sub == "resourceType":
+            return _Scalar(literal(self.rt.name, String), definition)
+        if sub == "version":
+            return _Scalar(literal('W/"', String) + cast(r.c.version, String) + '"', definition)
+        if sub == "location" and self.base_url:
+            return _Scalar(literal(f"{self.base_url}/{self.rt.name}s/", String) + r.c.id, definition)
+        return _Scalar(None, definition)
+
+    # -- filters ------------------------------------------------------------------------
+    def condition(self, node: Filter) -> ColumnElement:
+        if isinstance(node, And):
+            return and_(self.condition(node.left), self.condition(node.right))
+        if isinstance(node, Or):
+            return or_(self.condition(node.left), self.condition(node.right))
+        if isinstance(node, Not):
+            return not_(self.condition(node.expr))
+        if isinstance(node, Compare) and node.op == NE:
+            return not_(self.condition(Compare(node.path, "eq", node.value)))
+        if isinstance(node, ValuePath):
+            return self._value_path(node)
+        if isinstance(node, (Compare, Present)):
+            return self._leaf(node)
+        raise InvalidFilter(f"Unsupported filter node {type(node).__name__}.")
+
+    def _leaf(self, node: Compare | Present) -> ColumnElement:
+        special = self._special(node.path)
+        if special == "column":
+            return self._scalar_leaf(node)
+        if special == "members":
+            return self._member_leaf(node)
+        if special == "groups":
+            return self._group_leaf(node)
+        v = self.t.values.alias("v")
+        top = self._top(node.path)
+        wheres = [v.c.tenant == self.tenant, v.c.attr == attr_name(node.path.schema, top.name)]
+        if node.path.sub_attribute is not None:
+            wheres.append(v.c.sub == node.path.sub_attribute)
+        elif top.type != COMPLEX:
+            wheres.append(v.c.sub == "")
+        wheres.append(self._row_condition(v, node))
+        return self.r.c.id.in_(select(v.c.resource_id).where(*wheres))
+
+    def _row_condition(self, v, node: Compare | Present) -> ColumnElement:
+        if isinstance(node, Present):
+            return _present_condition(v)
+        return _value_condition(v, self._definition(node.path), node.op, node.value)
+
+    def _scalar_leaf(self, node: Compare | Present) -> ColumnElement:
+        scalar = self.scalar(node.path)
+        if scalar.definition.type == COMPLEX:  # `meta pr` / `meta eq x`
+            return true() if isinstance(node, Present) else false()
+        if scalar.expression is None:
+            return false()
+        if isinstance(node, Present):
+            return scalar.expression != ""
+        return self._scalar_compare(scalar, node.op, node.value)
+
+    def _scalar_compare(self, scalar: _Scalar, op: str, value: object) -> ColumnElement:
+        found = literal_key(scalar.definition, op, value)
+        if found is None or (op in SUBSTRING_OPERATORS and found[0] != "key"):
+            return false()
+        return apply_op(scalar.expression, op, found[1])
+
+    # -- members / groups ---------------------------------------------------------------
+    def _member_columns(self, m) -> dict[str, tuple[ColumnElement, bool]]:
+        """members' sub-attributes: (column holding the comparison form, may be missing)."""
+        ref = (literal(f"{self.base_url}/", String) + m.c.member_type + "s/" + m.c.member_id
+               if self.base_url else null())
+        return {
+            "value": m.c.member_id,
+            "type": func.lower(m.c.member_type),
+            "display": m.c.display_key,
+            "$ref": ref,
+        }
+
+    def _element_sub_condition(self, columns: dict, path: AttrPath, node: Compare | Present) -> ColumnElement:
+        sub = path.sub_attribute
+        if sub is None:  # the whole element: present always; compared never (it is complex)
+            return true() if isinstance(node, Present) else false()
+        column = columns[sub]
+        if isinstance(node, Present):
+            return and_(column.is_not(None), column != "")
+        definition = self._definition(path)
+        return and_(column.is_not(None), _value_condition_on(column, definition, node.op, node.value))
+
+    def _member_element(self, m, node: Filter) -> ColumnElement:
+        return self._element_tree(node, lambda leaf: self._element_sub_condition(
+            self._member_columns(m), leaf.path, leaf))
+
+    def _member_leaf(self, node: Compare | Present) -> ColumnElement:
+        m = self.t.members.alias("m")
+        return self.r.c.id.in_(select(m.c.group_id).where(
+            m.c.tenant == self.tenant, self._member_element(m, node)))
+
+    def _group_columns(self, m) -> dict:
+        g = self.t.values.alias("gv")
+        display = select(g.c.key).where(
+            g.c.tenant == m.c.tenant, g.c.resource_id == m.c.group_id,
+            g.c.attr == attr_name(_core_group(self.catalog), "displayName"), g.c.sub == "",
+        ).scalar_subquery()
+        return {
+            "value": m.c.group_id,
+            "display": display,
+            "type": literal("direct", String),
+            "$ref": (literal(f"{self.base_url}/Groups/", String) + m.c.group_id) if self.base_url else null(),
+        }
+
+    def _group_element(self, m, node: Filter) -> ColumnElement:
+        return self._element_tree(node, lambda leaf: self._element_sub_condition(
+            self._group_columns(m), leaf.path, leaf))
+
+    def _group_leaf(self, node: Compare | Present) -> ColumnElement:
+        m = self.t.members.alias("m")
+        return self.r.c.id.in_(select(m.c.member_id).where(
+            m.c.tenant == self.tenant, self._group_element(m, node)))
+
+    # -- value paths --------------------------------------------------------------------
+    def _element_tree(self, node: Filter, leaf: Callable[[Compare | Present], ColumnElement]) -> ColumnElement:
+        if isinstance(node, And):
+            return and_(self._element_tree(node.left, leaf), self._element_tree(node.right, leaf))
+        if isinstance(node, Or):
+            return or_(self._element_tree(node.left, leaf), self._element_tree(node.right, leaf))
+        if isinstance(node, Not):
+            return not_(self._element_tree(node.expr, leaf))
+        if isinstance(node, Compare) and node.op == NE:
+            return not_(self._element_tree(Compare(node.path, "eq", node.value), leaf))
+        if isinstance(node, (Compare, Present)):
+            return leaf(node)
+        raise InvalidFilter("A value filter cannot contain another value filter.")
+
+    def _value_path(self, node: ValuePath) -> ColumnElement:
+        top = self._top(node.path)
+        special = self._special(node.path)
+        if special == "column":  # `meta[...]`: the one element is the resource itself
+            return self.condition(node.filter)
+        if special == "members":
+            m = self.t.members.alias("m")
+            return self.r.c.id.in_(select(m.c.group_id).where(
+                m.c.tenant == self.tenant, self._member_element(m, node.filter)))
+        if special == "groups":
+            m = self.t.members.alias("m")
+            return self.r.c.id.in_(select(m.c.member_id).where(
+                m.c.tenant == self.tenant, self._group_element(m, node.filter)))
+        if top.type != COMPLEX:
+            return false()
+        attr = attr_name(node.path.schema, top.name)
+        driver, rest = _split_driver(node.filter)
+        e = self.t.values.alias("e")
+        wheres = [e.c.tenant == self.tenant, e.c.attr == attr]
+        if driver is not None:
+            wheres.append(e.c.sub == (driver.path.sub_attribute or ""))
+            wheres.append(self._row_condition(e, driver))
+        if rest is not None:
+            wheres.append(self._element_tree(rest, lambda leaf: self._in_element(e, attr, leaf)))
+        return self.r.c.id.in_(select(e.c.resource_id).where(*wheres))
+
+    def _in_element(self, e, attr: str, leaf: Compare | Present) -> ColumnElement:
+        """Some value of the same element as row `e` satisfies `leaf`."""
+        if leaf.path.sub_attribute is None:
+            return true() if isinstance(leaf, Present) else false()
+        v = self.t.values.alias()
+        return exists().where(
+            v.c.tenant == e.c.tenant, v.c.resource_id == e.c.resource_id, v.c.attr == attr,
+            v.c.elem == e.c.elem, v.c.sub == leaf.path.sub_attribute, self._row_condition(v, leaf),
+        )
+
+
+def _value_condition_on(column: ColumnElement, definition: Attribute, op: str, value: object) -> ColumnElement:
+    """Like `_value_condition` for a string column of the members table."""
+    found = literal_key(definition, op, value)
+    if found is None or found[0] != "key":
+        return false()
+    return apply_op(column, op, found[1])
+
+
+def _conjuncts(node: Filter) -> list[Filter]:
+    if isinstance(node, And):
+        return _conjuncts(node.left) + _conjuncts(node.right)
+    return [node]
+
+
+def _split_driver(node: Filter) -> tuple[Compare | Present | None, Filter | None]:
+    """A positive leaf of the conjunction `node` (eq preferred) to drive the element scan, and
+    the conjunction of the rest."""
+    parts = _conjuncts(node)
+    candidates = [p for p in parts if isinstance(p, (Compare, Present)) and p.path.sub_attribute
+                  and not (isinstance(p, Compare) and p.op == NE)]
+    if not candidates:
+        return None, node
+    driver = next((c for c in candidates if isinstance(c, Compare) and c.op == "eq"), candidates[0])
+    rest = [p for p in parts if p is not driver]
+    combined: Filter | None = None
+    for part in rest:
+        combined = part if combined is None else And(combined, part)
+    return driver, combined
+
+
+def _core_group(catalog: Catalog) -> str:
+    return catalog.resource_type("Group").schema
+
+
+# -- sorting and keysets ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ordering:
+    """What ORDER BY and a keyset read: the sort expression (None → the default order)."""
+
+    key: ColumnElement
+    descending: bool
+    joins: tuple  # (alias, on-clause) pairs to LEFT OUTER JOIN
+
+    def order_by(self, id_column) -> list:
+        missing = case((self.key.is_(None), 1), else_=0)
+        if self.descending:
+            return [missing.desc(), self.key.desc(), id_column.asc()]
+        return [missing.asc(), self.key.asc(), id_column.asc()]
+
+    def after(self, keyset: Keyset, id_column) -> ColumnElement:
+        """Rows strictly after `keyset` in this order."""
+        value, last_id = keyset.value, keyset.id
+        if value is None:
+            later = and_(self.key.is_(None), id_column > last_id)
+            return or_(later, self.key.is_not(None)) if self.descending else later
+        beyond = self.key < value if self.descending else self.key > value
+        tied = and_(self.key == value, id_column > last_id)
+        if self.descending:  # missing values came first, so none follows a present one
+            return or_(beyond, tied)
+        return or_(beyond, tied, self.key.is_(None))
+
+
+def ordering(compiler: FilterCompiler, sort: Sort | None) -> Ordering:
+    """The sort expression of `sort` (reference `sort_value`) for the resources of `compiler`."""
+    r = compiler.r
+    if sort is None:
+        return Ordering(r.c.created_key, False, ())
+    path = sort.path
+    definition = compiler._definition(path)
+    special = compiler._special(path)
+    if definition.type == COMPLEX:
+        return Ordering(null(), sort.descending, ())
+    if special == "column":
+        expression = compiler.scalar(path).expression
+        return Ordering(expression if expression is not None else null(), sort.descending, ())
+    if special in ("members", "groups"):
+        return Ordering(_first_element_key(compiler, special, path), sort.descending, ())
+    top = compiler._top(path)
+    s = compiler.t.values.alias("s")
+    column = s.c.num if definition.type in (BOOLEAN, INTEGER, DECIMAL) else s.c.key
+    on = and_(s.c.tenant == r.c.tenant, s.c.resource_id == r.c.id,
+              s.c.attr == attr_name(path.schema, top.name), s.c.sub == (path.sub_attribute or ""),
+              s.c.sort_rep == true())
+    return Ordering(column, sort.descending, ((s, on),))
+
+
+def _first_element_key(compiler: FilterCompiler, special: str, path: AttrPath) -> ColumnElement:
+    """Sort value of `members.x` / `groups.x`: the first element's (elements come in id order)."""
+    m = compiler.t.members.alias("sm")
+    r = compiler.r
+    if special == "members":
+        columns = compiler._member_columns(m)
+        owner, element_id = m.c.group_id, m.c.member_id
+    else:
+        columns = compiler._group_columns(m)
+        owner, element_id = m.c.member_id, m.c.group_id
+    column = columns[path.sub_attribute]
+    return (select(column).where(m.c.tenant == r.c.tenant, owner == r.c.id)
+            .order_by(element_id).limit(1).scalar_subquery())

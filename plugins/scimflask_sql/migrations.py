@@ -1,0 +1,105 @@
+"""Schema versions: create the tables on first use, and upgrade an older database in order.
+
+The `schema_version` table holds one row per applied version. A database without that table
+is new: every table is created at the current shape (`tables.py`) and stamped `LATEST`. A
+database at version N gets each step N+1..LATEST applied, in order, each in its transaction
+with its version row, so a failed step leaves the database at the last good version.
+
+How a later release changes the schema: edit `tables.py` to the new shape, bump `LATEST`, and
+append a `Migration(version, description, apply)` whose `apply(connection, tables)` brings a
+database of the previous version to the new shape (ALTER TABLE / CREATE INDEX through
+SQLAlchemy DDL constructs, or `connection.exec_driver_sql` per dialect); tests/storage/
+test_sql_migrations.py shows the pattern. Several processes starting at once are serialised
+by a database lock (PostgreSQL advisory lock, MySQL GET_LOCK, SQLite's write lock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from sqlalchemy import Connection, Engine, func, inspect, select, text
+
+from scimflask.errors import ConfigurationError
+
+from .tables import SqlTables
+from .values import stamp
+
+LATEST = 1
+_LOCK_ID = 0x5C1F1A5  # PostgreSQL advisory lock key for "scimflask schema"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One upgrade step: `apply` turns a database at `version - 1` into `version`."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection, SqlTables], None]
+
+
+# Steps after the first release's tables; empty until the schema first changes.
+MIGRATIONS: tuple[Migration, ...] = ()
+
+
+def current_version(connection: Connection, tables: SqlTables) -> int | None:
+    """The database's schema version, or None for a database without scimflask tables."""
+    if not inspect(connection).has_table(tables.schema_version.name):
+        return None
+    return connection.execute(select(func.max(tables.schema_version.c.version))).scalar()
+
+
+def migrate(engine: Engine, tables: SqlTables, migrations: Sequence[Migration] = MIGRATIONS,
+            latest: int = LATEST) -> int:
+    """Bring the database to `latest`; return the version it was at (0 when new)."""
+    with engine.connect().execution_options(scim_write=True) as connection:
+        _session_lock(connection, acquire=True)
+        try:
+            return _migrate(connection, tables, migrations, latest)
+        finally:
+            _session_lock(connection, acquire=False)
+
+
+def _migrate(connection: Connection, tables: SqlTables, migrations: Sequence[Migration], latest: int) -> int:
+    with connection.begin():
+        _transaction_lock(connection)
+        found = current_version(connection, tables)
+        if found is None:
+            tables.metadata.create_all(connection)
+            _stamp(connection, tables, latest)
+            return 0
+    if found > latest:
+        raise ConfigurationError(
+            f"the SQL storage schema is at version {found}, newer than this scimflask "
+            f"understands ({latest}); upgrade scimflask"
+        )
+    for step in sorted(migrations, key=lambda m: m.version):
+        if found < step.version <= latest:
+            with connection.begin():
+                _transaction_lock(connection)
+                if current_version(connection, tables) >= step.version:
+                    continue  # another process applied it meanwhile
+                step.apply(connection, tables)
+                _stamp(connection, tables, step.version)
+    return found
+
+
+def _stamp(connection: Connection, tables: SqlTables, version: int) -> None:
+    connection.execute(tables.schema_version.insert().values(
+        version=version, applied=stamp(datetime.now(timezone.utc))))
+
+
+def _transaction_lock(connection: Connection) -> None:
+    """PostgreSQL: serialise schema changes across processes until this transaction ends."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_ID})
+
+
+def _session_lock(connection: Connection, *, acquire: bool) -> None:
+    """MySQL/MariaDB: DDL commits implicitly, so a named session lock spans the whole run."""
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        return
+    statement = "SELECT GET_LOCK('scimflask_schema', 60)" if acquire else "SELECT RELEASE_LOCK('scimflask_schema')"
+    with connection.begin():
+        connection.execute(text(statement))

@@ -1,0 +1,169 @@
+"""The SQL data model, shaped for SCIM queries rather than for one resource type.
+
+- `resources`: one row per resource: the canonical `data` as JSON text (what `get` returns) plus
+  the columns every request needs without parsing JSON (`version`, timestamps, `display_name`
+  for the `display` of a User's `groups`).
+- `values`: one row per simple value found in `data` (rebuilt on every write of a resource).
+  `attr` is the top-level attribute as `urn:...:User:emails`, `sub` the sub-attribute or '',
+  `elem` the element index of a multi-valued attribute, so a value-path filter can demand that
+  its conditions hold within ONE element. `key` holds an order-preserving text form (strings,
+  lower-cased unless caseExact; dateTimes as UTC text with microseconds), `num` numbers and
+  booleans (0/1); `sort_rep` marks the value the reference sort uses (primary, else first
+  element). Any filter becomes `id IN (SELECT resource_id FROM values WHERE ...)`, driven by the
+  `(tenant, attr, sub, key)` index.
+- `uniques`: one row per value of a `uniqueness: server` attribute, keyed by a hash of its
+  comparison form; its primary key is what makes two racing creates give one `Conflict`.
+- `members`: one row per (group, member), indexed both ways, so membership changes cost the
+  size of the change and a User's `groups` is a join.
+- `tokens`, and `schema_version` (see migrations.py).
+
+Every row carries the tenant; every statement filters by it. Table names take a prefix so
+several deployments (or test runs) can share one database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import mysql, postgresql
+
+ID = 64          # resource ids are UUIDs; a little room for imported ids
+TENANT = 128
+ATTR = 255       # "urn:...:User:emails" and the like
+KEY_INDEX_PREFIX = 255   # MySQL can index only a prefix of a TEXT column
+STAMP = 27       # "2024-05-01T12:00:00.000000Z"
+
+
+def _text_binary() -> Text:
+    """A TEXT column compared and sorted by code point on every dialect (like Python `str`).
+
+    PostgreSQL's "C" collation and MariaDB's no-pad binary collation give exactly that; SQLite's
+    default BINARY collation already does (UTF-8 byte order is code point order).
+    """
+    return Text().with_variant(Text(collation="C"), "postgresql").with_variant(
+        mysql.TEXT(charset="utf8mb4", collation="utf8mb4_nopad_bin"), "mysql", "mariadb"
+    )
+
+
+def _string(length: int) -> String:
+    return String(length).with_variant(String(length, collation="C"), "postgresql").with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_nopad_bin"), "mysql", "mariadb"
+    )
+
+
+def _json_text() -> Text:
+    return Text().with_variant(mysql.LONGTEXT(charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
+@dataclass(frozen=True)
+class SqlTables:
+    metadata: MetaData
+    resources: Table
+    values: Table
+    uniques: Table
+    members: Table
+    tokens: Table
+    schema_version: Table
+
+
+def build_tables(prefix: str = "scim_") -> SqlTables:
+    """The table definitions, named with `prefix` (also used for index names)."""
+    md = MetaData()
+    mysql_opts = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mariadb_engine": "InnoDB",
+                  "mariadb_charset": "utf8mb4"}
+    resources = Table(
+        f"{prefix}resources", md,
+        Column("tenant", _string(TENANT), nullable=False),
+        Column("id", _string(ID), nullable=False),
+        Column("resource_type", _string(64), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("created", _string(STAMP), nullable=False),
+        Column("created_key", _string(STAMP), nullable=False),   # as SCIM shows it: milliseconds
+        Column("last_modified", _string(STAMP), nullable=False),
+        Column("display_name", _text_binary(), nullable=True),
+        Column("data", _json_text(), nullable=False),
+        PrimaryKeyConstraint("tenant", "id", name=f"{prefix}pk_resources"),
+        Index(f"{prefix}ix_resources_created", "tenant", "resource_type", "created_key", "id"),
+        **mysql_opts,
+    )
+    values = Table(
+        f"{prefix}values", md,
+        Column("tenant", _string(TENANT), nullable=False),
+        Column("resource_id", _string(ID), nullable=False),
+        Column("attr", _string(ATTR), nullable=False),
+        Column("sub", _string(64), nullable=False),
+        Column("elem", Integer, nullable=False),
+        Column("key", _text_binary(), nullable=True),
+        Column("num", Float(precision=53).with_variant(postgresql.DOUBLE_PRECISION(), "postgresql"),
+               nullable=True),
+        Column("sort_rep", Boolean, nullable=False),
+        ForeignKeyConstraint(["tenant", "resource_id"], [resources.c.tenant, resources.c.id],
+                             ondelete="CASCADE", name=f"{prefix}fk_values_resource"),
+        Index(f"{prefix}ix_values_key", "tenant", "attr", "sub", "key",
+              mysql_length={"key": KEY_INDEX_PREFIX}, mariadb_length={"key": KEY_INDEX_PREFIX}),
+        Index(f"{prefix}ix_values_num", "tenant", "attr", "sub", "num"),
+        Index(f"{prefix}ix_values_owner", "tenant", "resource_id", "attr", "elem"),
+        **mysql_opts,
+    )
+    uniques = Table(
+        f"{prefix}uniques", md,
+        Column("tenant", _string(TENANT), nullable=False),
+        Column("resource_type", _string(64), nullable=False),
+        Column("attr", _string(ATTR), nullable=False),
+        Column("digest", _string(64), nullable=False),
+        Column("resource_id", _string(ID), nullable=False),
+        PrimaryKeyConstraint("tenant", "resource_type", "attr", "digest", name=f"{prefix}pk_uniques"),
+        ForeignKeyConstraint(["tenant", "resource_id"], [resources.c.tenant, resources.c.id],
+                             ondelete="CASCADE", name=f"{prefix}fk_uniques_resource"),
+        Index(f"{prefix}ix_uniques_owner", "tenant", "resource_id"),
+        **mysql_opts,
+    )
+    members = Table(
+        f"{prefix}members", md,
+        Column("tenant", _string(TENANT), nullable=False),
+        Column("group_id", _string(ID), nullable=False),
+        Column("member_id", _string(ID), nullable=False),
+        Column("member_type", _string(16), nullable=True),
+        Column("display", _text_binary(), nullable=True),
+        Column("display_key", _text_binary(), nullable=True),
+        PrimaryKeyConstraint("tenant", "group_id", "member_id", name=f"{prefix}pk_members"),
+        ForeignKeyConstraint(["tenant", "group_id"], [resources.c.tenant, resources.c.id],
+                             ondelete="CASCADE", name=f"{prefix}fk_members_group"),
+        Index(f"{prefix}ix_members_member", "tenant", "member_id", "group_id"),
+        **mysql_opts,
+    )
+    tokens = Table(
+        f"{prefix}tokens", md,
+        Column("id", _string(ID), nullable=False),
+        Column("tenant", _string(TENANT), nullable=False),
+        Column("secret_hash", _string(128), nullable=False),
+        Column("created", _string(STAMP), nullable=False),
+        Column("description", Text, nullable=False),
+        Column("last_used", _string(STAMP), nullable=True),
+        Column("expires", _string(STAMP), nullable=True),
+        PrimaryKeyConstraint("id", name=f"{prefix}pk_tokens"),
+        Index(f"{prefix}ix_tokens_hash", "secret_hash", unique=True),
+        Index(f"{prefix}ix_tokens_tenant", "tenant", "created"),
+        **mysql_opts,
+    )
+    schema_version = Table(
+        f"{prefix}schema_version", md,
+        Column("version", Integer, nullable=False),
+        Column("applied", _string(STAMP), nullable=False),
+        PrimaryKeyConstraint("version", name=f"{prefix}pk_schema_version"),
+        **mysql_opts,
+    )
+    return SqlTables(md, resources, values, uniques, members, tokens, schema_version)

@@ -1,0 +1,166 @@
+"""Turn a resource's `data` into the rows of the `values` and `uniques` tables.
+
+The comparison form of a value is computed here, in Python, and never by SQL functions: SQL
+`lower()` differs between databases (SQLite lowers only ASCII), while the reference evaluator
+uses Python's `str.lower()`. Filters compile their literals with the same functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Iterator
+
+from scimflask.schema.catalog import (
+    BOOLEAN,
+    COMPLEX,
+    DATETIME,
+    DECIMAL,
+    INTEGER,
+    Attribute,
+    Catalog,
+    ResourceType,
+)
+
+# Attributes that live outside `data`: Group members and User groups have their own table.
+DERIVED = ("members", "groups")
+
+_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?"
+)
+
+
+def attr_name(urn: str, attribute: str) -> str:
+    """The `values.attr` text of a top-level attribute (same text as `str(AttrPath)`)."""
+    return f"{urn}:{attribute}"
+
+
+def stamp(value: datetime) -> str:
+    """Sortable UTC text with microseconds: equal-length strings order as instants."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def datetime_key(text: str) -> str | None:
+    """The instant an xsd:dateTime string names, as `stamp` text; None if it is no dateTime.
+
+    A dateTime without an offset is taken as UTC.
+    """
+    match = _DATETIME.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    try:
+        value = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
+                         int(((fraction or ".0")[1:] + "000000")[:6]), tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    if offset and offset not in ("Z", "z"):
+        sign = 1 if offset[0] == "+" else -1
+        value -= sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+    return stamp(value)
+
+
+def string_key(value: str, case_exact: bool) -> str:
+    return value if case_exact else value.lower()
+
+
+def typed_key(attribute: Attribute, value: object) -> tuple[str | None, float | None] | None:
+    """(`key`, `num`) for one simple value of `attribute`, or None if the value has the wrong
+    type for it (such a value cannot match a filter, so no row is stored)."""
+    kind = attribute.type
+    if kind == BOOLEAN:
+        return (None, 1.0 if value else 0.0) if isinstance(value, bool) else None
+    if kind in (INTEGER, DECIMAL):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return None, float(value)
+    if not isinstance(value, str):
+        return None
+    if kind == DATETIME:
+        key = datetime_key(value)
+        return None if key is None else (key, None)
+    return string_key(value, attribute.case_exact), None
+
+
+def unique_digest(attribute: Attribute, value: object) -> str:
+    """The `uniques.digest` of a value: a hash of its comparison form (any length fits)."""
+    text = string_key(value, attribute.case_exact) if isinstance(value, str) else repr(value)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _elements(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _representative(elements: list) -> int:
+    """Index of the element a sort reads: the one marked primary, else the first."""
+    for index, element in enumerate(elements):
+        if isinstance(element, dict) and element.get("primary") is True:
+            return index
+    return 0
+
+
+def _top_level(catalog: Catalog, rt: ResourceType, data: dict) -> Iterator[tuple[str, Attribute, object]]:
+    """(schema URN, attribute definition, value) for every attribute present in `data`."""
+    for urn in rt.schema_ids:
+        if catalog.is_extension(rt, urn):
+            section = data.get(urn)
+            if not isinstance(section, dict):
+                continue
+        else:
+            section = data
+        for attribute in catalog.attributes(rt, urn):
+            if attribute.name in DERIVED or attribute.name in ("id", "meta"):
+                continue
+            value = section.get(attribute.name)
+            if value is not None:
+                yield urn, attribute, value
+
+
+def value_rows(catalog: Catalog, rt: ResourceType, tenant: str, resource_id: str, data: dict) -> list[dict]:
+    """The `values` rows of one resource."""
+    rows: list[dict] = []
+
+    def add(attr: str, definition: Attribute, sub: str, elem: int, value: object, rep: bool) -> None:
+        if value is None:
+            return
+        key = typed_key(definition, value)
+        if key is None:
+            return
+        rows.append({"tenant": tenant, "resource_id": resource_id, "attr": attr, "sub": sub,
+                     "elem": elem, "key": key[0], "num": key[1], "sort_rep": rep})
+
+    for urn, attribute, value in _top_level(catalog, rt, data):
+        attr = attr_name(urn, attribute.name)
+        elements = _elements(value) if attribute.multi_valued else [value]
+        rep = _representative(elements)
+        for elem, element in enumerate(elements):
+            if attribute.type != COMPLEX:
+                add(attr, attribute, "", elem, element, elem == rep)
+                continue
+            if not isinstance(element, dict):
+                continue
+            for sub in attribute.sub_attributes:
+                add(attr, sub, sub.name, elem, element.get(sub.name), elem == rep)
+    return rows
+
+
+def unique_rows(catalog: Catalog, rt: ResourceType, tenant: str, resource_id: str,
+                data: dict) -> list[tuple[str, dict]]:
+    """(attribute name, `uniques` row) for every `uniqueness: server` value in `data`."""
+    out = []
+    for urn, attribute, value in _top_level(catalog, rt, data):
+        if attribute.uniqueness != "server" or attribute.multi_valued or attribute.type == COMPLEX:
+            continue
+        out.append((attribute.name, {
+            "tenant": tenant, "resource_type": rt.name, "attr": attr_name(urn, attribute.name),
+            "digest": unique_digest(attribute, value), "resource_id": resource_id,
+        }))
+    return out

@@ -1,0 +1,5 @@
+"""`python -m scimflask` is the `scimflask` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,21 @@
+"""`create_app(config)`: a Flask app that is only a SCIM server (the standalone mode)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+
+from .config import from_environ
+from .extension import Scim
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build a standalone SCIM app. `SCIM_*` environment variables are read first, then
+    `config` overrides them."""
+    app = Flask("scimflask")
+    app.config.update(from_environ())
+    if config:
+        app.config.update(config)
+    Scim(app)
+    return app

@@ -1,0 +1,107 @@
+"""The SCIM blueprint: routing, authentication and error translation (HTTP concerns only).
+
+Error handlers are blueprint-scoped, so the host app's own error pages stay as they are. The
+routing errors Flask raises before a blueprint is chosen (an unknown path or method under the
+SCIM prefix) are answered by `install_routing_errors`, which defers to the host's handlers for
+every other path.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, Response, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from .auth import Principal, authenticate_bearer
+from .config import ConfigKeys
+from .errors import ScimError, ServiceUnavailable, Unauthorized
+from .extension import ScimState
+from .model import RequestContext
+from .storage.errors import StorageUnavailable
+from .views.http import ALL_METHODS, error_response, method_not_allowed
+
+log = logging.getLogger("scimflask")
+
+def _handle_scim_error(error: ScimError) -> Response:
+    return error_response(error)
+
+
+def _handle_storage_unavailable(error: StorageUnavailable) -> Response:
+    log.error("storage unavailable: %s", error, exc_info=error.__cause__ or error)
+    return error_response(ServiceUnavailable("The storage backend is unavailable; retry later.",
+                                             headers={"Retry-After": "5"}))
+
+
+def _handle_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    if isinstance(error, MethodNotAllowed):
+        return error_response(method_not_allowed(tuple(error.valid_methods or ())))
+    detail = {404: "No such endpoint.", 413: "Request body too large.",
+              414: "Request URI too long; send long filters with POST /.search."}.get(
+        status, error.description or error.name)
+    scim_type = "invalidSyntax" if status == 400 else None
+    return error_response(ScimError(detail, status=status, scim_type=scim_type))
+
+
+def _handle_unexpected(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return _handle_http_exception(error)
+    log.exception("unhandled error in SCIM request %s %s", request.method, request.path)
+    return error_response(ScimError("Internal server error.", status=500))
+
+
+def _authenticate(state: ScimState) -> None:
+    found = state.pm.hook.scimflask_authenticate(request=request, config=state.config)
+    if found is None:
+        found = authenticate_bearer(
+            request.headers.get("Authorization"), state.storage,
+            state.config[ConfigKeys.BEARER_TOKENS], state.config[ConfigKeys.DEFAULT_TENANT],
+        )
+    if not isinstance(found, Principal):
+        raise Unauthorized("Authentication failed.")
+    g.scim_principal = found
+    prefix = state.config[ConfigKeys.URL_PREFIX]
+    g.scim_context = RequestContext(tenant=found.tenant, base_url=request.root_url.rstrip("/") + prefix,
+                                    token_id=found.token_id)
+
+
+def make_blueprint(state: ScimState) -> Blueprint:
+    """A blueprint serving every resource type in `state.catalog` plus discovery, Bulk, /Me."""
+    from .views import bulk, discovery, me, resources, search
+
+    bp = Blueprint("scim", __name__)
+    bp.register_error_handler(ScimError, _handle_scim_error)
+    bp.register_error_handler(StorageUnavailable, _handle_storage_unavailable)
+    bp.register_error_handler(HTTPException, _handle_http_exception)
+    bp.register_error_handler(Exception, _handle_unexpected)
+    bp.before_request(lambda: _authenticate(state))
+
+    resources.register(bp, state)
+    search.register(bp, state)
+    discovery.register(bp, state)
+    bulk.register(bp, state)
+    me.register(bp, state)
+
+    @bp.route("/<path:unknown>", methods=ALL_METHODS)
+    def unknown_endpoint(unknown: str):
+        raise ScimError(f"no SCIM endpoint at /{unknown[:200]}", status=404)
+
+    bp.record_once(lambda setup: install_routing_errors(setup.app, state.config[ConfigKeys.URL_PREFIX]))
+    return bp
+
+
+def install_routing_errors(app: Flask, prefix: str) -> None:
+    """Answer 404/405 raised by routing under `prefix` as SCIM errors; defer elsewhere."""
+    for exc_class in (NotFound, MethodNotAllowed):
+        code = exc_class.code
+        previous = app.error_handler_spec.get(None, {}).get(code, {}).get(exc_class)
+
+        def handler(error: HTTPException, previous=previous):
+            if request.path == prefix or request.path.startswith(prefix + "/"):
+                return _handle_http_exception(error)
+            if previous is not None:
+                return previous(error)
+            return error
+
+        app.register_error_handler(exc_class, handler)

@@ -1,0 +1,132 @@
+"""Every `SCIM_*` configuration key, its default, and how it is validated.
+
+Keys are read once in `Scim.init_app` (with `app.config.setdefault`, so defaults are visible in
+`app.config`) and frozen into the app's state; nothing reads `app.config` per request.
+"""
+
+from __future__ import annotations
+
+import os
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from .errors import ConfigurationError
+
+
+class ConfigKeys:
+    STORAGE_URI = "SCIM_STORAGE_URI"
+    STORAGE_OPTIONS = "SCIM_STORAGE_OPTIONS"
+    URL_PREFIX = "SCIM_URL_PREFIX"
+    BEARER_TOKENS = "SCIM_BEARER_TOKENS"
+    DEFAULT_TENANT = "SCIM_DEFAULT_TENANT"
+    DEFAULT_PAGE_SIZE = "SCIM_DEFAULT_PAGE_SIZE"
+    MAX_PAGE_SIZE = "SCIM_MAX_PAGE_SIZE"
+    MAX_PAYLOAD_BYTES = "SCIM_MAX_PAYLOAD_BYTES"
+    MAX_FILTER_LENGTH = "SCIM_MAX_FILTER_LENGTH"
+    BULK_MAX_OPERATIONS = "SCIM_BULK_MAX_OPERATIONS"
+    CURSOR_TIMEOUT = "SCIM_CURSOR_TIMEOUT"
+    SECRET_KEY = "SCIM_SECRET_KEY"
+    UNKNOWN_MEMBERS = "SCIM_UNKNOWN_MEMBERS"
+    UNKNOWN_ATTRIBUTES = "SCIM_UNKNOWN_ATTRIBUTES"
+    PATCH_RESPONSE = "SCIM_PATCH_RESPONSE"
+    PATCH_RESPONSE_MAX_MEMBERS = "SCIM_PATCH_RESPONSE_MAX_MEMBERS"
+    PLUGINS = "SCIM_PLUGINS"
+    BLOCKED_PLUGINS = "SCIM_BLOCKED_PLUGINS"
+    DISABLE_PLUGIN_AUTOLOAD = "SCIM_DISABLE_PLUGIN_AUTOLOAD"
+
+
+DEFAULTS: dict[str, Any] = {
+    # No silent default: an embedded app must choose its storage (the CLI defaults to SQLite).
+    ConfigKeys.STORAGE_URI: None,
+    ConfigKeys.STORAGE_OPTIONS: {},
+    ConfigKeys.URL_PREFIX: "/scim/v2",
+    # Extra static tokens (plain text, e.g. from a secret store); stored tokens live in storage.
+    ConfigKeys.BEARER_TOKENS: (),
+    ConfigKeys.DEFAULT_TENANT: "default",
+    ConfigKeys.DEFAULT_PAGE_SIZE: 100,
+    ConfigKeys.MAX_PAGE_SIZE: 1000,
+    ConfigKeys.MAX_PAYLOAD_BYTES: 1_048_576,
+    ConfigKeys.MAX_FILTER_LENGTH: 10_000,
+    ConfigKeys.BULK_MAX_OPERATIONS: 1000,
+    ConfigKeys.CURSOR_TIMEOUT: 3600,
+    # Signs cursors; a random one per process is fine for one worker, set it for several.
+    ConfigKeys.SECRET_KEY: None,
+    # What to do with a Group member id that names no User or Group: "reject" (400
+    # invalidValue, the default: a typo must not silently corrupt a group), "ignore" (drop it),
+    # or "accept" (store it unchecked).
+    ConfigKeys.UNKNOWN_MEMBERS: "reject",
+    # Unknown core attributes in a body: "reject" (400 invalidValue) or "ignore".
+    ConfigKeys.UNKNOWN_ATTRIBUTES: "reject",
+    # PATCH answers: "auto" = 200 with the resource, except 204 for Groups whose members would
+    # be shown and number more than PATCH_RESPONSE_MAX_MEMBERS; "resource" = always 200;
+    # "no-content" = always 204.
+    ConfigKeys.PATCH_RESPONSE: "auto",
+    ConfigKeys.PATCH_RESPONSE_MAX_MEMBERS: 1000,
+    ConfigKeys.PLUGINS: (),
+    ConfigKeys.BLOCKED_PLUGINS: (),
+    ConfigKeys.DISABLE_PLUGIN_AUTOLOAD: False,
+}
+
+_CHOICES = {
+    ConfigKeys.UNKNOWN_MEMBERS: ("reject", "ignore", "accept"),
+    ConfigKeys.UNKNOWN_ATTRIBUTES: ("reject", "ignore"),
+    ConfigKeys.PATCH_RESPONSE: ("auto", "resource", "no-content"),
+}
+_POSITIVE_INTS = (
+    ConfigKeys.DEFAULT_PAGE_SIZE, ConfigKeys.MAX_PAGE_SIZE, ConfigKeys.MAX_PAYLOAD_BYTES,
+    ConfigKeys.MAX_FILTER_LENGTH, ConfigKeys.BULK_MAX_OPERATIONS, ConfigKeys.CURSOR_TIMEOUT,
+)
+
+
+def validate(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Check every key once and return a read-only copy of the SCIM_* keys."""
+    values = {key: config.get(key, default) for key, default in DEFAULTS.items()}
+    uri = values[ConfigKeys.STORAGE_URI]
+    if not uri or not isinstance(uri, str):
+        raise ConfigurationError(
+            f"{ConfigKeys.STORAGE_URI} is not set; choose a backend, e.g. 'sqlite:///scim.db', "
+            "'postgresql://…', 'redis://…' or 'memory://'"
+        )
+    for key in _POSITIVE_INTS:
+        value = values[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigurationError(f"{key} must be a positive integer, not {value!r}")
+    if values[ConfigKeys.DEFAULT_PAGE_SIZE] > values[ConfigKeys.MAX_PAGE_SIZE]:
+        raise ConfigurationError(f"{ConfigKeys.DEFAULT_PAGE_SIZE} exceeds {ConfigKeys.MAX_PAGE_SIZE}")
+    for key, choices in _CHOICES.items():
+        if values[key] not in choices:
+            raise ConfigurationError(f"{key} must be one of {', '.join(choices)}, not {values[key]!r}")
+    if not isinstance(values[ConfigKeys.STORAGE_OPTIONS], Mapping):
+        raise ConfigurationError(f"{ConfigKeys.STORAGE_OPTIONS} must be a dict")
+    prefix = values[ConfigKeys.URL_PREFIX]
+    if not isinstance(prefix, str) or (prefix and not prefix.startswith("/")) or prefix.endswith("/"):
+        raise ConfigurationError(f"{ConfigKeys.URL_PREFIX} must start with '/' and not end with one: {prefix!r}")
+    tokens = values[ConfigKeys.BEARER_TOKENS]
+    if isinstance(tokens, str):
+        tokens = tuple(t for t in tokens.split(",") if t)
+    values[ConfigKeys.BEARER_TOKENS] = tuple(tokens)
+    return MappingProxyType(values)
+
+
+def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`SCIM_*` keys from environment variables, typed like their defaults (standalone server)."""
+    environ = os.environ if environ is None else environ
+    out: dict[str, Any] = {}
+    for key, default in DEFAULTS.items():
+        if key not in environ:
+            continue
+        raw = environ[key]
+        if isinstance(default, bool):
+            out[key] = raw.strip().lower() in ("1", "true", "yes", "on")
+        elif isinstance(default, int):
+            try:
+                out[key] = int(raw)
+            except ValueError:
+                raise ConfigurationError(f"{key} must be an integer, not {raw!r}") from None
+        elif isinstance(default, tuple):
+            out[key] = tuple(part.strip() for part in raw.split(",") if part.strip())
+        elif isinstance(default, dict):
+            raise ConfigurationError(f"{key} cannot be set from the environment")
+        else:
+            out[key] = raw
+    return out

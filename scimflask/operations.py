@@ -1,0 +1,279 @@
+"""The SCIM operations (create, get, replace, patch, delete, search), free of HTTP.
+
+Views and Bulk both call these, so a Bulk operation behaves exactly like the single request it
+stands for. Each write ends with one storage call (atomic in the backend) and, after it
+committed, the `scimflask_resource_changed` notification.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+
+from .config import ConfigKeys
+from .errors import (
+    InvalidValue,
+    Mutability,
+    NotFoundError,
+    PreconditionFailedError,
+    ScimError,
+    ServiceUnavailable,
+    Uniqueness,
+)
+from .events import CREATED, DELETED, PATCHED, REPLACED, ResourceEvent
+from .extension import ScimState
+from .filter import parse_attr_path, parse_filter
+from .filter.ast import Filter
+from .model import Change, Member, Page, Query, RequestContext, Resource, Sort, utcnow
+from .protocol.paging import CursorPosition, Paging
+from .protocol.patch import MembersRequired, PatchResult, apply_patch, parse_patch_request
+from .schema.catalog import ResourceType
+from .storage.errors import Conflict, NotFound, PreconditionFailed, UnknownMembers
+
+log = logging.getLogger("scimflask")
+
+# Optimistic retries of a PATCH whose resource changed between read and compare-and-set.
+PATCH_ATTEMPTS = 8
+
+
+@dataclass
+class SearchParams:
+    """A list or search request, from query parameters or a SearchRequest body."""
+
+    filter: str | None = None
+    sort_by: str | None = None
+    sort_order: str | None = None
+    paging: Paging = field(default_factory=lambda: Paging(1, 100, None))
+    with_members: bool = True
+    with_groups: bool = True
+
+
+@dataclass
+class SearchResult:
+    resources: list[Resource]
+    total: int
+    start_index: int | None
+    next_cursor: str | None = None
+
+
+def _storage_error(exc: Exception, resource_type: str) -> ScimError:
+    """Turn a storage contract error into the SCIM error the client sees."""
+    if isinstance(exc, NotFound):
+        return NotFoundError(f"{exc.resource_type} {exc.id!r} not found")
+    if isinstance(exc, Conflict):
+        return Uniqueness(f"{exc.attribute} is already in use by another {resource_type}")
+    if isinstance(exc, PreconditionFailed):
+        return PreconditionFailedError("the resource was modified: its version no longer matches If-Match")
+    if isinstance(exc, UnknownMembers):
+        shown = ", ".join(exc.ids[:10]) + (" …" if len(exc.ids) > 10 else "")
+        return InvalidValue(f"members must name existing Users or Groups; unknown: {shown}")
+    raise exc
+
+
+class Operations:
+    """The protocol operations for one app (see module docstring)."""
+
+    def __init__(self, state: ScimState) -> None:
+        self.state = state
+        self.storage = state.storage
+        self.catalog = state.catalog
+        self.config = state.config
+
+    # -- helpers ------------------------------------------------------------------------
+    def resource_type(self, name: str) -> ResourceType:
+        return self.catalog.resource_type(name)
+
+    def _notify(self, action: str, ctx: RequestContext, resource_type: str, id: str,
+                data: dict | None, changed: tuple[str, ...] = ()) -> None:
+        event = ResourceEvent(action=action, resource_type=resource_type, id=id, context=ctx,
+                              data=data, changed=changed)
+        try:
+            self.state.pm.hook.scimflask_resource_changed(event=event)
+        except Exception:  # a host's observer must never fail a committed write
+            log.exception("scimflask_resource_changed hook failed for %s %s", resource_type, id)
+
+    def _member_policy(self, write, members: list[Member]):
+        """Run `write(check_members)` under SCIM_UNKNOWN_MEMBERS; "ignore" drops unknown ids."""
+        policy = self.config[ConfigKeys.UNKNOWN_MEMBERS]
+        if policy == "accept":
+            return write(False)
+        try:
+            return write(True)
+        except UnknownMembers as exc:
+            if policy == "reject":
+                raise
+            unknown = set(exc.ids)
+            log.warning("dropping %d unknown member id(s)", len(unknown))
+            members[:] = [m for m in members if m.value not in unknown]
+            return write(True)
+
+    # -- single resources ---------------------------------------------------------------
+    def get(self, ctx: RequestContext, resource_type: str, id: str, *, with_members: bool = True,
+            with_groups: bool = True) -> Resource:
+        try:
+            return self.storage.get(ctx, resource_type, id, with_members=with_members,
+                                    with_groups=with_groups)
+        except (NotFound,) as exc:
+            raise _storage_error(exc, resource_type) from None
+
+    def create(self, ctx: RequestContext, resource_type: str, body: dict) -> Resource:
+        data, members = self.state.validator(resource_type).load(body, mode="create")
+        now = utcnow()
+        resource = Resource(resource_type=self.resource_type(resource_type).name, id=str(uuid.uuid4()),
+                            data=data, created=now, last_modified=now, version=1,
+                            members=None)
+        is_group = self._has_members(resource_type)
+        if is_group:
+            resource.members = list(members or [])
+        try:
+            created = self._member_policy(
+                lambda check: self.storage.create(ctx, resource, check_members=check),
+                resource.members if is_group else [])
+        except (Conflict, UnknownMembers) as exc:
+            raise _storage_error(exc, resource_type) from None
+        self._notify(CREATED, ctx, created.resource_type, created.id, created.data, tuple(data))
+        return created
+
+    def replace(self, ctx: RequestContext, resource_type: str, id: str, body: dict,
+                expected_version: int | None) -> Resource:
+        """PUT (RFC 7644 §3.5.1): readOnly ignored, immutable must match, omitted cleared.
+
+        Two documented choices: an omitted `password` keeps the stored one (clients cannot read
+        it back to resend it), and an omitted `members` keeps the membership (so a rename by PUT
+        cannot empty a large group); a `members` list replaces it.
+        """
+        data, members = self.state.validator(resource_type).load(body, mode="replace")
+        try:
+            current = self.storage.get(ctx, resource_type, id, with_members=False, with_groups=False)
+        except NotFound as exc:
+            raise _storage_error(exc, resource_type) from None
+        if "id" in body and isinstance(body["id"], str) and body["id"] != id:
+            raise Mutability(f"id {body['id']!r} in the body does not match the resource's id")
+        self._check_immutable(resource_type, current.data, data)
+        if "password" not in data and "password" in current.data:
+            data["password"] = current.data["password"]
+        change = Change(data=data)
+        if members is not None and self._has_members(resource_type):
+            change.replace_members = list(members)
+        version = expected_version
+        try:
+            updated = self._member_policy(
+                lambda check: self.storage.update(ctx, resource_type, id, change,
+                                                  expected_version=version, check_members=check,
+                                                  now=utcnow()),
+                change.replace_members or [])
+        except (NotFound, Conflict, PreconditionFailed, UnknownMembers) as exc:
+            raise _storage_error(exc, resource_type) from None
+        self._notify(REPLACED, ctx, updated.resource_type, id, updated.data, tuple(data))
+        return updated
+
+    def patch(self, ctx: RequestContext, resource_type: str, id: str, body: dict,
+              expected_version: int | None) -> tuple[Resource, PatchResult]:
+        """PATCH (RFC 7644 §3.5.2) applied to the latest state, atomically.
+
+        Attribute changes are written with compare-and-set on the version read; if another
+        writer got in between, the PATCH is re-applied to the new state (bounded retries), so
+        concurrent PATCHes never erase each other. Membership deltas are set operations and need
+        no version check unless the client sent If-Match.
+        """
+        rt = self.resource_type(resource_type)
+        operations = parse_patch_request(body, self.catalog, rt)
+        for attempt in range(PATCH_ATTEMPTS):
+            try:
+                current = self.storage.get(ctx, resource_type, id, with_members=False, with_groups=False)
+            except NotFound as exc:
+                raise _storage_error(exc, resource_type) from None
+            if expected_version is not None and current.version != expected_version:
+                raise PreconditionFailedError("the resource was modified: its version no longer matches If-Match")
+            try:
+                result = apply_patch(current, operations, self.catalog, rt)
+            except MembersRequired:
+                current = self.storage.get(ctx, resource_type, id, with_members=True, with_groups=False)
+                result = apply_patch(current, operations, self.catalog, rt)
+            change = result.to_change()
+            cas = expected_version if expected_version is not None else (
+                current.version if change.data is not None or change.replace_members is not None else None)
+            members = change.replace_members if change.replace_members is not None else change.add_members
+            try:
+                updated = self._member_policy(
+                    lambda check: self.storage.update(ctx, resource_type, id, change, expected_version=cas,
+                                                      check_members=check, now=utcnow()),
+                    members)
+            except PreconditionFailed as exc:
+                if expected_version is not None:
+                    raise _storage_error(exc, resource_type) from None
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            except (NotFound, Conflict, UnknownMembers) as exc:
+                raise _storage_error(exc, resource_type) from None
+            self._notify(PATCHED, ctx, updated.resource_type, id, updated.data, result.changed)
+            return updated, result
+        raise ServiceUnavailable("the resource is being changed by other requests; retry", headers={"Retry-After": "1"})
+
+    def delete(self, ctx: RequestContext, resource_type: str, id: str, expected_version: int | None) -> None:
+        try:
+            self.storage.delete(ctx, resource_type, id, expected_version=expected_version)
+        except (NotFound, PreconditionFailed) as exc:
+            raise _storage_error(exc, resource_type) from None
+        self._notify(DELETED, ctx, self.resource_type(resource_type).name, id, None)
+
+    def _has_members(self, resource_type: str) -> bool:
+        rt = self.resource_type(resource_type)
+        return self.catalog.top_level(rt, rt.schema, "members") is not None
+
+    def _check_immutable(self, resource_type: str, old: dict, new: dict) -> None:
+        """RFC 7643 §2.2: an immutable attribute that has a value may not change (PUT)."""
+        rt = self.resource_type(resource_type)
+        for urn in rt.schema_ids:
+            container_old = old if urn == rt.schema else old.get(urn) or {}
+            container_new = new if urn == rt.schema else new.get(urn) or {}
+            for attr in self.catalog.attributes(rt, urn):
+                if attr.mutability == "immutable" and attr.name in container_old:
+                    if container_new.get(attr.name) != container_old[attr.name]:
+                        raise Mutability(f"{attr.name} is immutable and cannot be changed")
+
+    # -- queries ------------------------------------------------------------------------
+    def build_query(self, rt: ResourceType, params: SearchParams) -> tuple[Filter | None, Sort | None]:
+        max_length = self.config[ConfigKeys.MAX_FILTER_LENGTH]
+        flt = None
+        if params.filter is not None and params.filter.strip():
+            flt = parse_filter(params.filter, self.catalog, rt, max_length=max_length)
+        sort = None
+        if params.sort_by:
+            order = (params.sort_order or "ascending").lower()
+            if order not in ("ascending", "descending"):
+                raise InvalidValue("sortOrder must be 'ascending' or 'descending'")
+            sort = Sort(parse_attr_path(params.sort_by, self.catalog, rt), descending=order == "descending")
+        elif params.sort_order and params.sort_order.lower() not in ("ascending", "descending"):
+            raise InvalidValue("sortOrder must be 'ascending' or 'descending'")
+        return flt, sort
+
+    def search(self, ctx: RequestContext, resource_type: str, params: SearchParams) -> SearchResult:
+        rt = self.resource_type(resource_type)
+        flt, sort = self.build_query(rt, params)
+        paging = params.paging
+        query = Query(filter=flt, sort=sort, count=paging.count, with_members=params.with_members,
+                      with_groups=params.with_groups)
+        if paging.cursor is None:
+            query = replace(query, start_index=paging.start_index)
+            page = self.storage.query(ctx, rt.name, query)
+            return SearchResult(page.resources, page.total, paging.start_index)
+        codec = self.state.cursors
+        fingerprint = codec.query_fingerprint(ctx.tenant, rt.name, flt, sort)
+        position = codec.decode(paging.cursor, fingerprint)
+        if self.storage.supports_keyset:
+            page = self.storage.query(ctx, rt.name, replace(query, after=position.keyset))
+            next_cursor = None
+            if page.next_keyset is not None:
+                next_cursor = codec.encode(CursorPosition(keyset=page.next_keyset), fingerprint)
+        else:
+            page = self.storage.query(ctx, rt.name, replace(query, start_index=position.offset + 1))
+            end = position.offset + len(page.resources)
+            next_cursor = codec.encode(CursorPosition(offset=end), fingerprint) if end < page.total else None
+        return SearchResult(page.resources, page.total, None, next_cursor)
+
+
+__all__ = ["Operations", "SearchParams", "SearchResult", "Page"]

@@ -1,0 +1,75 @@
+"""Request bodies in, application/scim+json out (RFC 7644 §3.1, §3.8)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Request
+
+from ..errors import InvalidSyntax, PayloadTooLarge, ScimError
+
+SCIM_JSON = "application/scim+json"
+# JSON nested deeper than this is refused before Python's recursion limit is near.
+MAX_JSON_DEPTH = 64
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth(text: str) -> int:
+    """Deepest nesting of [ and { outside strings, without building anything."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def is_json_content_type(mimetype: str) -> bool:
+    return mimetype in ("", "application/json", SCIM_JSON) or mimetype.endswith("+json")
+
+
+def json_body(request: Request, max_bytes: int) -> object:
+    """Parse the body as JSON, or raise the SCIM error that says what is wrong with it."""
+    if not is_json_content_type(request.mimetype):
+        raise ScimError(f"Content-Type {request.mimetype!r} is not supported; send {SCIM_JSON} or application/json",
+                        status=415, scim_type="invalidSyntax")
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    if not raw.strip():
+        raise InvalidSyntax("request body is empty; a JSON object is required")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidSyntax(f"request body is not valid UTF-8 (byte {exc.start})") from None
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise InvalidSyntax(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidSyntax(f"request body is not valid JSON: {exc}") from None
+
+
+def json_object(request: Request, max_bytes: int) -> dict:
+    body = json_body(request, max_bytes)
+    if not isinstance(body, dict):
+        raise InvalidSyntax("request body must be a JSON object")
+    return body

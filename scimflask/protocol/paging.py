@@ -1,0 +1,120 @@
+"""Index paging (RFC 7644 §3.4.2.4) and cursor paging (RFC 9865) parameters and cursors.
+
+A cursor is opaque to clients and unforgeable: base64url JSON holding the position (a backend
+keyset, or an offset for backends without keyset support), the moment it was issued and a hash
+of the query it belongs to, followed by an HMAC. Only RFC 3986 unreserved characters are used.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+
+from ..errors import ExpiredCursor, InvalidCursor, InvalidValue
+from ..model import Keyset
+
+MAX_CURSOR_LENGTH = 2048
+
+
+@dataclass(frozen=True)
+class Paging:
+    """The paging a request asked for. `cursor` is None for index paging, "" for a first
+    cursor page, else the client's cursor text."""
+
+    start_index: int
+    count: int
+    cursor: str | None
+
+
+def _int_param(name: str, raw: object) -> int:
+    if isinstance(raw, bool):
+        raise InvalidValue(f"{name} must be an integer")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.lstrip("+-").isdigit() and len(text) <= 20:
+            return int(text)
+    raise InvalidValue(f"{name} must be an integer, not {str(raw)[:40]!r}")
+
+
+def parse_paging(start_index: object, count: object, cursor: object, *, default_count: int,
+                 max_count: int) -> Paging:
+    """Clamp as RFC 7644 §3.4.2.4 says: startIndex < 1 means 1, count < 0 means 0, and a count
+    above the maximum is lowered to it. A cursor and a startIndex together are ambiguous."""
+    if cursor is not None and start_index is not None:
+        raise InvalidValue("use either 'startIndex' (index paging) or 'cursor' (cursor paging), not both")
+    index = 1 if start_index is None else max(1, _int_param("startIndex", start_index))
+    size = default_count if count is None else max(0, _int_param("count", count))
+    size = min(size, max_count)
+    if cursor is not None and not isinstance(cursor, str):
+        raise InvalidCursor("cursor must be a string")
+    if cursor is not None and size == 0 and count is not None:
+        raise InvalidValue("count must be positive with cursor paging", scim_type="invalidCount")
+    return Paging(start_index=index, count=size, cursor=cursor)
+
+
+@dataclass(frozen=True)
+class CursorPosition:
+    """Where a cursor page starts: after a keyset, or at a 0-based offset."""
+
+    keyset: Keyset | None = None
+    offset: int = 0
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class CursorCodec:
+    """Signs and checks cursors with the app's secret; `timeout` is RFC 9865's cursorTimeout."""
+
+    def __init__(self, secret: bytes, timeout: int) -> None:
+        self._secret = secret
+        self.timeout = timeout
+
+    def _mac(self, payload: str) -> str:
+        return _b64(hmac.new(self._secret, payload.encode("ascii"), hashlib.sha256).digest()[:18])
+
+    @staticmethod
+    def query_fingerprint(*parts: object) -> str:
+        """A short hash of what defines a result set (tenant, type, filter, sort)."""
+        return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:16]
+
+    def encode(self, position: CursorPosition, fingerprint: str) -> str:
+        body: dict = {"f": fingerprint, "t": int(time.time())}
+        if position.keyset is not None:
+            body["k"] = [position.keyset.value, position.keyset.id]
+        else:
+            body["o"] = position.offset
+        payload = _b64(json.dumps(body, separators=(",", ":")).encode("utf-8"))
+        return f"{payload}.{self._mac(payload)}"
+
+    def decode(self, cursor: str, fingerprint: str) -> CursorPosition:
+        if cursor == "":
+            return CursorPosition()
+        if len(cursor) > MAX_CURSOR_LENGTH or cursor.count(".") != 1:
+            raise InvalidCursor("cursor is not one this server issued")
+        payload, mac = cursor.split(".")
+        if not hmac.compare_digest(mac, self._mac(payload)):
+            raise InvalidCursor("cursor is not one this server issued")
+        try:
+            body = json.loads(_unb64(payload))
+        except ValueError:
+            raise InvalidCursor("cursor is not one this server issued") from None
+        if body.get("f") != fingerprint:
+            raise InvalidCursor("cursor belongs to a different query; repeat the same filter and sort")
+        if time.time() - body.get("t", 0) > self.timeout:
+            raise ExpiredCursor(f"cursor has expired (cursorTimeout is {self.timeout} seconds)")
+        if "k" in body:
+            value, last_id = body["k"]
+            return CursorPosition(keyset=Keyset(value=value, id=last_id))
+        return CursorPosition(offset=int(body.get("o", 0)))

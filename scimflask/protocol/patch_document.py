@@ -1,0 +1,333 @@
+"""One PATCH operation applied to the attribute that holds its target (RFC 7644 §3.5.2.1-3).
+
+Functions here edit a *container*: the dict that holds the target's top-level attribute (the
+resource document for core attributes, the extension object for extension attributes, or a
+scratch dict holding a Group's loaded members). Every value written goes through
+`coerce_attribute_value`, so PATCH stores exactly what POST would.
+
+Decisions where the RFC leaves room, each for a client that really does it:
+- `add` or `replace` on `attr[<sub> eq <literal>].sub` that matches no element creates the
+  element `{<sub>: <literal>, sub: value}` (Entra ID's `emails[type eq "work"].value`); an
+  `add` on `attr[<sub> eq <literal>]` does the same with the given element.
+- Clearing (`null`, `""`) something that is not there is a no-op, not `noTarget`.
+- An element that loses its `value` sub-attribute is removed: it no longer says anything.
+- A complex attribute whose `value` changes (a reference such as `manager`) drops its other
+  sub-attributes, which described the old target (`$ref`, `displayName`).
+- `remove` with a `value` on a multi-valued attribute removes only the listed values (Entra's
+  member-removal form, generalised).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import InvalidPath, InvalidValue, Mutability, NoTarget
+from ..filter.ast import EQ, Compare, Filter
+from ..schema.catalog import COMPLEX, IMMUTABLE, Attribute
+from ..schema.coerce import coerce_attribute_value
+
+ADD, REPLACE, REMOVE = "add", "replace", "remove"
+
+Matcher = Callable[[Filter, dict], bool]
+"""Whether a filter selects one element of a multi-valued complex attribute."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one operation points at, resolved against the catalog."""
+
+    attribute: Attribute
+    sub: Attribute | None
+    filter: Filter | None
+    label: str  # the path as shown in error details
+
+
+def apply_to_container(container: dict, op: str, target: Target, value: object,
+                       matches: Matcher) -> None:
+    if target.filter is not None:
+        _filtered(container, op, target, value, matches)
+    elif target.sub is not None:
+        _sub_attribute(container, op, target, value)
+    else:
+        _whole(container, op, target, value)
+
+
+# -- the whole attribute ------------------------------------------------------------------
+
+def _whole(container: dict, op: str, target: Target, value: object) -> None:
+    attr = target.attribute
+    if op == REMOVE:
+        if value is not None and attr.multi_valued:
+            _remove_listed(container, target, value)
+        else:
+            container.pop(attr.name, None)
+        return
+    if attr.multi_valued:
+        new = coerce_attribute_value(attr, value, path=target.label)
+        if op == REPLACE:
+            _store(container, attr.name, new)
+        elif new:
+            _append(container, attr, new)
+    elif attr.type == COMPLEX:
+        _merge_complex(container, target, value)
+    else:
+        new = coerce_attribute_value(attr, value, path=target.label)
+        _check_immutable(attr, container.get(attr.name), new, target.label)
+        _store(container, attr.name, new)
+
+
+def _append(container: dict, attr: Attribute, new: list) -> None:
+    """RFC 7644 §3.5.2.1: add appends values; one already present is not added twice."""
+    elements = list(container.get(attr.name) or [])
+    for element in new:
+        if element in elements:
+            continue
+        if _is_primary(element):
+            _demote_primaries(elements)
+        elements.append(element)
+    container[attr.name] = elements
+
+
+def _remove_listed(container: dict, target: Target, value: object) -> None:
+    listed = coerce_attribute_value(target.attribute, value, path=target.label) or []
+    elements = container.get(target.attribute.name) or []
+    kept = [e for e in elements if not any(_same_value(e, given) for given in listed)]
+    _store(container, target.attribute.name, kept)
+
+
+def _same_value(element: object, given: object) -> bool:
+    if isinstance(element, dict) and isinstance(given, dict) and "value" in given:
+        return element.get("value") == given["value"]
+    return element == given
+
+
+def _merge_complex(container: dict, target: Target, value: object) -> None:
+    """RFC 7644 §3.5.2.3: given sub-attributes replace, the others are left unchanged.
+
+    A sub-attribute sent as null or "" is cleared; null or "" for the whole attribute clears it.
+    """
+    attr = target.attribute
+    new = coerce_attribute_value(attr, value, path=target.label)
+    cleared = _explicitly_cleared(attr, value)
+    existing = container.get(attr.name)
+    if new is None and not cleared:
+        _check_immutable_subs(attr, existing, {}, target.label)
+        container.pop(attr.name, None)
+        return
+    merged = {} if existing is None or _changes_reference(existing, new) else dict(existing)
+    for name in cleared:
+        merged.pop(name, None)
+    merged.update(new or {})
+    _check_immutable_subs(attr, existing, merged, target.label)
+    _store(container, attr.name, merged or None)
+
+
+def _explicitly_cleared(attr: Attribute, value: object) -> list[str]:
+    """Canonical names of the sub-attributes sent as null or "" (coercion drops them)."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, dict):
+        return []
+    names = []
+    for key, item in value.items():
+        sub = attr.sub_attribute(key)
+        if sub is not None and (item is None or item == ""):
+            names.append(sub.name)
+    return names
+
+
+def _changes_reference(existing: dict, new: dict | None) -> bool:
+    return bool(new) and "value" in new and existing.get("value") not in (None, new["value"])
+
+
+# -- a sub-attribute, no filter -----------------------------------------------------------
+
+def _sub_attribute(container: dict, op: str, target: Target, value: object) -> None:
+    attr, sub = target.attribute, target.sub
+    assert sub is not None
+    if attr.multi_valued:
+        _sub_of_every_element(container, op, target, value)
+        return
+    parent = dict(container.get(attr.name) or {})
+    if op == REMOVE:
+        new = None
+    else:
+        new = coerce_attribute_value(sub, value, path=target.label)
+        if sub.name == "value" and new != parent.get("value"):
+            parent = {k: v for k, v in parent.items() if k == "value"}
+    _set_sub(attr, parent, sub, new, target.label)
+    _store(container, attr.name, parent or None)
+
+
+def _sub_of_every_element(container: dict, op: str, target: Target, value: object) -> None:
+    """`emails.value` without a filter addresses every element (or creates the first)."""
+    attr, sub = target.attribute, target.sub
+    assert sub is not None
+    elements = list(container.get(attr.name) or [])
+    new = None if op == REMOVE else coerce_attribute_value(sub, value, path=target.label)
+    if not elements:
+        if new is not None:
+            container[attr.name] = [{sub.name: new}]
+        return
+    if sub.name == "primary" and new is True and len(elements) > 1:
+        raise InvalidValue(f"'{target.label}' would make {len(elements)} values primary; "
+                           "at most one may be.")
+    for element in elements:
+        _set_sub(attr, element, sub, new, target.label)
+    _store(container, attr.name, [e for e in elements if _meaningful(attr, e)])
+
+
+# -- elements selected by a filter --------------------------------------------------------
+
+def _filtered(container: dict, op: str, target: Target, value: object, matches: Matcher) -> None:
+    attr = target.attribute
+    if not (attr.multi_valued and attr.type == COMPLEX):
+        raise InvalidPath(f"'{target.label}': only multi-valued complex attributes take a filter.")
+    assert target.filter is not None
+    elements = [dict(e) for e in container.get(attr.name) or []]
+    hits = [i for i, e in enumerate(elements) if matches(target.filter, e)]
+    if op == REMOVE:
+        if not hits:
+            raise NoTarget(f"No value of '{target.label}' matches the filter.")
+        if target.sub is None:
+            elements = [e for i, e in enumerate(elements) if i not in hits]
+        else:
+            for i in hits:
+                _set_sub(attr, elements[i], target.sub, None, target.label)
+            elements = _drop_emptied(attr, elements, hits)
+    elif target.sub is None:
+        elements = _write_elements(elements, hits, op, target, value)
+    else:
+        elements = _write_sub_of_elements(elements, hits, target, value)
+    _store(container, attr.name, elements)
+
+
+def _write_elements(elements: list[dict], hits: list[int], op: str, target: Target,
+                    value: object) -> list[dict]:
+    """add merges into the selected elements, replace substitutes them (RFC 7644 §3.5.2.3)."""
+    attr = target.attribute
+    new = _one_element(target, value)
+    if new is None:
+        return [e for i, e in enumerate(elements) if i not in hits]
+    if not hits:
+        seed = _equality_seed(target) if op == ADD else None
+        if seed is None:
+            raise NoTarget(f"No value of '{target.label}' matches the filter.")
+        if _is_primary(new):
+            _demote_primaries(elements)
+        return [*elements, {**seed, **new}]
+    if _is_primary(new) and len(hits) > 1:
+        raise InvalidValue(f"'{target.label}' selects {len(hits)} values; only one may be primary.")
+    for i in hits:
+        replacement = {**elements[i], **new} if op == ADD else dict(new)
+        _check_immutable_subs(attr, elements[i], replacement, target.label)
+        elements[i] = replacement
+    if _is_primary(new):
+        _demote_primaries(elements, keep=elements[hits[0]])
+    return elements
+
+
+def _write_sub_of_elements(elements: list[dict], hits: list[int], target: Target,
+                           value: object) -> list[dict]:
+    attr, sub = target.attribute, target.sub
+    assert sub is not None
+    new = coerce_attribute_value(sub, value, path=target.label)
+    if not hits:
+        if new is None:
+            return elements
+        seed = _equality_seed(target)
+        if seed is None:
+            raise NoTarget(f"No value of '{target.label}' matches the filter.")
+        created = {**seed, sub.name: new}
+        if _is_primary(created):
+            _demote_primaries(elements)
+        return [*elements, created]
+    if sub.name == "primary" and new is True:
+        if len(hits) > 1:
+            raise InvalidValue(f"'{target.label}' selects {len(hits)} values; "
+                               "only one may be primary.")
+        _demote_primaries(elements)
+    for i in hits:
+        _set_sub(attr, elements[i], sub, new, target.label)
+    return _drop_emptied(attr, elements, hits)
+
+
+def _one_element(target: Target, value: object) -> dict | None:
+    """The single element a filtered path writes, or None for "clear the selected values"."""
+    elements = coerce_attribute_value(target.attribute, value, path=target.label)
+    if elements is None:
+        return None
+    if len(elements) != 1:
+        raise InvalidValue(f"'{target.label}' takes one value, got {len(elements)}.")
+    return elements[0]
+
+
+def _equality_seed(target: Target) -> dict | None:
+    """`{sub: literal}` when the filter is one `sub eq literal`, else None.
+
+    That is the only filter from which a new element can be built unambiguously.
+    """
+    expression = target.filter
+    if not (isinstance(expression, Compare) and expression.op == EQ
+            and expression.path.sub_attribute is not None):
+        return None
+    sub = target.attribute.sub_attribute(expression.path.sub_attribute)
+    if sub is None or sub.type == COMPLEX:
+        return None
+    literal = coerce_attribute_value(sub, expression.value, path=f"{target.label} filter")
+    return None if literal is None else {sub.name: literal}
+
+
+def _drop_emptied(attr: Attribute, elements: list[dict], hits: list[int]) -> list[dict]:
+    return [e for i, e in enumerate(elements) if i not in hits or _meaningful(attr, e)]
+
+
+def _meaningful(attr: Attribute, element: dict) -> bool:
+    """An element without its `value` (or with nothing at all) says nothing any more."""
+    if attr.sub_attribute("value") is not None:
+        return "value" in element
+    return bool(element)
+
+
+# -- shared helpers -----------------------------------------------------------------------
+
+def _set_sub(attr: Attribute, element: dict, sub: Attribute, new: object, label: str) -> None:
+    _check_immutable(sub, element.get(sub.name), new, label)
+    if new is None:
+        element.pop(sub.name, None)
+    else:
+        element[sub.name] = new
+
+
+def _check_immutable(attr: Attribute, old: object, new: object, label: str) -> None:
+    """RFC 7643 §2.2 immutable: may be set while it has no value, never changed after."""
+    if attr.mutability == IMMUTABLE and old is not None and new != old:
+        raise Mutability(f"Attribute '{label}' is immutable and already has a value.")
+
+
+def _check_immutable_subs(attr: Attribute, before: dict | None, after: dict | None,
+                          label: str) -> None:
+    for sub in attr.sub_attributes:
+        if sub.mutability == IMMUTABLE and before and sub.name in before:
+            _check_immutable(sub, before[sub.name], (after or {}).get(sub.name),
+                             f"{label}.{sub.name}")
+
+
+def _is_primary(element: object) -> bool:
+    return isinstance(element, dict) and element.get("primary") is True
+
+
+def _demote_primaries(elements: list, keep: dict | None = None) -> None:
+    """RFC 7643 §2.4: "primary" true appears at most once, so the new primary demotes others."""
+    for element in elements:
+        if element is not keep and _is_primary(element):
+            element["primary"] = False
+
+
+def _store(container: dict, name: str, value: object) -> None:
+    """Write a value; None or an empty list leaves the attribute unassigned (RFC 7644 §3.5.2.2)."""
+    if value is None or value == []:
+        container.pop(name, None)
+    else:
+        container[name] = value

@@ -1,0 +1,104 @@
+"""`/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` (RFC 7644 §4), generated from the
+catalog and the configuration so they say only what this server really does."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from ..config import ConfigKeys
+from ..errors import NotFoundError, ScimError
+from ..extension import ScimState
+from .http import ALL_METHODS, method_not_allowed, request_context, scim_response
+
+SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+def service_provider_config(state: ScimState, base_url: str) -> dict:
+    config = state.config
+    return {
+        "schemas": [SPC_SCHEMA],
+        "patch": {"supported": True},
+        "bulk": {
+            "supported": True,
+            "maxOperations": config[ConfigKeys.BULK_MAX_OPERATIONS],
+            "maxPayloadSize": config[ConfigKeys.MAX_PAYLOAD_BYTES],
+        },
+        "filter": {"supported": True, "maxResults": config[ConfigKeys.MAX_PAGE_SIZE]},
+        "changePassword": {"supported": True},
+        "sort": {"supported": True},
+        "etag": {"supported": True},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "Authentication with a bearer token in the Authorization header",
+            "specUri": "https://www.rfc-editor.org/info/rfc6750",
+            "primary": True,
+        }],
+        # RFC 9865 §4.
+        "pagination": {
+            "cursor": True,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": config[ConfigKeys.DEFAULT_PAGE_SIZE],
+            "maxPageSize": config[ConfigKeys.MAX_PAGE_SIZE],
+            "cursorTimeout": config[ConfigKeys.CURSOR_TIMEOUT],
+        },
+        "meta": {"resourceType": "ServiceProviderConfig", "location": f"{base_url}/ServiceProviderConfig"},
+    }
+
+
+def _list(resources: list[dict]) -> dict:
+    return {"schemas": [LIST_RESPONSE], "totalResults": len(resources), "itemsPerPage": len(resources),
+            "startIndex": 1, "Resources": resources}
+
+
+def _only_get() -> None:
+    if request.method not in ("GET", "HEAD"):
+        raise method_not_allowed(("GET",))
+
+
+def _no_filter() -> None:
+    # RFC 7644 §4: filtering these endpoints is not supported and must be refused.
+    if "filter" in request.args:
+        raise ScimError("filtering is not supported on discovery endpoints", status=403)
+
+
+def register(bp: Blueprint, state: ScimState) -> None:
+    catalog = state.catalog
+
+    @bp.route("/ServiceProviderConfig", methods=ALL_METHODS)
+    def service_provider_config_view():
+        _only_get()
+        return scim_response(service_provider_config(state, request_context().base_url))
+
+    @bp.route("/ResourceTypes", methods=ALL_METHODS)
+    def resource_types_view():
+        _only_get()
+        _no_filter()
+        base = request_context().base_url
+        return scim_response(_list([rt.to_dict(f"{base}/ResourceTypes/{rt.id}") for rt in catalog.resource_types]))
+
+    @bp.route("/ResourceTypes/<id>", methods=ALL_METHODS)
+    def resource_type_view(id: str):
+        _only_get()
+        base = request_context().base_url
+        for rt in catalog.resource_types:
+            if rt.id.lower() == id.lower():
+                return scim_response(rt.to_dict(f"{base}/ResourceTypes/{rt.id}"))
+        raise NotFoundError(f"no resource type {id!r}")
+
+    @bp.route("/Schemas", methods=ALL_METHODS)
+    def schemas_view():
+        _only_get()
+        _no_filter()
+        base = request_context().base_url
+        return scim_response(_list([s.to_dict(f"{base}/Schemas/{s.id}") for s in catalog.schemas]))
+
+    @bp.route("/Schemas/<path:id>", methods=ALL_METHODS)
+    def schema_view(id: str):
+        _only_get()
+        schema = catalog.schema(id)
+        if schema is None:
+            raise NotFoundError(f"no schema {id!r}")
+        return scim_response(schema.to_dict(f"{request_context().base_url}/Schemas/{schema.id}"))

@@ -1,0 +1,26 @@
+"""`/Me` (RFC 7644 §3.11): an alias for the User the credential belongs to.
+
+Only an authentication plugin can know that user (its `Principal.user_id`); with plain
+provisioning tokens there is none, and the endpoint answers 501 as the RFC allows.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from ..errors import ScimError
+from ..extension import ScimState
+from .http import ALL_METHODS, principal
+from .resources import item_view_class
+
+
+def register(bp: Blueprint, state: ScimState) -> None:
+    user_type = next((rt for rt in state.catalog.resource_types if rt.name == "User"), None)
+
+    @bp.route("/Me", methods=ALL_METHODS)
+    def me_view():
+        user_id = principal().user_id
+        if user_type is None or user_id is None:
+            raise ScimError("/Me is not available: this credential is not associated with a User",
+                            status=501)
+        return item_view_class()(state, user_type).dispatch_request(id=user_id)

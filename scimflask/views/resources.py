@@ -1,0 +1,208 @@
+"""`/Users`, `/Groups` and any registered resource type: one view class serves them all."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+from flask.views import MethodView
+
+from ..config import ConfigKeys
+from ..errors import ScimError
+from ..extension import ScimState
+from ..model import Resource
+from ..operations import Operations, SearchParams
+from ..protocol.etag import etag_for, expected_version, not_modified
+from ..protocol.media import json_object
+from ..protocol.paging import parse_paging
+from ..protocol.projection import loads, parse_attribute_list, project
+from ..schema.catalog import ResourceType
+from ..schema.validate import schemas_for
+from .http import ALL_METHODS, method_not_allowed, request_context, scim_response
+
+
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+class Renderer:
+    """Turns stored resources into projected SCIM JSON for one resource type."""
+
+    def __init__(self, state: ScimState, rt: ResourceType) -> None:
+        self.state = state
+        self.rt = rt
+
+    def projection(self, attributes: str | list | None, excluded: str | list | None):
+        attrs = parse_attribute_list(_as_text(attributes), self.state.catalog, self.rt) if attributes else None
+        excl = parse_attribute_list(_as_text(excluded), self.state.catalog, self.rt) if excluded else None
+        with_members, with_groups = loads(self.state.catalog, self.rt, attributes=attrs, excluded=excl)
+        return attrs, excl, with_members, with_groups
+
+    def document(self, resource: Resource, base_url: str, attrs, excl) -> dict:
+        document = resource.document(base_url)
+        document["schemas"] = schemas_for(resource.data, self.rt)
+        return project(document, self.state.catalog, self.rt, attributes=attrs, excluded=excl)
+
+    def list_response(self, result, base_url: str, attrs, excl) -> dict:
+        body: dict = {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": result.total,
+            "itemsPerPage": len(result.resources),
+        }
+        if result.start_index is not None:
+            body["startIndex"] = result.start_index
+        if result.next_cursor is not None:
+            body["nextCursor"] = result.next_cursor
+        body["Resources"] = [self.document(r, base_url, attrs, excl) for r in result.resources]
+        return body
+
+
+def _as_text(value: str | list | None) -> str | None:
+    """`attributes` arrive comma-separated in a query string and as a list in a SearchRequest."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    raise ScimError("attributes must be a list of attribute names", scim_type="invalidValue")
+
+
+def search_params(state: ScimState, renderer: Renderer, source: dict) -> tuple[SearchParams, tuple]:
+    """Query parameters or a SearchRequest body → SearchParams and the projection."""
+    config = state.config
+    for key in ("filter", "sortBy", "sortOrder"):
+        if source.get(key) is not None and not isinstance(source.get(key), str):
+            raise ScimError(f"{key} must be a string", scim_type="invalidValue")
+    paging = parse_paging(source.get("startIndex"), source.get("count"), source.get("cursor"),
+                          default_count=config[ConfigKeys.DEFAULT_PAGE_SIZE],
+                          max_count=config[ConfigKeys.MAX_PAGE_SIZE])
+    attrs, excl, with_members, with_groups = renderer.projection(
+        source.get("attributes"), source.get("excludedAttributes"))
+    params = SearchParams(filter=source.get("filter"), sort_by=source.get("sortBy"),
+                          sort_order=source.get("sortOrder"), paging=paging,
+                          with_members=with_members, with_groups=with_groups)
+    return params, (attrs, excl)
+
+
+def query_source() -> dict:
+    """Query parameters as a dict; a repeated SCIM parameter is ambiguous and refused."""
+    source: dict = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        if len(values) > 1 and key in _SCIM_PARAMS:
+            raise ScimError(f"query parameter {key!r} is given more than once", scim_type="invalidValue")
+        source[key] = values[0]
+    return source
+
+
+_SCIM_PARAMS = {"filter", "sortBy", "sortOrder", "startIndex", "count", "cursor", "attributes",
+                "excludedAttributes"}
+
+
+def resource_response(renderer: Renderer, resource: Resource, status: int, attrs=None, excl=None) -> Response:
+    ctx = request_context()
+    body = renderer.document(resource, ctx.base_url, attrs, excl)
+    headers = {"ETag": etag_for(resource.version)}
+    if status == 201:
+        headers["Location"] = body.get("meta", {}).get("location") or resource.document(ctx.base_url)["meta"]["location"]
+    return scim_response(body, status, headers)
+
+
+class ResourceListView(MethodView):
+    """GET (list/filter) and POST (create) on a resource type's endpoint."""
+
+    def __init__(self, state: ScimState, rt: ResourceType) -> None:
+        self.state = state
+        self.rt = rt
+        self.ops = Operations(state)
+        self.renderer = Renderer(state, rt)
+
+    def get(self):
+        params, (attrs, excl) = search_params(self.state, self.renderer, query_source())
+        ctx = request_context()
+        result = self.ops.search(ctx, self.rt.name, params)
+        return scim_response(self.renderer.list_response(result, ctx.base_url, attrs, excl))
+
+    def post(self):
+        body = json_object(request, self.state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
+        attrs, excl, with_members, with_groups = self.renderer.projection(
+            request.args.get("attributes"), request.args.get("excludedAttributes"))
+        resource = self.ops.create(request_context(), self.rt.name, body)
+        return resource_response(self.renderer, resource, 201, attrs, excl)
+
+
+class ResourceItemView(MethodView):
+    """GET, PUT, PATCH, DELETE on one resource."""
+
+    def __init__(self, state: ScimState, rt: ResourceType) -> None:
+        self.state = state
+        self.rt = rt
+        self.ops = Operations(state)
+        self.renderer = Renderer(state, rt)
+
+    def _projection(self):
+        return self.renderer.projection(request.args.get("attributes"),
+                                        request.args.get("excludedAttributes"))
+
+    def _fresh(self, id: str, with_members: bool, with_groups: bool) -> Resource:
+        return self.ops.get(request_context(), self.rt.name, id, with_members=with_members,
+                            with_groups=with_groups)
+
+    def get(self, id: str):
+        attrs, excl, with_members, with_groups = self._projection()
+        resource = self._fresh(id, with_members, with_groups)
+        if not_modified(request.headers.get("If-None-Match"), resource.version):
+            return scim_response(None, 304, {"ETag": etag_for(resource.version)})
+        return resource_response(self.renderer, resource, 200, attrs, excl)
+
+    def put(self, id: str):
+        body = json_object(request, self.state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
+        attrs, excl, with_members, with_groups = self._projection()
+        version = expected_version(request.headers.get("If-Match"))
+        updated = self.ops.replace(request_context(), self.rt.name, id, body, version)
+        return resource_response(self.renderer, self._fresh(id, with_members, with_groups) if (
+            with_members or with_groups) else updated, 200, attrs, excl)
+
+    def patch(self, id: str):
+        body = json_object(request, self.state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
+        attrs, excl, with_members, with_groups = self._projection()
+        version = expected_version(request.headers.get("If-Match"))
+        ctx = request_context()
+        updated, _ = self.ops.patch(ctx, self.rt.name, id, body, version)
+        mode = self.state.config[ConfigKeys.PATCH_RESPONSE]
+        if mode == "no-content":
+            return scim_response(None, 204, {"ETag": etag_for(updated.version)})
+        if mode == "auto" and with_members and self.ops._has_members(self.rt.name):
+            limit = self.state.config[ConfigKeys.PATCH_RESPONSE_MAX_MEMBERS]
+            if self.state.storage.count_members(ctx, id) > limit:
+                return scim_response(None, 204, {"ETag": etag_for(updated.version)})
+        resource = self._fresh(id, with_members, with_groups) if (with_members or with_groups) else updated
+        return resource_response(self.renderer, resource, 200, attrs, excl)
+
+    def delete(self, id: str):
+        version = expected_version(request.headers.get("If-Match"))
+        self.ops.delete(request_context(), self.rt.name, id, version)
+        return scim_response(None, 204)
+
+
+def _guard(view_class, allowed: tuple[str, ...]):
+    """Route every method to the view, answering unsupported ones with a SCIM 405."""
+    original = view_class.dispatch_request
+
+    def dispatch_request(self, **kwargs):
+        if request.method not in allowed and request.method not in ("HEAD", "OPTIONS"):
+            raise method_not_allowed(allowed)
+        return original(self, **kwargs)
+
+    return type(view_class.__name__, (view_class,), {"dispatch_request": dispatch_request})
+
+
+def item_view_class():
+    return _guard(ResourceItemView, ("GET", "PUT", "PATCH", "DELETE"))
+
+
+def register(bp: Blueprint, state: ScimState) -> None:
+    list_view = _guard(ResourceListView, ("GET", "POST"))
+    item_view = item_view_class()
+    for rt in state.catalog.resource_types:
+        name = rt.name.lower()
+        plural = name + "s"
+        bp.add_url_rule(rt.endpoint, view_func=list_view.as_view(plural, state, rt), methods=ALL_METHODS)
+        bp.add_url_rule(f"{rt.endpoint}/<id>", view_func=item_view.as_view(name, state, rt),
+                        methods=ALL_METHODS)
