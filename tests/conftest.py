@@ -145,3 +145,17 @@ class ScimClient:
 @pytest.fixture
 def client(app) -> ScimClient:
     return ScimClient(app)
+
+
+SERVICE_MARKS = ("postgres", "mysql", "redis")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI (SCIMFLASK_REQUIRE_SERVICES=1) a service-backed test may not skip: it fails."""
+    outcome = yield
+    report = outcome.get_result()
+    if (os.environ.get("SCIMFLASK_REQUIRE_SERVICES") and report.skipped
+            and any(item.get_closest_marker(mark) for mark in SERVICE_MARKS)):
+        report.outcome = "failed"
+        report.longrepr = f"service-backed test skipped although SCIMFLASK_REQUIRE_SERVICES is set: {report.longrepr}"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Iterable
 from urllib.parse import urlsplit
 
 from scimflask.errors import ConfigurationError, Mutability
@@ -44,9 +44,10 @@ class MemoryStorage(Storage):
         self._tenants: dict[str, Tenant] = {}
         self._tokens: dict[str, Token] = {}  # secret hash -> token
         self._token_hashes: dict[str, str] = {}  # token id -> secret hash
+        self._defined: dict[tuple[str, str], bool] = {}
 
     @classmethod
-    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> "MemoryStorage":
+    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> MemoryStorage:
         """Accept `memory://` (anything after the scheme is ignored); no options exist."""
         if urlsplit(uri).scheme.lower() not in cls.schemes:
             raise ConfigurationError(f"MemoryStorage cannot serve {uri!r}; use memory://")
@@ -71,7 +72,11 @@ class MemoryStorage(Storage):
         return self.catalog.resource_type(resource_type)
 
     def _has(self, rt: ResourceType, attribute: str) -> bool:
-        return self.catalog.top_level(rt, rt.schema, attribute) is not None
+        """Whether `rt`'s core schema defines `attribute` (members for Groups, groups for Users)."""
+        key = (rt.name, attribute)
+        if key not in self._defined:
+            self._defined[key] = self.catalog.top_level(rt, rt.schema, attribute) is not None
+        return self._defined[key]
 
     def _stored(self, tenant: Tenant, rt: ResourceType, id: str) -> Resource:
         resource = tenant.tables[rt.name].get(id)
@@ -81,13 +86,24 @@ class MemoryStorage(Storage):
 
     def _loaded(self, tenant: Tenant, rt: ResourceType, stored: Resource, *,
                 with_members: bool, with_groups: bool) -> Resource:
-        """A copy of `stored` with `members` / `groups` attached as asked and as the type has."""
-        out = stored.copy()
-        if with_members and self._has(rt, MEMBERS):
-            out.members = tenant.membership.members(stored.id)
-        if with_groups and self._has(rt, GROUPS):
-            out.groups = self._group_refs(tenant, stored.id)
-        return out
+        """A copy of `stored` the caller may mutate, with members / groups as asked."""
+        return self._attach(tenant, rt, stored.copy(), with_members, with_groups)
+
+    def _document(self, tenant: Tenant, rt: ResourceType, stored: Resource, needs: set[str],
+                  base_url: str) -> dict:
+        """The SCIM document a filter or sort reads, without copying `data` (only read) and
+        with members / groups only if the query reads them (large groups stay cheap)."""
+        view = self._attach(tenant, rt, replace(stored), MEMBERS in needs, GROUPS in needs)
+        return view.document(base_url)
+
+    def _attach(self, tenant: Tenant, rt: ResourceType, resource: Resource,
+                members: bool, groups: bool) -> Resource:
+        """Set `members` / `groups` on `resource` when asked and its type has them."""
+        if members and self._has(rt, MEMBERS):
+            resource.members = tenant.membership.members(resource.id)
+        if groups and self._has(rt, GROUPS):
+            resource.groups = self._group_refs(tenant, resource.id)
+        return resource
 
     def _group_refs(self, tenant: Tenant, member_id: str) -> list[GroupRef]:
         refs = []
@@ -165,7 +181,7 @@ class MemoryStorage(Storage):
                          else self._checked(tenant, change.replace_members, check_members))
             # Everything is validated: from here on nothing can fail half-way.
             data = stored.data if change.data is None else change.data
-            updated = replace(stored.copy(), data=copy.deepcopy(data), version=stored.version + 1, last_modified=now)
+            updated = replace(stored, data=copy.deepcopy(data), version=stored.version + 1, last_modified=now)
             tenant.put(updated)
             if replacing is not None:
                 tenant.membership.replace(id, replacing)
@@ -198,9 +214,7 @@ class MemoryStorage(Storage):
                 stored = table.get(id)
                 if stored is None:
                     continue
-                document = self._loaded(
-                    tenant, rt, stored, with_members=MEMBERS in needs, with_groups=GROUPS in needs,
-                ).document(ctx.base_url)
+                document = self._document(tenant, rt, stored, needs, ctx.base_url)
                 if query.filter is None or matches(query.filter, document, rt, self.catalog):
                     rows.append((ordering.key(document), stored))
             ordering.sort_rows(rows)

@@ -38,6 +38,11 @@ _PRESENT = b"\x01"
 _MISSING = b"\x02"
 
 
+def fold(value: str) -> str:
+    """The case-insensitive form of a string, as the reference compares it (`str.lower()`)."""
+    return value.lower()
+
+
 def _encode_value(value: str | None) -> bytes:
     """Order-preserving bytes of a sort value; missing values sort after every value.
 

@@ -84,8 +84,12 @@ class Scripts:
         self._create = client.register_script(common + _source("create.lua"))
         self._update = client.register_script(common + _source("update.lua"))
         self._delete = client.register_script(common + _source("delete.lua"))
+        self._touch_token = client.register_script(_source("touch_token.lua"))
 
-    def create(self, key: str, head: list, *, id: str, created: int, modified: int, data: str,
+    def touch_token(self, key: str, when: int) -> None:
+        self._touch_token(keys=[key], args=[when])
+
+    def create(self, key: str, head: list, *, resource_type: str, id: str, created: int, modified: int, data: str,
                entries: bytes, modified_entries: bytes, created_entries: bytes,
                members: Sequence[Member], check_members: bool) -> list[Member]:
         """Run create.lua; return the members as stored (types filled when checked)."""
@@ -93,10 +97,10 @@ class Scripts:
             *head, id, created, modified, data, entries, modified_entries, created_entries,
             pack_members(members), "1" if check_members else "0",
         ])
-        _raise_for(reply, id)
+        _raise_for(reply, resource_type, id)
         return members_from_triples(unpack(reply[1]))
 
-    def update(self, key: str, head: list, *, id: str, expected_version: int | None,
+    def update(self, key: str, head: list, *, resource_type: str, id: str, expected_version: int | None,
                modified: int, modified_entries: bytes, data: str | None, entries: bytes | None,
                replace_members: bool, members: Sequence[Member], remove: Sequence[str],
                check_members: bool) -> Updated:
@@ -106,17 +110,17 @@ class Scripts:
             "1" if replace_members else "0", pack_members(members), pack(remove),
             "1" if check_members else "0",
         ])
-        _raise_for(reply, id)
+        _raise_for(reply, resource_type, id)
         return Updated(int(reply[1]), reply[2].decode(), reply[3].decode(ENCODING))
 
-    def delete(self, key: str, head: list, *, id: str, expected_version: int | None) -> None:
+    def delete(self, key: str, head: list, *, resource_type: str, id: str, expected_version: int | None) -> None:
         reply = self._delete(keys=[key], args=[
             *head, id, "" if expected_version is None else str(expected_version),
         ])
-        _raise_for(reply, id)
+        _raise_for(reply, resource_type, id)
 
 
-def _raise_for(reply: list, id: str) -> None:
+def _raise_for(reply: list, resource_type: str, id: str) -> None:
     status = reply[0].decode()
     if status == "ok":
         return
@@ -127,7 +131,7 @@ def _raise_for(reply: list, id: str) -> None:
     if status == "precondition":
         raise PreconditionFailed(int(reply[1]))
     if status == "notfound":
-        raise NotFound("", id)  # the storage re-raises with the resource type
+        raise NotFound(resource_type, id)
     raise RuntimeError(f"unexpected script reply {status!r}")
 
 

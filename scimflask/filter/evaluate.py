@@ -23,8 +23,8 @@ random users and random filters, so each rule below is the contract:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Callable
 
 from ..schema.catalog import (
     BINARY,
@@ -125,6 +125,10 @@ def _sub_values(raw: object, sub: str | None) -> list:
     return [item for item in flat if item is not None]
 
 
+def _element_values(element: dict) -> Callable[[AttrPath], list]:
+    return lambda path: _sub_values(element, path.sub_attribute)
+
+
 def elements_at(document: dict, path: AttrPath, resource_type: ResourceType, catalog: Catalog) -> list[dict]:
     """The elements (dicts) of complex attribute `path.attribute`."""
     raw = container_of(document, path, resource_type, catalog).get(path.attribute)
@@ -143,8 +147,7 @@ def element_matches(filter: Filter, element: dict, resource_type: ResourceType, 
 
     `filter` is the inner filter of a `ValuePath` or `PatchPath`: its paths name sub-attributes.
     """
-    return _Evaluator(resource_type, catalog).test(
-        filter, lambda path: _sub_values(element, path.sub_attribute), None)
+    return _Evaluator(resource_type, catalog).test(filter, _element_values(element), None)
 
 
 class _Evaluator:
@@ -171,8 +174,7 @@ class _Evaluator:
             if document is None:
                 raise ValueError("a value filter cannot be nested inside another one")
             elements = elements_at(document, node.path, self.resource_type, self.catalog)
-            return any(self.test(node.filter, lambda path, e=element: _sub_values(e, path.sub_attribute), None)
-                       for element in elements)
+            return any(self.test(node.filter, _element_values(element), None) for element in elements)
         raise TypeError(f"not a filter node: {node!r}")
 
 

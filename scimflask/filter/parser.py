@@ -38,7 +38,7 @@ Table 9 asks for "attribute and filter comparison combination is not supported")
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import InvalidFilter, InvalidPath, InvalidValue
 from ..schema.catalog import (
@@ -72,8 +72,8 @@ from .ast import (
     ValuePath,
 )
 from .evaluate import parse_datetime
-from .lexer import END, LBRACKET, LPAREN, NUMBER, RBRACKET, RPAREN, STRING as STRING_TOKEN, WORD
-from .lexer import Lexer, SyntaxProblem, Token
+from .lexer import END, LBRACKET, LPAREN, NUMBER, RBRACKET, RPAREN, WORD, Lexer, SyntaxProblem, Token
+from .lexer import STRING as STRING_TOKEN
 from .path import PatchPath, is_multi_valued_complex, resolve, resolve_sub, to_attr_path
 
 MAX_LENGTH = 10_000
@@ -205,6 +205,8 @@ class _Parser:
             return Not(self.group(parent))
         if token.kind == LPAREN:
             return self.group(parent)
+        if token.kind == WORD and token.text.lower() == "not" and not self.is_attribute(token, parent):
+            raise self.fail(self.lexer.peek(1), "'(' after 'not'")
         if token.kind == WORD:
             return self.attribute_expression(parent)
         raise self.fail(token, "an attribute name, 'not' or '('")
@@ -246,6 +248,11 @@ class _Parser:
         self.inside_filter = outer
         self.leave()
         return inner
+
+    def is_attribute(self, name: Token, parent: AttributeRef | None) -> bool:
+        if parent is not None:
+            return resolve_sub(parent, name.text) is not None
+        return resolve(self.catalog, self.resource_type, name.text) is not None
 
     def attribute_ref(self, name: Token, parent: AttributeRef | None, *,
                       queried: bool = True) -> AttributeRef:

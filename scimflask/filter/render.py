@@ -86,6 +86,6 @@ class _Renderer:
 
 
 def _flatten(node: Filter, kind: type) -> list[Filter]:
-    if not isinstance(node, kind):
-        return [node]
-    return _flatten(node.left, kind) + _flatten(node.right, kind)  # type: ignore[attr-defined]
+    if isinstance(node, (And, Or)) and isinstance(node, kind):
+        return _flatten(node.left, kind) + _flatten(node.right, kind)
+    return [node]

@@ -15,7 +15,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ..schema.catalog import (
     BINARY,
@@ -51,22 +52,22 @@ def sort_value(document: dict, path: AttrPath, resource_type: ResourceType, cata
     return _comparable(raw, definition_of(catalog, resource_type, path))
 
 
-def sort_key(document: dict, sort: "Sort | None", resource_type: ResourceType, catalog: Catalog) -> tuple:
+def sort_key(document: dict, sort: Sort | None, resource_type: ResourceType, catalog: Catalog) -> tuple:
     """The attribute part of the order: `(0, value)`, or `(1,)` when the value is missing.
 
     Sorting by this key ascending (or reversed for a descending `sort`), stably over documents
     already in `id` order, gives the reference order; `sort_documents` does exactly that. With
     `sort` None the key is `meta.created`.
     """
+    value: object
     if sort is None:
-        created = document.get("meta", {}).get("created")
-        value = parse_datetime(created)
+        value = parse_datetime(document.get("meta", {}).get("created"))
     else:
         value = sort_value(document, sort.path, resource_type, catalog)
     return (1,) if value is None else (0, value)
 
 
-def sort_documents(documents: Iterable[dict], sort: "Sort | None", resource_type: ResourceType,
+def sort_documents(documents: Iterable[dict], sort: Sort | None, resource_type: ResourceType,
                    catalog: Catalog) -> list[dict]:
     """`documents` in the reference order (see the module docstring)."""
     by_id = sorted(documents, key=lambda document: str(document.get("id", "")))

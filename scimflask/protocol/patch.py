@@ -25,18 +25,25 @@ from dataclasses import dataclass
 
 from ..errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from ..filter import parse_path
-from ..filter.ast import AttrPath
+from ..filter.ast import AttrPath, Filter
 from ..filter.evaluate import element_matches
 from ..filter.path import PatchPath
 from ..model import Change, Member, Resource
 from ..passwords import hash_password
-from ..schema.catalog import CORE_GROUP, READ_ONLY, WRITE_ONLY, Catalog, ResourceType
+from ..schema.catalog import (
+    CORE_GROUP,
+    READ_ONLY,
+    WRITE_ONLY,
+    Attribute,
+    Catalog,
+    ResourceType,
+)
 from ..schema.coerce import coerce_attribute_value
 from .patch_document import ADD, REMOVE, REPLACE, Target, apply_to_container
 from .patch_members import (
     MEMBERS,
-    MembersRequired,
     Membership,
+    MembersRequired,
     member_ids_of_filter,
     members_from_value,
 )
@@ -249,7 +256,7 @@ class _Engine:
         self.membership = Membership(resource.members)
         self.touched: dict[tuple[str | None, str], None] = {}  # (extension URN, attribute)
 
-    def matches(self, expression, element: dict) -> bool:
+    def matches(self, expression: Filter, element: dict) -> bool:
         return element_matches(expression, element, self.rt, self.catalog)
 
     def apply(self, operation: PatchOperation) -> None:
@@ -264,7 +271,7 @@ class _Engine:
         target = Target(attr, sub, operation.path.filter, _label(operation.path, self.rt))
         value = operation.value
         if (sub or attr).mutability == READ_ONLY or attr.mutability == READ_ONLY:
-            if self._restates_id(operation, attr):
+            if self._restates_id(operation.op, target, value):
                 return
             raise Mutability(f"Attribute '{target.label}' is readOnly.")
         if attr.mutability == WRITE_ONLY and attr.name == "password" and operation.op != REMOVE:
@@ -280,10 +287,9 @@ class _Engine:
             del self.data[extension]
         self.touched[(extension, attr.name)] = None
 
-    def _restates_id(self, operation: PatchOperation, attr) -> bool:
+    def _restates_id(self, op: str, target: Target, value: object) -> bool:
         """Okta sends the group's own id inside a path-less replace; that changes nothing."""
-        return (attr.name == "id" and operation.op != REMOVE and operation.path.filter is None
-                and operation.value == self.resource.id)
+        return target.attribute.name == "id" and op != REMOVE and value == self.resource.id
 
     def _apply_members(self, op: str, target: Target, value: object) -> None:
         """Delta forms need no member list; the rest work on the loaded one."""
@@ -296,7 +302,7 @@ class _Engine:
             self.membership.replace([])
         elif whole:
             self.membership.remove([m.value for m in members_from_value(target.attribute, value)])
-        elif op == REMOVE and target.sub is None and (
+        elif op == REMOVE and target.sub is None and target.filter is not None and (
                 ids := member_ids_of_filter(target.filter)) is not None:
             self.membership.remove(ids)
         else:
@@ -333,10 +339,10 @@ class _Engine:
         return container.get(name)
 
 
-def _hashed_password(attr, value: object, label: str) -> object:
+def _hashed_password(attr: Attribute, value: object, label: str) -> str | None:
     """Check the clear text like any string, then keep only its hash (writeOnly)."""
     plain = coerce_attribute_value(attr, value, path=label)
-    return None if plain is None else hash_password(plain)
+    return None if plain is None else hash_password(str(plain))
 
 
 def _label(path: PatchPath, rt: ResourceType) -> str:

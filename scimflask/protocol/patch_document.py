@@ -19,8 +19,9 @@ Decisions where the RFC leaves room, each for a client that really does it:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import cast
 
 from ..errors import InvalidPath, InvalidValue, Mutability, NoTarget
 from ..filter.ast import EQ, Compare, Filter
@@ -64,11 +65,11 @@ def _whole(container: dict, op: str, target: Target, value: object) -> None:
             container.pop(attr.name, None)
         return
     if attr.multi_valued:
-        new = coerce_attribute_value(attr, value, path=target.label)
+        values = _values(target, value)
         if op == REPLACE:
-            _store(container, attr.name, new)
-        elif new:
-            _append(container, attr, new)
+            _store(container, attr.name, values)
+        elif values:
+            _append(container, attr, values)
     elif attr.type == COMPLEX:
         _merge_complex(container, target, value)
     else:
@@ -90,7 +91,7 @@ def _append(container: dict, attr: Attribute, new: list) -> None:
 
 
 def _remove_listed(container: dict, target: Target, value: object) -> None:
-    listed = coerce_attribute_value(target.attribute, value, path=target.label) or []
+    listed = _values(target, value) or []
     elements = container.get(target.attribute.name) or []
     kept = [e for e in elements if not any(_same_value(e, given) for given in listed)]
     _store(container, target.attribute.name, kept)
@@ -108,7 +109,7 @@ def _merge_complex(container: dict, target: Target, value: object) -> None:
     A sub-attribute sent as null or "" is cleared; null or "" for the whole attribute clears it.
     """
     attr = target.attribute
-    new = coerce_attribute_value(attr, value, path=target.label)
+    new = cast("dict | None", coerce_attribute_value(attr, value, path=target.label))
     cleared = _explicitly_cleared(attr, value)
     existing = container.get(attr.name)
     if new is None and not cleared:
@@ -138,7 +139,7 @@ def _explicitly_cleared(attr: Attribute, value: object) -> list[str]:
 
 
 def _changes_reference(existing: dict, new: dict | None) -> bool:
-    return bool(new) and "value" in new and existing.get("value") not in (None, new["value"])
+    return new is not None and "value" in new and existing.get("value") not in (None, new["value"])
 
 
 # -- a sub-attribute, no filter -----------------------------------------------------------
@@ -255,7 +256,7 @@ def _write_sub_of_elements(elements: list[dict], hits: list[int], target: Target
 
 def _one_element(target: Target, value: object) -> dict | None:
     """The single element a filtered path writes, or None for "clear the selected values"."""
-    elements = coerce_attribute_value(target.attribute, value, path=target.label)
+    elements = _values(target, value)
     if elements is None:
         return None
     if len(elements) != 1:
@@ -291,6 +292,11 @@ def _meaningful(attr: Attribute, element: dict) -> bool:
 
 
 # -- shared helpers -----------------------------------------------------------------------
+
+def _values(target: Target, value: object) -> list | None:
+    """The coerced values of the multi-valued target attribute (None: clear)."""
+    return cast("list | None", coerce_attribute_value(target.attribute, value, path=target.label))
+
 
 def _set_sub(attr: Attribute, element: dict, sub: Attribute, new: object, label: str) -> None:
     _check_immutable(sub, element.get(sub.name), new, label)

@@ -10,6 +10,8 @@ the full list: `elements()` raises `MembersRequired` until the caller loads it.
 
 from __future__ import annotations
 
+from typing import cast
+
 from ..errors import InvalidValue
 from ..filter.ast import EQ, Compare, Filter, Or
 from ..model import Member
@@ -31,7 +33,7 @@ def members_from_value(attr: Attribute, value: object) -> list[Member]:
 
     Duplicates within one value collapse to the first occurrence.
     """
-    elements = coerce_attribute_value(attr, value, path=MEMBERS) or []
+    elements = cast("list[dict] | None", coerce_attribute_value(attr, value, path=MEMBERS)) or []
     members: dict[str, Member] = {}
     for element in elements:
         member = member_from_element(element)

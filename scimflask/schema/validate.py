@@ -32,7 +32,7 @@ from .catalog import READ_ONLY, WRITE_ONLY, Attribute, Catalog, ResourceType
 from .coerce import coerce_attribute_value
 
 MODES = ("create", "replace")
-UNKNOWN_POLICIES = {"reject": RAISE, "ignore": EXCLUDE}
+UNKNOWN_POLICIES = {"raise": RAISE, "ignore": EXCLUDE}
 SCHEMAS_KEY = "schemas"
 MEMBERS_KEY = "members"
 PASSWORD_KEY = "password"
@@ -134,7 +134,7 @@ class _ScimSchema(Schema):
                     out[key] = value  # left to the `unknown` policy
                 continue
             if canonical in out:
-                raise ValidationError(f"Attribute '{canonical}' is given more than once.", canonical)
+                raise ValidationError(f"Attribute '{_PATH}' is given more than once.", canonical)
             out[canonical] = value
         return out
 
@@ -209,7 +209,7 @@ def _schema_class(name: str, base: type[_ScimSchema], declared: dict, read_only:
     })
 
 
-def build_schema(catalog: Catalog, resource_type: ResourceType, *, unknown: str = "reject") -> Schema:
+def build_schema(catalog: Catalog, resource_type: ResourceType, *, unknown: str = "raise") -> Schema:
     """A marshmallow Schema instance loading `resource_type` bodies (see the module docstring)."""
     policy = UNKNOWN_POLICIES[unknown]
     declared: dict = {SCHEMAS_KEY: _SchemasField(
@@ -253,7 +253,7 @@ class ResourceValidator:
     """Turns a POST / PUT body into (data, members) for the storage, or raises a ScimError."""
 
     def __init__(self, catalog: Catalog, resource_type: ResourceType | str, *,
-                 unknown: str = "reject") -> None:
+                 unknown: str = "raise") -> None:
         if unknown not in UNKNOWN_POLICIES:
             raise ValueError(f"unknown must be one of {', '.join(UNKNOWN_POLICIES)}, not {unknown!r}")
         self.resource_type = current_resource_type(catalog, resource_type)

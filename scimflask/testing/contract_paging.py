@@ -64,8 +64,8 @@ class PagingContract(_WithDirectory):
     def test_count_zero_gives_only_the_total(self, scim_storage, directory):
         for text, base in _combinations(scim_storage):
             page = scim_storage.query(TENANT, "User", Query(filter=base.filter, sort=base.sort, count=0))
-            assert page.resources == []
-            assert page.total == len(reference_ids(scim_storage, TENANT, "User", directory, base))
+            assert page.resources == [], text
+            assert page.total == len(reference_ids(scim_storage, TENANT, "User", directory, base)), text
 
     def test_start_index_past_the_end(self, scim_storage):
         create_users(scim_storage, TENANT, [{"userName": f"p{n}"} for n in range(3)])

@@ -94,10 +94,6 @@ def timestamps() -> st.SearchStrategy[datetime]:
     return st.sampled_from(INSTANTS)
 
 
-def _optional(strategy: st.SearchStrategy) -> st.SearchStrategy:
-    return st.one_of(st.none(), strategy)
-
-
 def _multi(values: tuple[str, ...], types: tuple[str, ...]) -> st.SearchStrategy[list[dict]]:
     """A multi-valued complex attribute, with at most one element marked primary."""
     element = st.fixed_dictionaries({"value": st.sampled_from(values)},
@@ -108,62 +104,63 @@ def _multi(values: tuple[str, ...], types: tuple[str, ...]) -> st.SearchStrategy
             items[primary % len(items)]["primary"] = True
         return items
 
-    return st.builds(mark, st.lists(element, max_size=3), _optional(st.integers(0, 2)))
+    return st.builds(mark, st.lists(element, max_size=3), st.none() | st.integers(0, 2))
 
 
-def _drop_none(data: dict) -> dict:
-    return {key: value for key, value in data.items() if value is not None}
+def _without_empty(data: dict) -> dict:
+    """Drop sub-objects that came out empty (`name: {}`), as a client would not send them."""
+    return {key: value for key, value in data.items() if value != {}}
 
 
-@st.composite
-def users(draw: st.DrawFn) -> dict:
+def _name(words: tuple[str, ...]) -> st.SearchStrategy[str]:
+    return st.builds(str.__add__, st.sampled_from(words), st.sampled_from(USER_NAME_SUFFIXES))
+
+
+_WORD = st.sampled_from(WORDS)
+_USER = st.builds(_without_empty, st.fixed_dictionaries(
+    {"userName": _name(WORDS[:-1])},
+    optional={
+        "name": st.fixed_dictionaries({}, optional={"givenName": _WORD, "familyName": _WORD}),
+        "displayName": _WORD,
+        "nickName": _WORD,
+        "title": _WORD,
+        "userType": st.sampled_from(("Employee", "employee", "Intern")),
+        "active": st.booleans(),
+        "externalId": st.sampled_from(EXTERNAL_IDS),
+        "profileUrl": st.sampled_from(URLS),
+        "emails": _multi(EMAILS, EMAIL_TYPES),
+        "phoneNumbers": _multi(PHONES, ("work", "mobile")),
+        "x509Certificates": st.lists(st.fixed_dictionaries({"value": st.sampled_from(CERTIFICATES)}), max_size=2),
+        ENTERPRISE_USER: st.fixed_dictionaries({}, optional={
+            "employeeNumber": st.sampled_from(EMPLOYEE_NUMBERS),
+            "department": _WORD,
+            "manager": st.fixed_dictionaries({"value": st.sampled_from(MANAGER_IDS)}),
+        }),
+    },
+))
+_GROUP = st.fixed_dictionaries({"displayName": _name(WORDS[:-1])},
+                               optional={"externalId": st.sampled_from(EXTERNAL_IDS)})
+
+
+def users() -> st.SearchStrategy[dict]:
     """A valid User `data` dict (canonical names, enterprise attributes under their URN)."""
-    words = st.sampled_from(WORDS)
-    data = {
-        "userName": draw(st.sampled_from(WORDS[:-1])) + draw(st.sampled_from(USER_NAME_SUFFIXES)),
-        "name": draw(_optional(st.builds(_drop_none, st.fixed_dictionaries({
-            "givenName": _optional(words), "familyName": _optional(words)})))),
-        "displayName": draw(_optional(words)),
-        "nickName": draw(_optional(words)),
-        "title": draw(_optional(words)),
-        "userType": draw(_optional(st.sampled_from(("Employee", "employee", "Intern")))),
-        "active": draw(_optional(st.booleans())),
-        "externalId": draw(_optional(st.sampled_from(EXTERNAL_IDS))),
-        "profileUrl": draw(_optional(st.sampled_from(URLS))),
-        "emails": draw(_optional(_multi(EMAILS, EMAIL_TYPES))),
-        "phoneNumbers": draw(_optional(_multi(PHONES, ("work", "mobile")))),
-        "x509Certificates": draw(_optional(st.lists(
-            st.fixed_dictionaries({"value": st.sampled_from(CERTIFICATES)}), max_size=2))),
-    }
-    enterprise = _drop_none({
-        "employeeNumber": draw(_optional(st.sampled_from(EMPLOYEE_NUMBERS))),
-        "department": draw(_optional(words)),
-        "manager": draw(_optional(st.fixed_dictionaries({"value": st.sampled_from(MANAGER_IDS)}))),
-    })
-    if enterprise:
-        data[ENTERPRISE_USER] = enterprise
-    return _drop_none(data)
+    return _USER
 
 
 def user_lists(min_size: int = 0, max_size: int = 8) -> st.SearchStrategy[list[dict]]:
     """Users whose userNames are unique case-insensitively (userName is caseExact false)."""
-    return st.lists(users(), min_size=min_size, max_size=max_size,
+    return st.lists(_USER, min_size=min_size, max_size=max_size,
                     unique_by=lambda data: data["userName"].lower())
 
 
-@st.composite
-def groups(draw: st.DrawFn) -> dict:
+def groups() -> st.SearchStrategy[dict]:
     """A valid Group `data` dict (members are kept outside `data`)."""
-    data = {
-        "displayName": draw(st.sampled_from(WORDS[:-1])) + draw(st.sampled_from(USER_NAME_SUFFIXES)),
-        "externalId": draw(_optional(st.sampled_from(EXTERNAL_IDS))),
-    }
-    return _drop_none(data)
+    return _GROUP
 
 
 def group_lists(min_size: int = 0, max_size: int = 8) -> st.SearchStrategy[list[dict]]:
     """Groups whose displayNames are unique case-insensitively (scimflask enforces it)."""
-    return st.lists(groups(), min_size=min_size, max_size=max_size,
+    return st.lists(_GROUP, min_size=min_size, max_size=max_size,
                     unique_by=lambda data: data["displayName"].lower())
 
 

@@ -114,7 +114,7 @@ def register(bp: Blueprint, state: ScimState) -> None:
 
     def run(op: BulkOperation, created: dict[str, str], failed: set[str]) -> dict:
         ctx = request_context()
-        path = _resolve(op.path, created, failed)
+        path = "/".join(_resolve(part, created, failed) for part in op.path.split("/"))
         data = _resolve(op.data, created, failed)
         parts = path.strip("/").split("/")
         rt = by_endpoint.get("/" + parts[0].lower()) if parts else None

@@ -41,7 +41,7 @@ TEST_SCHEMA = Schema(
 )
 
 
-def test_catalog() -> tuple[Catalog, ResourceType]:
+def make_catalog() -> tuple[Catalog, ResourceType]:
     """(catalog, User resource type with the test extension attached)."""
     catalog = default_catalog()
     catalog.add_extension(USER_TYPE.name, TEST_SCHEMA)

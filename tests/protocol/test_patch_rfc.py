@@ -7,7 +7,7 @@ One RFC body writes `members[value eq"..."]` without a space; it is kept verbati
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 
@@ -17,7 +17,7 @@ from scimflask.schema import GROUP_TYPE, USER_TYPE, default_catalog
 
 CATALOG = default_catalog()
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-NOW = datetime(2015, 9, 1, tzinfo=timezone.utc)
+NOW = datetime.fromisoformat("2015-09-01T00:00:00+00:00")
 BABS = "2819c223-7f76-453a-919d-413861904646"
 JAMES = "08e1d05d-121c-4561-8b96-473d93df9210"
 TOUR_GUIDES = "acbf3ae7-8463-4692-b4fd-9b4da3f908ce"

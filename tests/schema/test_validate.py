@@ -147,6 +147,8 @@ def test_names_and_urns_are_case_insensitive():
 def test_same_attribute_twice_in_different_case_rejected():
     with pytest.raises(InvalidValue, match="'userName' is given more than once"):
         USERS.load({"schemas": [CORE_USER], "userName": "a", "USERNAME": "b"}, mode="create")
+    with pytest.raises(InvalidValue, match=f"'{ENTERPRISE_USER}:division' is given more than once"):
+        USERS.load(user(**{ENTERPRISE_USER: {"division": "a", "Division": "b"}}), mode="create")
 
 
 # -- unknown attributes --------------------------------------------------------------------
@@ -163,7 +165,7 @@ def test_unknown_attribute_in_known_extension_rejected():
 
 
 def test_unknown_attributes_rejected_explicitly():
-    strict = ResourceValidator(CATALOG, USER_TYPE, unknown="reject")
+    strict = ResourceValidator(CATALOG, USER_TYPE, unknown="raise")
     with pytest.raises(InvalidValue, match="'favouriteColour' is not defined"):
         strict.load(user(favouriteColour="blue"), mode="create")
 

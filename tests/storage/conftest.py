@@ -1,7 +1,6 @@
-"""The conformance kit's fixtures for the built-in backends' tests.
+"""Storage backend tests: each `test_<backend>.py` provides `scim_storage` and subclasses the
+contract from `scimflask.testing.contract`.
 
-Plugin authors enable them with `pytest_plugins = ["scimflask.testing"]` in their top-level
-conftest.py; pytest allows that only at the top level, so here they are imported instead.
+The kit's other fixtures come from `pytest_plugins = ["scimflask.testing"]` in the top-level
+tests/conftest.py (pytest accepts `pytest_plugins` only there), as in a plugin author's project.
 """
-
-from scimflask.testing.plugin import catalog  # noqa: F401  (a fixture)

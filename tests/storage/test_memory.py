@@ -3,11 +3,11 @@
 import logging
 
 import pytest
+from scimflask_memory import MemoryStorage
 
 from scimflask.errors import ConfigurationError
 from scimflask.schema import default_catalog
 from scimflask.testing.contract import AllContracts
-from scimflask_memory import MemoryStorage
 
 
 @pytest.fixture

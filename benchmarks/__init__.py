@@ -1,0 +1,1 @@
+"""scimflask benchmarks: a runner (`python benchmarks/run.py`) that drives gunicorn over HTTP."""

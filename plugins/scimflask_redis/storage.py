@@ -1,0 +1,240 @@
+"""The Redis storage backend (redis-py): atomic, indexed, Cluster-ready.
+
+- Layout: `keys` (one hash-tagged key space per tenant); indexes: `indexes`; what each filter
+  and sort costs: `query`; atomic writes: `scripts` (Lua).
+- Every write is one Lua script, so uniqueness, version compare-and-set, index maintenance and
+  membership changes are atomic across workers and machines; reads are pipelined.
+- Connection errors and timeouts become `StorageUnavailable` (503) through `base_exceptions`;
+  the client's connection pool reconnects on the next call, so the app recovers by itself.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Sequence
+
+from scimflask.errors import ConfigurationError, Mutability
+from scimflask.model import Change, Member, Page, Query, RequestContext, Resource, Token
+from scimflask.schema.catalog import Catalog, ResourceType
+from scimflask.storage import NotFound, Storage
+
+from . import keys
+from .connect import make_client, split_prefix
+from .indexes import TypeIndexes
+from .query import QueryRunner
+from .reader import GROUPS, MEMBERS, Reader, from_micros, has_attribute, to_micros
+from .scripts import Scripts, pack, pack_entries
+
+try:  # redis-py is an optional dependency: without it the backend refuses to start
+    import redis.exceptions as _redis_errors
+
+    _UNAVAILABLE: tuple[type[BaseException], ...] = (
+        _redis_errors.ConnectionError,  # includes BusyLoadingError, MasterNotFoundError
+        _redis_errors.TimeoutError,
+        _redis_errors.ReadOnlyError,  # a replica promoted mid-failover
+        _redis_errors.ClusterDownError,
+        _redis_errors.TryAgainError,
+        _redis_errors.OutOfMemoryError,  # maxmemory reached: writes refused until it is fixed
+    )
+except ImportError:  # pragma: no cover - exercised only without the redis extra
+    _UNAVAILABLE = ()
+
+_JSON = {"ensure_ascii": False, "separators": (",", ":")}
+
+
+class RedisStorage(Storage):
+    """Resources, indexes and memberships in Redis; see the module docstring."""
+
+    schemes = ("redis", "rediss", "unix", "redis+unix", "redis+sentinel", "redis+cluster")
+    base_exceptions = _UNAVAILABLE
+    supports_keyset = True
+
+    def __init__(self, catalog: Catalog, client, *, prefix: str = keys.DEFAULT_PREFIX,
+                 owns_client: bool = True) -> None:
+        super().__init__(catalog)
+        self.client = client
+        self.prefix = prefix
+        self._owns_client = owns_client
+        self._scripts = Scripts(client)
+        self._indexes = {rt.name: TypeIndexes(catalog, rt) for rt in catalog.resource_types}
+        self._member_types = [rt for rt in catalog.resource_types]
+
+    @classmethod
+    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> "RedisStorage":
+        """Build from `SCIM_STORAGE_URI` and `SCIM_STORAGE_OPTIONS` (see `connect`)."""
+        options = dict(options)
+        uri, uri_prefix = split_prefix(uri)
+        prefix = options.pop("prefix", None) or uri_prefix or keys.DEFAULT_PREFIX
+        client = options.pop("client", None)
+        if client is not None:
+            if options:
+                raise ConfigurationError(
+                    "SCIM_STORAGE_OPTIONS: with an injected `client` only `prefix` may be given, "
+                    f"not {', '.join(sorted(options))}")
+            return cls(catalog, client, prefix=prefix, owns_client=False)
+        return cls(catalog, make_client(uri, options), prefix=prefix)
+
+    # -- helpers ------------------------------------------------------------------------
+    def _type(self, name: str) -> ResourceType:
+        return self.catalog.resource_type(name)
+
+    def _reader(self, ctx: RequestContext) -> Reader:
+        return Reader(self.client, keys.tenant_base(self.prefix, ctx.tenant), self.catalog)
+
+    def _head(self, ctx: RequestContext) -> list:
+        """The arguments every script starts with: tenant base and key layout."""
+        layout = [keys.group_members(""), keys.member_groups("")]
+        for rt in self._member_types:
+            layout += [rt.name, keys.resource_prefix(rt.name)]
+        return [keys.tenant_base(self.prefix, ctx.tenant), pack(layout)]
+
+    def _key(self, ctx: RequestContext, rt: ResourceType, id: str) -> str:
+        return keys.tenant_base(self.prefix, ctx.tenant) + keys.resource(rt.name, id)
+
+    @staticmethod
+    def _unique_members(members: Sequence[Member]) -> list[Member]:
+        """One Member per id (the first), as copies."""
+        seen: dict[str, Member] = {}
+        for member in members:
+            seen.setdefault(member.value, Member(member.value, member.type, member.display))
+        return list(seen.values())
+
+    # -- resources ----------------------------------------------------------------------
+    def create(self, ctx: RequestContext, resource: Resource, *, check_members: bool = True) -> Resource:
+        rt = self._type(resource.resource_type)
+        members = self._unique_members(resource.members or ())
+        if members and not has_attribute(self.catalog, rt, MEMBERS):
+            raise Mutability(f"{rt.name} resources have no members")
+        stored = Resource(rt.name, resource.id, resource.data, resource.created, resource.last_modified, 1)
+        stored = stored.copy()
+        indexes = self._indexes[rt.name]
+        members = self._scripts.create(
+            self._key(ctx, rt, stored.id), self._head(ctx), resource_type=rt.name, id=stored.id,
+            created=to_micros(stored.created), modified=to_micros(stored.last_modified),
+            data=json.dumps(stored.data, **_JSON),
+            entries=pack_entries(indexes.data_entries(stored)),
+            modified_entries=pack_entries(indexes.meta_entries(stored, "lastModified")),
+            created_entries=pack_entries(indexes.meta_entries(stored, "created")),
+            members=members, check_members=check_members,
+        )
+        if has_attribute(self.catalog, rt, MEMBERS):
+            stored.members = members
+        if has_attribute(self.catalog, rt, GROUPS):
+            stored.groups = []
+        return stored
+
+    def get(self, ctx: RequestContext, resource_type: str, id: str, *,
+            with_members: bool = True, with_groups: bool = True) -> Resource:
+        rt = self._type(resource_type)
+        reader = self._reader(ctx)
+        found = reader.records(rt, [id])[0]
+        if found is None:
+            raise NotFound(rt.name, id)
+        reader.attach(rt, [found], with_members=with_members, with_groups=with_groups)
+        return found
+
+    def update(self, ctx: RequestContext, resource_type: str, id: str, change: Change, *,
+               expected_version: int | None = None, check_members: bool = True,
+               now: datetime) -> Resource:
+        rt = self._type(resource_type)
+        if change.touches_members and not has_attribute(self.catalog, rt, MEMBERS):
+            raise Mutability(f"{rt.name} resources have no members")
+        indexes = self._indexes[rt.name]
+        data = None if change.data is None else json.loads(json.dumps(change.data))
+        # Entries depend only on data and the timestamps; `created` plays no part in them.
+        probe = Resource(rt.name, id, data or {}, now, now)
+        replacing = change.replace_members is not None
+        updated = self._scripts.update(
+                self._key(ctx, rt, id), self._head(ctx), resource_type=rt.name, id=id,
+                expected_version=expected_version,
+                modified=to_micros(now),
+                modified_entries=pack_entries(indexes.meta_entries(probe, "lastModified")),
+                data=None if data is None else json.dumps(data, **_JSON),
+                entries=None if data is None else pack_entries(indexes.data_entries(probe)),
+                replace_members=replacing,
+                members=self._unique_members(change.replace_members if replacing else change.add_members),
+                remove=list(dict.fromkeys(change.remove_members)), check_members=check_members,
+            )
+        return Resource(rt.name, id, json.loads(updated.data), from_micros(updated.created), now,
+                        updated.version)
+
+    def delete(self, ctx: RequestContext, resource_type: str, id: str, *,
+               expected_version: int | None = None) -> None:
+        rt = self._type(resource_type)
+        self._scripts.delete(self._key(ctx, rt, id), self._head(ctx), resource_type=rt.name, id=id,
+                             expected_version=expected_version)
+
+    def query(self, ctx: RequestContext, resource_type: str, query: Query) -> Page:
+        rt = self._type(resource_type)
+        return QueryRunner(self._reader(ctx), self._indexes[rt.name], rt, self.catalog, ctx, query).run()
+
+    # -- tokens -------------------------------------------------------------------------
+    # `{tokens}:t:<id>` hash (the record), `{tokens}:h` hash secret hash -> id,
+    # `{tokens}:z` sorted set of ids by creation (µs). Changed in MULTI transactions.
+    def _token_key(self, suffix: str) -> str:
+        return keys.token_base(self.prefix) + suffix
+
+    def add_token(self, token: Token) -> None:
+        record = {
+            "id": token.id, "tenant": token.tenant, "secret_hash": token.secret_hash,
+            "created": to_micros(token.created), "description": token.description,
+            "expires": None if token.expires is None else to_micros(token.expires),
+        }
+        old = self.client.hget(self._token_key(f"t:{token.id}"), "secret_hash")
+        pipe = self.client.pipeline(transaction=True)
+        if old is not None and old.decode() != token.secret_hash:
+            pipe.hdel(self._token_key("h"), old)
+        pipe.delete(self._token_key(f"t:{token.id}"))
+        fields = {"json": json.dumps(record, **_JSON), "secret_hash": token.secret_hash}
+        if token.last_used is not None:
+            fields["last_used"] = to_micros(token.last_used)
+        pipe.hset(self._token_key(f"t:{token.id}"), mapping=fields)
+        pipe.hset(self._token_key("h"), token.secret_hash, token.id)
+        pipe.zadd(self._token_key("z"), {token.id: record["created"]})
+        pipe.execute()
+
+    def _tokens(self, ids: Sequence[str]) -> list[Token]:
+        pipe = self.client.pipeline(transaction=False)
+        for id in ids:
+            pipe.hmget(self._token_key(f"t:{id}"), "json", "last_used")
+        return [_token(json.loads(raw), last_used) for raw, last_used in pipe.execute() if raw is not None]
+
+    def find_token(self, secret_hash: str) -> Token | None:
+        id = self.client.hget(self._token_key("h"), secret_hash)
+        found = self._tokens([id.decode()]) if id is not None else []
+        return found[0] if found and found[0].secret_hash == secret_hash else None
+
+    def list_tokens(self, tenant: str | None = None) -> list[Token]:
+        ids = [id.decode() for id in self.client.zrange(self._token_key("z"), 0, -1)]
+        tokens = [t for t in self._tokens(ids) if tenant is None or t.tenant == tenant]
+        return sorted(tokens, key=lambda t: (t.created, t.id))
+
+    def delete_token(self, token_id: str) -> bool:
+        secret_hash = self.client.hget(self._token_key(f"t:{token_id}"), "secret_hash")
+        if secret_hash is None:
+            return False
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self._token_key(f"t:{token_id}"))
+        pipe.hdel(self._token_key("h"), secret_hash)
+        pipe.zrem(self._token_key("z"), token_id)
+        return bool(pipe.execute()[0])
+
+    def touch_token(self, token_id: str, when: datetime) -> None:
+        self._scripts.touch_token(self._token_key(f"t:{token_id}"), to_micros(when))
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def ping(self) -> None:
+        self.client.ping()
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+
+def _token(record: dict, last_used: bytes | None) -> Token:
+    def instant(value):
+        return None if value is None else from_micros(value)
+
+    return Token(record["id"], record["tenant"], record["secret_hash"], from_micros(record["created"]),
+                 record["description"], instant(last_used), instant(record["expires"]))

@@ -1,0 +1,523 @@
+"""`SqlStorage`: the storage contract on SQLAlchemy Core (SQLite, PostgreSQL, MySQL/MariaDB).
+
+The data model is described in tables.py, filter compilation in compile.py, schema versions in
+migrations.py. Here: transactions, integrity and paging.
+
+- Each public method is one transaction. Writes lock the resource row first (the version
+  compare-and-set `UPDATE ... WHERE id = ? AND version = ?`), so concurrent writers of one
+  resource queue in the database, whatever process they run in.
+- Uniqueness is the `uniques` primary key; its IntegrityError becomes `Conflict(attribute)`.
+- A query is one SELECT with `count(*) OVER ()` for the total (plus one SELECT for the members
+  or groups of the page when asked); keyset pages add a COUNT.
+- Driver errors meaning "unreachable" become `StorageUnavailable` through `base_exceptions`;
+  deadlocks and lock timeouts are retried a few times first.
+- The engine is created lazily per process (gunicorn forks after import), with pre-ping so a
+  restarted database is picked up without restarting the app.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Iterable, Iterator
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from scimflask.errors import ConfigurationError, Mutability
+from scimflask.model import Change, GroupRef, Keyset, Member, Page, Query, RequestContext, Resource, Token
+from scimflask.schema.catalog import Catalog, ResourceType
+from scimflask.storage import (
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    Storage,
+    StorageUnavailable,
+    UnknownMembers,
+)
+
+from .compile import FilterCompiler, ordering
+from .engine import build_engine, database_url, is_memory_sqlite, prepare_sqlite
+from .migrations import migrate
+from .tables import SqlTables, build_tables
+from .values import parse_stamp, stamp, unique_rows, value_rows
+
+CHUNK = 500          # ids per IN (...) list: well under every driver's parameter limit
+RETRIES = 3          # attempts of a write transaction that hit a deadlock or lock timeout
+_RETRYABLE = {"40001", "40P01", "55P03", 1205, 1213}  # serialization / deadlock / lock timeout
+
+OPTIONS = ("engine", "table_prefix", "engine_options")
+
+
+class SqlStorage(Storage):
+    """SCIM resources, memberships and tokens in one SQL database (see the module docstring).
+
+    `SCIM_STORAGE_OPTIONS`: `engine` (an existing SQLAlchemy Engine to use instead of one
+    built from the URI; an injected SQLite engine gets the same pragmas), `table_prefix`
+    (default "scim_"), `engine_options` (extra `create_engine` keyword arguments).
+    """
+
+    schemes = ("sqlite", "postgresql", "postgresql+psycopg", "mysql", "mysql+pymysql",
+               "mariadb", "mariadb+pymysql")
+    base_exceptions = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+    supports_keyset = True
+
+    def __init__(self, catalog: Catalog, uri: str, *, engine: Engine | None = None,
+                 table_prefix: str = "scim_", engine_options: dict | None = None) -> None:
+        super().__init__(catalog)
+        self._url = None if engine is not None else database_url(uri)
+        self._injected = engine
+        self._engine_options = engine_options or {}
+        self.tables: SqlTables = build_tables(table_prefix)
+        self._engine: Engine | None = None
+        self._pid: int | None = None
+        self._ready = False
+        self._setup_lock = threading.Lock()
+        # One in-memory SQLite connection is shared by all threads: transactions take turns.
+        memory = engine is None and is_memory_sqlite(self._url)
+        self._serial = threading.RLock() if memory else None
+
+    @classmethod
+    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> "SqlStorage":
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ConfigurationError(
+                f"unknown SQL storage option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
+        engine = options.get("engine")
+        if engine is not None and not isinstance(engine, Engine):
+            raise ConfigurationError("SCIM_STORAGE_OPTIONS['engine'] must be a SQLAlchemy Engine")
+        return cls(catalog, uri, engine=engine, table_prefix=options.get("table_prefix", "scim_"),
+                   engine_options=options.get("engine_options"))
+
+    # -- connections --------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """This process's engine, created (and the schema ensured) on first use."""
+        pid = os.getpid()
+        if self._engine is not None and self._pid == pid:
+            return self._engine
+        with self._setup_lock:
+            if self._engine is None or self._pid != pid:
+                if self._injected is not None:
+                    if self._pid is not None:
+                        self._injected.dispose(close=False)  # forked: drop the parent's sockets
+                    elif self._injected.dialect.name == "sqlite":
+                        prepare_sqlite(self._injected, memory=is_memory_sqlite(self._injected.url))
+                    engine = self._injected
+                else:
+                    if self._engine is not None:
+                        self._engine.dispose(close=False)
+                    engine = build_engine(self._url, self._engine_options)
+                if not self._ready:
+                    migrate(engine, self.tables)
+                    self._ready = True
+                # Published last: other threads use the engine only once the schema exists.
+                self._engine, self._pid = engine, pid
+        return self._engine
+
+    @contextmanager
+    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        engine = self.engine
+        with self._serialised():
+            try:
+                with engine.connect() as connection:
+                    if write:
+                        connection.execution_options(scim_write=True)
+                    with connection.begin():
+                        yield connection
+            except DBAPIError as exc:
+                if exc.connection_invalidated and not isinstance(exc, self.base_exceptions):
+                    raise StorageUnavailable(f"{type(self).__name__}: connection lost") from exc
+                raise
+
+    @contextmanager
+    def _serialised(self) -> Iterator[None]:
+        if self._serial is None:
+            yield
+        else:
+            with self._serial:
+                yield
+
+    def _write(self, work):
+        """Run `work(connection)` in a write transaction, retrying deadlocks and lock timeouts."""
+        for attempt in range(RETRIES):
+            try:
+                with self._transaction(write=True) as connection:
+                    return work(connection)
+            except OperationalError as exc:
+                if attempt + 1 == RETRIES or _error_code(exc) not in _RETRYABLE:
+                    raise
+
+    # -- helpers --------------------------------------------------------------------------
+    def _type(self, name: str) -> ResourceType:
+        return self.catalog.resource_type(name)
+
+    def _has(self, rt: ResourceType, attribute: str) -> bool:
+        return (not self.catalog.is_extension(rt, rt.schema)
+                and self.catalog.top_level(rt, rt.schema, attribute) is not None)
+
+    def _row_to_resource(self, row) -> Resource:
+        return Resource(row.resource_type, row.id, json.loads(row.data), parse_stamp(row.created),
+                        parse_stamp(row.last_modified), row.version)
+
+    def _resource_columns(self):
+        r = self.tables.resources
+        return (r.c.id, r.c.resource_type, r.c.version, r.c.created, r.c.last_modified, r.c.data)
+
+    def _checked(self, connection: Connection, ctx: RequestContext, members: Iterable[Member],
+                 check: bool) -> list[Member]:
+        """One copy per member id (the last one given wins); when `check`, every id must name
+        a resource of the tenant, whose type is filled in."""
+        unique = {m.value: replace(m) for m in members}
+        if not check or not unique:
+            return list(unique.values())
+        r = self.tables.resources
+        types: dict[str, str] = {}
+        for chunk in _chunks(list(unique)):
+            types.update(connection.execute(
+                select(r.c.id, r.c.resource_type).where(r.c.tenant == ctx.tenant, r.c.id.in_(chunk))
+            ).all())
+        unknown = [id for id in unique if id not in types]
+        if unknown:
+            raise UnknownMembers(unknown)
+        for member in unique.values():
+            member.type = types[member.value]
+        return list(unique.values())
+
+    def _member_rows(self, ctx: RequestContext, group_id: str, members: list[Member]) -> list[dict]:
+        return [{"tenant": ctx.tenant, "group_id": group_id, "member_id": m.value,
+                 "member_type": m.type, "display": m.display,
+                 "display_key": None if m.display is None else m.display.lower()} for m in members]
+
+    def _insert_members(self, connection: Connection, rows: list[dict]) -> None:
+        """Insert membership rows, skipping those already present (set semantics)."""
+        if not rows:
+            return
+        table = self.tables.members
+        dialect = connection.dialect.name
+        if dialect == "postgresql":
+            statement = postgresql.insert(table).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            statement = sqlite.insert(table).on_conflict_do_nothing()
+        else:
+            statement = insert(table).prefix_with("IGNORE")
+        for chunk in _chunks(rows):
+            connection.execute(statement, chunk)
+
+    def _write_data(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str,
+                    data: dict) -> None:
+        """(Re)build the `values` and `uniques` rows of a resource from its data."""
+        for attribute, row in unique_rows(self.catalog, rt, ctx.tenant, id, data):
+            try:  # on failure the whole transaction rolls back: no savepoint needed
+                connection.execute(insert(self.tables.uniques), row)
+            except IntegrityError:
+                raise Conflict(attribute) from None
+        rows = value_rows(self.catalog, rt, ctx.tenant, id, data)
+        for chunk in _chunks(rows):
+            connection.execute(insert(self.tables.values), chunk)
+
+    def _clear_data(self, connection: Connection, ctx: RequestContext, id: str) -> None:
+        for table in (self.tables.values, self.tables.uniques):
+            connection.execute(delete(table).where(table.c.tenant == ctx.tenant, table.c.resource_id == id))
+
+    def _missing_or_stale(self, connection: Connection, ctx: RequestContext, rt: ResourceType,
+                          id: str) -> Exception:
+        """Why a conditional write touched no row: NotFound, or the version moved on."""
+        r = self.tables.resources
+        version = connection.execute(select(r.c.version).where(
+            r.c.tenant == ctx.tenant, r.c.id == id, r.c.resource_type == rt.name)).scalar()
+        return NotFound(rt.name, id) if version is None else PreconditionFailed(version)
+
+    def _members_of(self, connection: Connection, ctx: RequestContext, group_ids: list[str]) -> dict[str, list[Member]]:
+        m = self.tables.members
+        out: dict[str, list[Member]] = {id: [] for id in group_ids}
+        for chunk in _chunks(group_ids):
+            for row in connection.execute(
+                select(m.c.group_id, m.c.member_id, m.c.member_type, m.c.display)
+                .where(m.c.tenant == ctx.tenant, m.c.group_id.in_(chunk))
+                .order_by(m.c.group_id, m.c.member_id)
+            ):
+                out[row.group_id].append(Member(row.member_id, row.member_type, row.display))
+        return out
+
+    def _groups_of(self, connection: Connection, ctx: RequestContext, member_ids: list[str]) -> dict[str, list[GroupRef]]:
+        m, r = self.tables.members, self.tables.resources
+        out: dict[str, list[GroupRef]] = {id: [] for id in member_ids}
+        for chunk in _chunks(member_ids):
+            for row in connection.execute(
+                select(m.c.member_id, m.c.group_id, r.c.display_name)
+                .join(r, (r.c.tenant == m.c.tenant) & (r.c.id == m.c.group_id))
+                .where(m.c.tenant == ctx.tenant, m.c.member_id.in_(chunk))
+                .order_by(m.c.member_id, m.c.group_id)
+            ):
+                out[row.member_id].append(GroupRef(row.group_id, row.display_name))
+        return out
+
+    def _attach(self, connection: Connection, ctx: RequestContext, rt: ResourceType,
+                resources: list[Resource], *, with_members: bool, with_groups: bool) -> None:
+        ids = [r.id for r in resources]
+        if with_members and self._has(rt, "members") and ids:
+            members = self._members_of(connection, ctx, ids)
+            for resource in resources:
+                resource.members = members[resource.id]
+        if with_groups and self._has(rt, "groups") and ids:
+            groups = self._groups_of(connection, ctx, ids)
+            for resource in resources:
+                resource.groups = groups[resource.id]
+
+    # -- resources ------------------------------------------------------------------------
+    def create(self, ctx: RequestContext, resource: Resource, *, check_members: bool = True) -> Resource:
+        rt = self._type(resource.resource_type)
+        if resource.members and not self._has(rt, "members"):
+            raise Mutability(f"{rt.name} resources have no members")
+        data = resource.data
+
+        def work(connection: Connection) -> list[Member]:
+            members = self._checked(connection, ctx, resource.members or (), check_members)
+            try:
+                connection.execute(insert(self.tables.resources), {
+                    "tenant": ctx.tenant, "id": resource.id, "resource_type": rt.name, "version": 1,
+                    "created": stamp(resource.created), "created_key": _millis(resource.created),
+                    "last_modified": stamp(resource.last_modified),
+                    "display_name": _display_name(data), "data": json.dumps(data, ensure_ascii=False),
+                })
+            except IntegrityError:
+                raise Conflict("id") from None
+            self._write_data(connection, ctx, rt, resource.id, data)
+            self._insert_members(connection, self._member_rows(ctx, resource.id, members))
+            return members
+
+        members = self._write(work)
+        out = Resource(rt.name, resource.id, json.loads(json.dumps(data)), resource.created,
+                       resource.last_modified, 1)
+        if self._has(rt, "members"):
+            out.members = sorted(members, key=lambda m: m.value)
+        if self._has(rt, "groups"):
+            out.groups = []
+        return out
+
+    def get(self, ctx: RequestContext, resource_type: str, id: str, *,
+            with_members: bool = True, with_groups: bool = True) -> Resource:
+        rt = self._type(resource_type)
+        r = self.tables.resources
+        with self._transaction() as connection:
+            row = connection.execute(select(*self._resource_columns()).where(
+                r.c.tenant == ctx.tenant, r.c.id == id, r.c.resource_type == rt.name)).first()
+            if row is None:
+                raise NotFound(rt.name, id)
+            resource = self._row_to_resource(row)
+            self._attach(connection, ctx, rt, [resource], with_members=with_members, with_groups=with_groups)
+            return resource
+
+    def count_members(self, ctx: RequestContext, group_id: str) -> int:
+        m, r = self.tables.members, self.tables.resources
+        with self._transaction() as connection:
+            exists = connection.execute(select(r.c.id).where(
+                r.c.tenant == ctx.tenant, r.c.id == group_id, r.c.resource_type == "Group")).first()
+            if exists is None:
+                raise NotFound("Group", group_id)
+            return connection.execute(select(func.count()).select_from(m).where(
+                m.c.tenant == ctx.tenant, m.c.group_id == group_id)).scalar_one()
+
+    def update(self, ctx: RequestContext, resource_type: str, id: str, change: Change, *,
+               expected_version: int | None = None, check_members: bool = True,
+               now: datetime) -> Resource:
+        rt = self._type(resource_type)
+        if change.touches_members and not self._has(rt, "members"):
+            raise Mutability(f"{rt.name} resources have no members")
+        r, m = self.tables.resources, self.tables.members
+
+        def work(connection: Connection) -> Resource:
+            # The compare-and-set comes first: it locks the row for the rest of the transaction.
+            values: dict = {"version": r.c.version + 1, "last_modified": stamp(now)}
+            if change.data is not None:
+                values["data"] = json.dumps(change.data, ensure_ascii=False)
+                values["display_name"] = _display_name(change.data)
+            statement = update(r).where(r.c.tenant == ctx.tenant, r.c.id == id, r.c.resource_type == rt.name)
+            if expected_version is not None:
+                statement = statement.where(r.c.version == expected_version)
+            if connection.execute(statement.values(**values)).rowcount != 1:
+                raise self._missing_or_stale(connection, ctx, rt, id)
+            added = self._checked(connection, ctx, change.add_members, check_members)
+            replacing = (None if change.replace_members is None
+                         else self._checked(connection, ctx, change.replace_members, check_members))
+            if change.data is not None:
+                self._clear_data(connection, ctx, id)
+                self._write_data(connection, ctx, rt, id, change.data)
+            if replacing is not None:
+                wanted = {member.value for member in replacing}
+                present = set(connection.execute(select(m.c.member_id).where(
+                    m.c.tenant == ctx.tenant, m.c.group_id == id)).scalars())
+                self._remove_members(connection, ctx, id, sorted(present - wanted))
+                self._insert_members(connection, self._member_rows(
+                    ctx, id, [member for member in replacing if member.value not in present]))
+            self._remove_members(connection, ctx, id, change.remove_members)
+            self._insert_members(connection, self._member_rows(ctx, id, added))
+            row = connection.execute(select(*self._resource_columns()).where(
+                r.c.tenant == ctx.tenant, r.c.id == id)).one()
+            return self._row_to_resource(row)
+
+        return self._write(work)
+
+    def _remove_members(self, connection: Connection, ctx: RequestContext, group_id: str,
+                        member_ids: list[str]) -> None:
+        m = self.tables.members
+        for chunk in _chunks(list(dict.fromkeys(member_ids))):
+            connection.execute(delete(m).where(
+                m.c.tenant == ctx.tenant, m.c.group_id == group_id, m.c.member_id.in_(chunk)))
+
+    def delete(self, ctx: RequestContext, resource_type: str, id: str, *,
+               expected_version: int | None = None) -> None:
+        rt = self._type(resource_type)
+        r, m = self.tables.resources, self.tables.members
+
+        def work(connection: Connection) -> None:
+            statement = delete(r).where(r.c.tenant == ctx.tenant, r.c.id == id, r.c.resource_type == rt.name)
+            if expected_version is not None:
+                statement = statement.where(r.c.version == expected_version)
+            # Dependent rows first (foreign keys), then the row itself under the version check.
+            found = connection.execute(select(r.c.version).where(
+                r.c.tenant == ctx.tenant, r.c.id == id, r.c.resource_type == rt.name).with_for_update()
+            ).scalar()
+            if found is None:
+                raise NotFound(rt.name, id)
+            if expected_version is not None and found != expected_version:
+                raise PreconditionFailed(found)
+            self._clear_data(connection, ctx, id)
+            connection.execute(delete(m).where(m.c.tenant == ctx.tenant, m.c.group_id == id))
+            connection.execute(delete(m).where(m.c.tenant == ctx.tenant, m.c.member_id == id))
+            if connection.execute(statement).rowcount != 1:
+                raise self._missing_or_stale(connection, ctx, rt, id)
+
+        self._write(work)
+
+    def query(self, ctx: RequestContext, resource_type: str, query: Query) -> Page:
+        rt = self._type(resource_type)
+        r = self.tables.resources
+        compiler = FilterCompiler(self.tables, self.catalog, rt, ctx.tenant, ctx.base_url)
+        wheres = [r.c.tenant == ctx.tenant, r.c.resource_type == rt.name]
+        if query.filter is not None:
+            wheres.append(compiler.condition(query.filter))
+        order = ordering(compiler, query.sort)
+        count = max(query.count, 0)
+        with self._transaction() as connection:
+            if count == 0:
+                total = connection.execute(select(func.count()).select_from(r).where(*wheres)).scalar_one()
+                return Page([], total)
+            source = r
+            for alias, on in order.joins:
+                source = source.outerjoin(alias, on)
+            columns = [*self._resource_columns(), order.key.label("sort_key")]
+            page_wheres = list(wheres)
+            if query.after is not None:
+                page_wheres.append(order.after(query.after, r.c.id))
+                offset = 0
+            else:
+                columns.append(func.count().over().label("total"))
+                offset = max(query.start_index, 1) - 1
+            statement = (select(*columns).select_from(source).where(*page_wheres)
+                         .order_by(*order.order_by(r.c.id)).limit(count + 1).offset(offset))
+            rows = connection.execute(statement).all()
+            more = len(rows) > count
+            rows = rows[:count]
+            if query.after is None and rows:
+                total = rows[0].total
+            else:
+                total = connection.execute(select(func.count()).select_from(r).where(*wheres)).scalar_one()
+            resources = [self._row_to_resource(row) for row in rows]
+            self._attach(connection, ctx, rt, resources, with_members=query.with_members,
+                         with_groups=query.with_groups)
+        next_keyset = Keyset(rows[-1].sort_key, rows[-1].id) if more else None
+        return Page(resources, total, next_keyset)
+
+    # -- tokens -------------------------------------------------------------------------
+    def _token(self, row) -> Token:
+        return Token(row.id, row.tenant, row.secret_hash, parse_stamp(row.created), row.description,
+                     None if row.last_used is None else parse_stamp(row.last_used),
+                     None if row.expires is None else parse_stamp(row.expires))
+
+    def add_token(self, token: Token) -> None:
+        t = self.tables.tokens
+
+        def work(connection: Connection) -> None:
+            connection.execute(delete(t).where(t.c.id == token.id))
+            connection.execute(insert(t), {
+                "id": token.id, "tenant": token.tenant, "secret_hash": token.secret_hash,
+                "created": stamp(token.created), "description": token.description,
+                "last_used": None if token.last_used is None else stamp(token.last_used),
+                "expires": None if token.expires is None else stamp(token.expires),
+            })
+
+        self._write(work)
+
+    def find_token(self, secret_hash: str) -> Token | None:
+        t = self.tables.tokens
+        with self._transaction() as connection:
+            row = connection.execute(select(t).where(t.c.secret_hash == secret_hash)).first()
+        return None if row is None else self._token(row)
+
+    def list_tokens(self, tenant: str | None = None) -> list[Token]:
+        t = self.tables.tokens
+        statement = select(t).order_by(t.c.created, t.c.id)
+        if tenant is not None:
+            statement = statement.where(t.c.tenant == tenant)
+        with self._transaction() as connection:
+            return [self._token(row) for row in connection.execute(statement)]
+
+    def delete_token(self, token_id: str) -> bool:
+        t = self.tables.tokens
+        return self._write(lambda connection: connection.execute(
+            delete(t).where(t.c.id == token_id)).rowcount == 1)
+
+    def touch_token(self, token_id: str, when: datetime) -> None:
+        t = self.tables.tokens
+        self._write(lambda connection: connection.execute(
+            update(t).where(t.c.id == token_id).values(last_used=stamp(when))))
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def ping(self) -> None:
+        with self._transaction() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
+    def close(self) -> None:
+        if self._engine is not None and self._injected is None:
+            self._engine.dispose()
+        self._engine, self._pid, self._ready = None, None, False
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _millis(value: datetime) -> str:
+    """`stamp` at the millisecond precision SCIM documents show (what filters and sorts see)."""
+    value = value.astimezone(timezone.utc)
+    return stamp(value.replace(microsecond=value.microsecond // 1000 * 1000))
+
+
+def _display_name(data: dict) -> str | None:
+    value = data.get("displayName")
+    return value if isinstance(value, str) else None
+
+
+def _error_code(exc: DBAPIError) -> object:
+    """The driver's error code: SQLSTATE (psycopg) or the MySQL error number (PyMySQL)."""
+    original = exc.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate:
+        return sqlstate
+    args = getattr(original, "args", ())
+    return args[0] if args else None
