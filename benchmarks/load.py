@@ -23,9 +23,10 @@ SCIM_JSON = "application/scim+json"
 class Client:
     """One keep-alive connection that times every request under a label."""
 
-    def __init__(self, port: int, token: str, deadline: float) -> None:
+    def __init__(self, port: int, token: str, deadline: float, timeout: float) -> None:
         self.port = port
         self.deadline = deadline
+        self.timeout = timeout
         self.headers = {"Authorization": f"Bearer {token}", "Accept": SCIM_JSON}
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
@@ -33,7 +34,7 @@ class Client:
         self.connection = self._connect()
 
     def _connect(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
 
     def expired(self) -> bool:
         return time.monotonic() >= self.deadline
@@ -55,6 +56,11 @@ class Client:
             except (http.client.HTTPException, OSError) as exc:
                 self.connection.close()
                 self.connection = self._connect()
+                if isinstance(exc, TimeoutError):
+                    # The server is stuck on this request: give up on the workload, not the run.
+                    self.deadline = 0.0
+                    self._error(label, f"{method} {path[:80]}: no answer within {self.timeout:g}s")
+                    return 0, b""
                 if attempt == 2:
                     self._error(label, f"{method} {path[:80]}: {exc!r}")
                     return 0, b""
@@ -100,9 +106,9 @@ Script = Callable[[int, Client], None]
 
 
 def _client_process(port: int, token: str, script: Script, slots: list[int], start_at: float,
-                    duration: float, results) -> None:
+                    duration: float, timeout: float, results) -> None:
     deadline = start_at + duration
-    clients = [Client(port, token, deadline) for _ in slots]
+    clients = [Client(port, token, deadline, timeout) for _ in slots]
     while time.monotonic() < start_at:
         time.sleep(0.001)
     threads = [threading.Thread(target=script, args=(slot, client)) for slot, client in zip(slots, clients)]
@@ -125,18 +131,19 @@ def _client_process(port: int, token: str, script: Script, slots: list[int], sta
 
 
 def run_load(port: int, token: str, script: Script, *, concurrency: int, duration: float,
-             processes: int = 2) -> LoadResult:
+             processes: int = 2, timeout: float = 60.0) -> LoadResult:
     """Run `script` on `concurrency` threads spread over client processes for at most `duration`
-    seconds (a script may finish earlier); return the merged measurements."""
+    seconds (a script may finish earlier); a request unanswered after `timeout` seconds ends
+    its thread's part of the run. Return the merged measurements."""
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     processes = max(1, min(processes, concurrency))
-    start_at = time.monotonic() + 0.3
+    start_at = time.monotonic() + 0.15
     workers = []
     for p in range(processes):
         slots = list(range(p, concurrency, processes))
         worker = context.Process(target=_client_process,
-                                 args=(port, token, script, slots, start_at, duration, results))
+                                 args=(port, token, script, slots, start_at, duration, timeout, results))
         worker.start()
         workers.append(worker)
     merged = LoadResult(elapsed=0.0)

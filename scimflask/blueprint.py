@@ -68,7 +68,7 @@ def _authenticate(state: ScimState) -> None:
 
 def make_blueprint(state: ScimState) -> Blueprint:
     """A blueprint serving every resource type in `state.catalog` plus discovery, Bulk, /Me."""
-    from .views import bulk, discovery, me, resources, search
+    from .views import bulk, discovery, me, openapi, resources, search
 
     bp = Blueprint("scim", __name__)
     bp.register_error_handler(ScimError, _handle_scim_error)
@@ -82,6 +82,7 @@ def make_blueprint(state: ScimState) -> Blueprint:
     discovery.register(bp, state)
     bulk.register(bp, state)
     me.register(bp, state)
+    openapi.register(bp, state)
 
     @bp.route("/<path:unknown>", methods=ALL_METHODS)
     def unknown_endpoint(unknown: str):

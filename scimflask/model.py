@@ -150,8 +150,8 @@ class Query:
 
     - `filter`: bound AST or None for "all".
     - `sort`: None means the default order (`meta.created` ascending, then `id`).
-    - Exactly one of `start_index` (1-based, index paging) and `after` / `cursor_start`
-      (cursor paging) is in use; `count` is the page size (0 means "only the total").
+    - `start_index` (1-based) places an index page; `after` (cursor paging) places a keyset
+      page and then `start_index` is 1. `count` is the page size (0 means "only the total").
     - `with_members` / `with_groups`: whether the caller will show Group `members` / User
       `groups`; when False the backend must not load them (a 100k-member group stays cheap).
     """

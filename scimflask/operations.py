@@ -116,7 +116,7 @@ class Operations:
         try:
             return self.storage.get(ctx, resource_type, id, with_members=with_members,
                                     with_groups=with_groups)
-        except (NotFound,) as exc:
+        except NotFound as exc:
             raise _storage_error(exc, resource_type) from None
 
     def create(self, ctx: RequestContext, resource_type: str, body: dict) -> Resource:

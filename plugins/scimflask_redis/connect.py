@@ -15,7 +15,7 @@ any keyword argument for the client (they override the URI's query parameters).
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from scimflask.errors import ConfigurationError
 
@@ -25,11 +25,11 @@ DEFAULT_TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0}
 
 def split_prefix(uri: str) -> tuple[str, str | None]:
     """The URI without a `prefix` query parameter, and that parameter."""
-    parts = urlsplit(uri)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    prefixes = [value for name, value in query if name == "prefix"]
-    rest = urlencode([(name, value) for name, value in query if name != "prefix"])
-    return urlunsplit(parts._replace(query=rest)), (prefixes[-1] if prefixes else None)
+    head, _, query = uri.partition("?")  # not urlunsplit: it drops the `//` of `unix:///path`
+    pairs = parse_qsl(query, keep_blank_values=True)
+    prefixes = [value for name, value in pairs if name == "prefix"]
+    rest = urlencode([(name, value) for name, value in pairs if name != "prefix"])
+    return (f"{head}?{rest}" if rest else head), (prefixes[-1] if prefixes else None)
 
 
 def make_client(uri: str, options: dict):

@@ -17,8 +17,8 @@ point at a missing or stale resource.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from scimflask.filter.ast import AttrPath
 from scimflask.model import Resource

@@ -7,12 +7,13 @@ percent-encoded so that no tenant name can produce another tenant's keys or spli
 Layout below the tenant base (`T` is a resource type name, `<id>` a resource id):
 
 - `r:T:<id>`         hash: `v` version, `c` / `m` created / lastModified (µs since the epoch),
-                     `d` data (JSON), `x` / `xm` / `xc` the index entries the resource occupies
+                     `d` data (JSON), `x` / `xm` / `xc` the index entries the resource occupies,
+                     `ms` (groups) the member counter that keeps insertion order
 - `u:T:<attr>`       hash: folded unique value -> id (uniqueness and `attr eq` lookups)
 - `i:T:<path>:<v>`   set: ids whose attribute `path` holds the folded value `v`
 - `o:T:<sort>`       sorted set (all scores 0, ordered by member): `<sort value>\\0\\0<id>`;
                      `O:T:<sort>` the same order descending (see `indexes.sort_entry`)
-- `gm:<group id>`    hash: member id -> JSON `[type, display]` (group -> members)
+- `gm:<group id>`    hash: member id -> packed `[sequence, type, display]` (group -> members)
 - `mg:<member id>`   set: ids of the groups the member belongs to (member -> groups)
 
 Tokens are not tenant data; they live under `<prefix>{tokens}:`.

@@ -25,9 +25,9 @@ when `count` is 0.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator
 
 from scimflask.errors import InvalidCursor
 from scimflask.filter.ast import EQ, And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
@@ -208,10 +208,14 @@ class QueryRunner:
         leaves = [leaf for leaf in _leaves(found) if leaf.kind != "ids"]
         pipe = client.pipeline(transaction=False)
         for leaf in leaves:
-            {"unique": lambda: pipe.hget(self.reader.key(leaf.key), leaf.member),
-             "set": lambda: pipe.scard(self.reader.key(leaf.key)),
-             "hash": lambda: pipe.hlen(self.reader.key(leaf.key))}[leaf.kind]()
-        for leaf, reply in zip(leaves, pipe.execute()):
+            key = self.reader.key(leaf.key)
+            if leaf.kind == "unique":
+                pipe.hget(key, leaf.member)
+            elif leaf.kind == "set":
+                pipe.scard(key)
+            else:
+                pipe.hlen(key)
+        for leaf, reply in zip(leaves, pipe.execute(), strict=True):
             if leaf.kind == "unique":
                 leaf.ids = {reply.decode()} if reply is not None else set()
                 leaf.kind = "ids"
@@ -227,7 +231,7 @@ class QueryRunner:
         for leaf in fetch:
             key = self.reader.key(leaf.key)
             pipe.smembers(key) if leaf.kind == "set" else pipe.hkeys(key)
-        for leaf, reply in zip(fetch, pipe.execute()):
+        for leaf, reply in zip(fetch, pipe.execute(), strict=True):
             leaf.ids = {item.decode() for item in reply}
         return _ids(found)
 
@@ -298,7 +302,7 @@ class QueryRunner:
                 return
             ids = [parse_entry(entry, descending)[1] for entry in entries]
             by_id = {r.id: r for r in self._loaded(ids)}
-            for entry, id in zip(entries, ids):
+            for entry, id in zip(entries, ids, strict=True):
                 if id in by_id:
                     yield entry, by_id[id]
             if len(entries) < BATCH:

@@ -7,8 +7,8 @@ from the membership hashes and sets, so a 100k-member group costs nothing unless
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
 
 from scimflask.model import GroupRef, Resource
 from scimflask.schema.catalog import Catalog, ResourceType
@@ -53,7 +53,7 @@ class Reader:
         pipe = self.client.pipeline(transaction=False)
         for id in ids:
             pipe.hmget(self.key(keys.resource(rt.name, id)), *_FIELDS)
-        return [_decode(rt.name, id, row) for id, row in zip(ids, pipe.execute())]
+        return [_decode(rt.name, id, row) for id, row in zip(ids, pipe.execute(), strict=True)]
 
     def attach(self, rt: ResourceType, resources: Iterable[Resource], *, with_members: bool,
                with_groups: bool) -> None:
@@ -92,7 +92,7 @@ class Reader:
             pipe = self.client.pipeline(transaction=False)
             for gid in ordered:
                 pipe.hget(self.key(keys.resource(rt.name, gid)), "d")
-            for gid, data in zip(ordered, pipe.execute()):
+            for gid, data in zip(ordered, pipe.execute(), strict=True):
                 if data is not None:
                     names[gid] = json.loads(data).get("displayName")
         return names

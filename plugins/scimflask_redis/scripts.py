@@ -10,9 +10,9 @@ fakeredis when `lupa` is installed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Iterable, Sequence
 
 from scimflask.model import Member
 from scimflask.storage import Conflict, NotFound, PreconditionFailed, UnknownMembers

@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Sequence
 
 from scimflask.errors import ConfigurationError, Mutability
 from scimflask.model import Change, Member, Page, Query, RequestContext, Resource, Token
@@ -61,7 +61,7 @@ class RedisStorage(Storage):
         self._member_types = [rt for rt in catalog.resource_types]
 
     @classmethod
-    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> "RedisStorage":
+    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> RedisStorage:
         """Build from `SCIM_STORAGE_URI` and `SCIM_STORAGE_OPTIONS` (see `connect`)."""
         options = dict(options)
         uri, uri_prefix = split_prefix(uri)
@@ -168,6 +168,18 @@ class RedisStorage(Storage):
     def query(self, ctx: RequestContext, resource_type: str, query: Query) -> Page:
         rt = self._type(resource_type)
         return QueryRunner(self._reader(ctx), self._indexes[rt.name], rt, self.catalog, ctx, query).run()
+
+    def count_members(self, ctx: RequestContext, group_id: str) -> int:
+        """HLEN of the group's member hash: O(1) whatever the group's size."""
+        rt = self._type("Group")
+        reader = self._reader(ctx)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.exists(reader.key(keys.resource(rt.name, group_id)))
+        pipe.hlen(reader.key(keys.group_members(group_id)))
+        exists, count = pipe.execute()
+        if not exists:
+            raise NotFound(rt.name, group_id)
+        return count
 
     # -- tokens -------------------------------------------------------------------------
     # `{tokens}:t:<id>` hash (the record), `{tokens}:h` hash secret hash -> id,

@@ -389,7 +389,6 @@ class Ordering:
 
     key: ColumnElement
     descending: bool
-    joins: tuple  # (alias, on-clause) pairs to LEFT OUTER JOIN
 
     def order_by(self, id_column) -> list:
         missing = case((self.key.is_(None), 1), else_=0)
@@ -414,24 +413,27 @@ def ordering(compiler: FilterCompiler, sort: Sort | None) -> Ordering:
     """The sort expression of `sort` (reference `sort_value`) for the resources of `compiler`."""
     r = compiler.r
     if sort is None:
-        return Ordering(r.c.created_key, False, ())
+        return Ordering(r.c.created_key, False)
     path = sort.path
     definition = compiler._definition(path)
     special = compiler._special(path)
     if definition.type == COMPLEX:
-        return Ordering(null(), sort.descending, ())
+        return Ordering(null(), sort.descending)
     if special == "column":
         expression = compiler.scalar(path).expression
-        return Ordering(expression if expression is not None else null(), sort.descending, ())
+        return Ordering(expression if expression is not None else null(), sort.descending)
     if special in ("members", "groups"):
-        return Ordering(_first_element_key(compiler, special, path), sort.descending, ())
+        return Ordering(_first_element_key(compiler, special, path), sort.descending)
     top = compiler._top(path)
     s = compiler.t.values.alias("s")
     column = s.c.num if definition.type in (BOOLEAN, INTEGER, DECIMAL) else s.c.key
-    on = and_(s.c.tenant == r.c.tenant, s.c.resource_id == r.c.id,
-              s.c.attr == attr_name(path.schema, top.name), s.c.sub == (path.sub_attribute or ""),
-              s.c.sort_rep == true())
-    return Ordering(column, sort.descending, ((s, on),))
+    # A correlated subquery, not a join: it is always an index probe per matching row, whatever
+    # the planner believes about the size of a young tenant.
+    key = select(column).where(
+        s.c.resource_id == r.c.id, s.c.tenant == r.c.tenant, s.c.attr == attr_name(path.schema, top.name),
+        s.c.sub == (path.sub_attribute or ""), s.c.sort_rep == true(),
+    ).limit(1).scalar_subquery()
+    return Ordering(key, sort.descending)
 
 
 def _first_element_key(compiler: FilterCompiler, special: str, path: AttrPath) -> ColumnElement:

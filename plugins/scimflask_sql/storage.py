@@ -165,8 +165,8 @@ class SqlStorage(Storage):
         return self.catalog.resource_type(name)
 
     def _has(self, rt: ResourceType, attribute: str) -> bool:
-        return (not self.catalog.is_extension(rt, rt.schema)
-                and self.catalog.top_level(rt, rt.schema, attribute) is not None)
+        """Whether the core schema of `rt` has `attribute` (members: Groups, groups: Users)."""
+        return self.catalog.top_level(rt, rt.schema, attribute) is not None
 
     def _row_to_resource(self, row) -> Resource:
         return Resource(row.resource_type, row.id, json.loads(row.data), parse_stamp(row.created),
@@ -214,7 +214,7 @@ class SqlStorage(Storage):
         else:
             statement = insert(table).prefix_with("IGNORE")
         for chunk in _chunks(rows):
-            connection.execute(statement, chunk)
+            connection.execute(statement.values(chunk))  # one multi-row INSERT per chunk
 
     def _write_data(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str,
                     data: dict) -> None:
@@ -226,7 +226,7 @@ class SqlStorage(Storage):
                 raise Conflict(attribute) from None
         rows = value_rows(self.catalog, rt, ctx.tenant, id, data)
         for chunk in _chunks(rows):
-            connection.execute(insert(self.tables.values), chunk)
+            connection.execute(insert(self.tables.values).values(chunk))
 
     def _clear_data(self, connection: Connection, ctx: RequestContext, id: str) -> None:
         for table in (self.tables.values, self.tables.uniques):
@@ -416,9 +416,6 @@ class SqlStorage(Storage):
             if count == 0:
                 total = connection.execute(select(func.count()).select_from(r).where(*wheres)).scalar_one()
                 return Page([], total)
-            source = r
-            for alias, on in order.joins:
-                source = source.outerjoin(alias, on)
             columns = [*self._resource_columns(), order.key.label("sort_key")]
             page_wheres = list(wheres)
             if query.after is not None:
@@ -427,7 +424,7 @@ class SqlStorage(Storage):
             else:
                 columns.append(func.count().over().label("total"))
                 offset = max(query.start_index, 1) - 1
-            statement = (select(*columns).select_from(source).where(*page_wheres)
+            statement = (select(*columns).where(*page_wheres)
                          .order_by(*order.order_by(r.c.id)).limit(count + 1).offset(offset))
             rows = connection.execute(statement).all()
             more = len(rows) > count

@@ -115,7 +115,8 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
         Index(f"{prefix}ix_values_key", "tenant", "attr", "sub", "key",
               mysql_length={"key": KEY_INDEX_PREFIX}, mariadb_length={"key": KEY_INDEX_PREFIX}),
         Index(f"{prefix}ix_values_num", "tenant", "attr", "sub", "num"),
-        Index(f"{prefix}ix_values_owner", "tenant", "resource_id", "attr", "elem"),
+        # Not led by tenant, so the planner never mistakes it for a (tenant, attr) scan.
+        Index(f"{prefix}ix_values_owner", "resource_id", "attr", "elem"),
         **mysql_opts,
     )
     uniques = Table(
@@ -128,7 +129,7 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
         PrimaryKeyConstraint("tenant", "resource_type", "attr", "digest", name=f"{prefix}pk_uniques"),
         ForeignKeyConstraint(["tenant", "resource_id"], [resources.c.tenant, resources.c.id],
                              ondelete="CASCADE", name=f"{prefix}fk_uniques_resource"),
-        Index(f"{prefix}ix_uniques_owner", "tenant", "resource_id"),
+        Index(f"{prefix}ix_uniques_owner", "resource_id"),
         **mysql_opts,
     )
     members = Table(

@@ -128,6 +128,9 @@ class Storage(ABC):
                expected_version: int | None = None) -> None:
         """Delete a resource and every membership row that names it (as group or as member).
 
+        Groups that lose a member this way keep their version: the change is derived from the
+        delete, and bumping every group of a user would make a delete cost O(groups).
+
         :raises NotFound:
         :raises PreconditionFailed:
         """
@@ -139,9 +142,12 @@ class Storage(ABC):
         Order: by `query.sort` (missing values last when ascending, first when descending,
         per the reference `sort_key`), ties broken by `id`; with no sort, by `created` then `id`.
         Index paging returns matches `start_index .. start_index + count - 1`; keyset paging
-        (`query.after`, only if `supports_keyset`) returns the `count` matches after the keyset
-        and sets `Page.next_keyset` when more follow. `count == 0` returns no resources, only
-        the total. The filter must be executed by the store, not by loading every resource.
+        (`query.after`, only if `supports_keyset`) returns the `count` matches after the keyset.
+        A backend with `supports_keyset` sets `Page.next_keyset` (the last row's position)
+        whenever more matches follow the page, on index and keyset pages alike, because a first
+        cursor page is an index page. `Page.total` always counts all matches. `count == 0`
+        returns no resources, only the total. The filter must be executed by the store, not by
+        loading every resource.
         """
 
     def count_members(self, ctx: RequestContext, group_id: str) -> int:

@@ -12,8 +12,9 @@ from flask import Blueprint, request
 from ..config import ConfigKeys
 from ..errors import InvalidFilter, InvalidSyntax, InvalidValue, ScimError
 from ..extension import ScimState
-from ..operations import Operations, SearchResult
+from ..operations import Operations, SearchParams
 from ..protocol.media import json_object
+from ..protocol.paging import Paging
 from .http import ALL_METHODS, method_not_allowed, request_context, scim_response
 from .resources import LIST_RESPONSE, Renderer, search_params
 
@@ -70,10 +71,10 @@ def register(bp: Blueprint, state: ScimState) -> None:
             raise InvalidValue("sortBy and cursor are supported on a resource type's /.search, "
                                "not across resource types")
         ctx = request_context()
-        parts: list[tuple[Renderer, SearchResult, tuple]] = []
+        parts: list[tuple[Renderer, SearchParams, tuple]] = []
         errors: list[ScimError] = []
-        start = count = None
-        for rt_name, renderer in renderers.items():
+        start, count = 1, 0
+        for renderer in renderers.values():
             params, projection = search_params(state, renderer, source)
             start, count = params.paging.start_index, params.paging.count
             try:
@@ -87,7 +88,7 @@ def register(bp: Blueprint, state: ScimState) -> None:
         # Totals first, then only the slices that fall into the requested window.
         totals = []
         for renderer, params, _ in parts:
-            params.paging = type(params.paging)(1, 0, None)
+            params.paging = Paging(1, 0, None)
             totals.append(ops.search(ctx, renderer.rt.name, params).total)
         resources: list[dict] = []
         offset = start - 1
@@ -98,7 +99,7 @@ def register(bp: Blueprint, state: ScimState) -> None:
             if offset >= total:
                 offset -= total
                 continue
-            params.paging = type(params.paging)(offset + 1, remaining, None)
+            params.paging = Paging(offset + 1, remaining, None)
             result = ops.search(ctx, renderer.rt.name, params)
             resources.extend(renderer.document(r, ctx.base_url, attrs, excl) for r in result.resources)
             remaining -= len(result.resources)

@@ -9,6 +9,7 @@ statistics (as a live database has), and the rows of the test's tenants are dele
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from datetime import datetime, timezone
@@ -120,3 +121,27 @@ def sql_shared() -> Iterator[dict]:
     yield shared
     for database in shared.values():
         database.close()
+
+
+def bulk_users(storage: SqlStorage, ctx: RequestContext, datas: list[dict]) -> list[str]:
+    """Insert users in one transaction with multi-row INSERTs (rows as `create` writes them)."""
+    from scimflask_sql.storage import _millis
+    from scimflask_sql.values import stamp, unique_rows, value_rows
+
+    catalog, rt = storage.catalog, storage.catalog.resource_type("User")
+    now = datetime.now(timezone.utc)
+    resources, values, uniques, ids = [], [], [], []
+    for data in datas:
+        id = str(uuid.uuid4())
+        ids.append(id)
+        resources.append({"tenant": ctx.tenant, "id": id, "resource_type": "User", "version": 1,
+                          "created": stamp(now), "created_key": _millis(now), "last_modified": stamp(now),
+                          "display_name": data.get("displayName"), "data": json.dumps(data)})
+        values.extend(value_rows(catalog, rt, ctx.tenant, id, data))
+        uniques.extend(row for _, row in unique_rows(catalog, rt, ctx.tenant, id, data))
+    tables = storage.tables
+    with storage.engine.begin() as connection:
+        for table, rows in ((tables.resources, resources), (tables.uniques, uniques), (tables.values, values)):
+            for start in range(0, len(rows), 1000):
+                connection.execute(table.insert().values(rows[start:start + 1000]))
+    return ids

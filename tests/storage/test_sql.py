@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from scimflask_sql import SqlStorage, scimflask_register_storage
 from scimflask_sql.engine import database_url
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 
 from scimflask.errors import ConfigurationError
 from scimflask.model import Query, RequestContext, Resource
@@ -17,7 +17,7 @@ from scimflask.storage import StorageRegistry
 from scimflask.testing.contract import AllContracts
 from scimflask.testing.contract_support import filter_of
 
-from .sql_helpers import DATABASES, new_storage, sql_shared, storages  # noqa: F401 (fixture)
+from .sql_helpers import DATABASES, sql_shared, storages  # noqa: F401 (sql_shared is a fixture)
 
 CTX = RequestContext(tenant="t1")
 
@@ -86,27 +86,29 @@ def test_an_injected_engine_is_used_and_not_disposed(tmp_path):
 
 
 def test_microseconds_round_trip_but_filters_see_milliseconds(scim_storage):
-    storage = scim_storage
-    if True:
-        created = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
-        storage.create(CTX, Resource("User", "u-1", {"userName": "a"}, created, created))
-        assert storage.get(CTX, "User", "u-1").created == created
-        found = storage.query(CTX, "User", Query(filter=filter_of(
-            storage, "User", 'meta.created eq "2024-05-01T14:00:00.123+02:00"')))
-        assert [r.id for r in found.resources] == ["u-1"]
+    created = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    scim_storage.create(CTX, Resource("User", "u-1", {"userName": "a"}, created, created))
+    assert scim_storage.get(CTX, "User", "u-1").created == created
+    found = scim_storage.query(CTX, "User", Query(filter=filter_of(
+        scim_storage, "User", 'meta.created eq "2024-05-01T14:00:00.123+02:00"')))
+    assert [r.id for r in found.resources] == ["u-1"]
 
 
 def test_a_filter_is_one_statement(scim_storage):
-    """`userName eq` costs one SELECT (members/groups not asked for)."""
-    storage = scim_storage
-    if True:
-        now = datetime.now(timezone.utc)
-        storage.create(CTX, Resource("User", "u-1", {"userName": "Alice"}, now, now))
-        statements = []
-        event.listen(storage.engine, "before_cursor_execute",
-                     lambda conn, cursor, statement, *args: statements.append(statement))
-        page = storage.query(CTX, "User", Query(filter=filter_of(storage, "User", 'userName eq "alice"'),
-                                                with_groups=False))
-        assert [r.id for r in page.resources] == ["u-1"]
-        assert [s for s in statements if s.lstrip().upper().startswith("SELECT")] == statements[-1:]
-        assert len([s for s in statements if "scim" in s or "_resources" in s]) == 1
+    """`userName eq` without groups costs exactly one statement (no separate COUNT)."""
+    now = datetime.now(timezone.utc)
+    scim_storage.create(CTX, Resource("User", "u-1", {"userName": "Alice"}, now, now))
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(scim_storage.engine, "before_cursor_execute", record)
+    try:
+        page = scim_storage.query(CTX, "User", Query(
+            filter=filter_of(scim_storage, "User", 'userName eq "alice"'), with_groups=False))
+    finally:
+        event.remove(scim_storage.engine, "before_cursor_execute", record)
+    assert ([r.id for r in page.resources], page.total) == (["u-1"], 1)
+    data_statements = [s for s in statements if "resources" in s or "values" in s]
+    assert len(data_statements) == 1 and data_statements[0].lstrip().upper().startswith("SELECT")

@@ -1,0 +1,142 @@
+"""Where each backend keeps its data for a benchmark run, and how to wipe it first.
+
+Every run starts from an empty store: a new SQLite file; a dedicated `scimflask_bench` database
+on PostgreSQL and MariaDB (created if missing, its `scim_*` tables dropped); Redis database 14,
+flushed. The memory backend keeps its data inside the single gunicorn worker, so it runs with
+one worker and is seeded through the benchmark app's own seed route.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BENCH_DATABASE = "scimflask_bench"
+POSTGRES_URL = os.environ.get("SCIMFLASK_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL_URL = os.environ.get("SCIMFLASK_BENCH_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+REDIS_URL = os.environ.get("SCIMFLASK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+class Unavailable(Exception):
+    """The backend's service cannot be prepared; the run reports it and goes on."""
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@dataclass
+class Backend:
+    name: str
+    in_process: bool = False  # data lives in the server process (memory://)
+    uri: str = ""
+    # SCIM_STORAGE_OPTIONS for the runner's seeding processes (never the server's).
+    seed_options: dict = field(default_factory=dict)
+
+    def prepare(self, workdir: Path) -> None:
+        """Point `uri` at an empty store, or raise Unavailable."""
+        try:
+            getattr(self, f"_prepare_{self.name}")(workdir)
+        except Unavailable:
+            raise
+        except Exception as exc:  # any driver error means: this service is not usable now
+            raise Unavailable(f"{type(exc).__name__}: {exc}".splitlines()[0][:200]) from None
+
+    def _prepare_memory(self, workdir: Path) -> None:
+        self.uri = "memory://"
+
+    def _prepare_sqlite(self, workdir: Path) -> None:
+        path = Path(tempfile.mkdtemp(prefix="sqlite-", dir=workdir)) / "bench.db"
+        self.uri = f"sqlite:///{path}"
+
+    def _prepare_postgres(self, workdir: Path) -> None:
+        import psycopg
+
+        base = urlsplit(POSTGRES_URL)
+        plain = urlunsplit(base._replace(scheme="postgresql"))
+        with psycopg.connect(plain, autocommit=True, connect_timeout=5) as connection:
+            exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DATABASE,)).fetchone()
+            if not exists:
+                connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        bench = _with_database(plain, BENCH_DATABASE)
+        with psycopg.connect(bench, autocommit=True, connect_timeout=5) as connection:
+            tables = [row[0] for row in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'scim\\_%'")]
+            if tables:
+                connection.execute("DROP TABLE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+        self.uri = _with_database(POSTGRES_URL, BENCH_DATABASE)
+        # Seeding only: commits need not wait for the WAL flush (the server keeps the default).
+        self.seed_options = {"engine_options": {"pool_size": 8, "connect_args": {
+            "connect_timeout": 10, "options": "-c synchronous_commit=off"}}}
+
+    def _prepare_mysql(self, workdir: Path) -> None:
+        import pymysql
+
+        parts = urlsplit(MYSQL_URL)
+        connection = pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
+                                     password=parts.password or "", connect_timeout=5, autocommit=True)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{BENCH_DATABASE}`")
+                cursor.execute("SELECT table_name FROM information_schema.tables "
+                               "WHERE table_schema = %s AND table_name LIKE 'scim\\_%%'", (BENCH_DATABASE,))
+                tables = [row[0] for row in cursor.fetchall()]
+                if tables:
+                    cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+                    cursor.execute("DROP TABLE " + ", ".join(f"`{BENCH_DATABASE}`.`{t}`" for t in tables))
+                    cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
+        finally:
+            connection.close()
+        self.uri = _with_database(MYSQL_URL, BENCH_DATABASE)
+        self.seed_options = {"engine_options": {"pool_size": 8}}
+
+    def _prepare_redis(self, workdir: Path) -> None:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+        try:
+            client.flushdb()
+        finally:
+            client.close()
+        self.uri = REDIS_URL
+
+
+    def refresh_statistics(self) -> None:
+        """Update the query planner's statistics after a bulk load, as the database's own
+        background job would (autovacuum is off on the benchmark machine's PostgreSQL)."""
+        if self.name == "postgres":
+            import psycopg
+
+            plain = urlunsplit(urlsplit(self.uri)._replace(scheme="postgresql"))
+            with psycopg.connect(plain, autocommit=True, connect_timeout=5) as connection:
+                connection.execute("ANALYZE")
+        elif self.name == "mysql":
+            import pymysql
+
+            parts = urlsplit(self.uri)
+            connection = pymysql.connect(host=parts.hostname, port=parts.port or 3306,
+                                         user=parts.username or "root", password=parts.password or "",
+                                         database=BENCH_DATABASE, connect_timeout=5, autocommit=True)
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SHOW TABLES LIKE 'scim\\_%'")
+                    for (table,) in cursor.fetchall():
+                        cursor.execute(f"ANALYZE TABLE `{table}`")
+                        cursor.fetchall()
+            finally:
+                connection.close()
+
+
+BACKENDS = ("memory", "sqlite", "postgres", "mysql", "redis")
+# The run fails (exit status 1) when one of these could not be served at all.
+REQUIRED = ("memory", "sqlite")
+
+
+def backend(name: str) -> Backend:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+    return Backend(name, in_process=name == "memory")

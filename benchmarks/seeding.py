@@ -1,0 +1,85 @@
+"""Seed the directory of a running benchmark server, in-process or through the store."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+
+from .backends import Backend
+
+SEED_PROCESSES = 2
+SEED_THREADS = 8
+
+
+def _shared_state(backend: Backend, tenant: str):
+    import scimflask
+
+    app = scimflask.create_app({
+        "SCIM_STORAGE_URI": backend.uri, "SCIM_STORAGE_OPTIONS": backend.seed_options,
+        "SCIM_DEFAULT_TENANT": tenant, "SCIM_SECRET_KEY": "seed",
+    })
+    return app.extensions["scim"]
+
+
+def _seed_users_process(backend: Backend, tenant: str, start: int, stop: int, step: int, offset: int) -> None:
+    from .directory import seed_users
+
+    state = _shared_state(backend, tenant)
+    # Interleaved blocks of 500 so both processes work on the whole range at once.
+    for block in range(start + offset * 500, stop, step * 500):
+        seed_users(state, tenant, block, min(stop, block + 500), threads=SEED_THREADS)
+    state.storage.close()
+
+
+def _seed_group_process(backend: Backend, tenant: str, name: str, members: int) -> None:
+    from .directory import seed_group
+
+    state = _shared_state(backend, tenant)
+    seed_group(state, tenant, name, members)
+    state.storage.close()
+
+
+def _post_seed(port: int, body: dict) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    connection.request("POST", "/_bench/seed", body=json.dumps(body), headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    if response.status != 204:
+        raise RuntimeError(f"seed route answered {response.status}")
+
+
+def seed_users(backend: Backend, port: int, tenant: str, start: int, stop: int) -> None:
+    """Create users `start .. stop-1`."""
+    if start >= stop:
+        return
+    if backend.in_process:
+        _post_seed(port, {"users": [start, stop]})
+        return
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_seed_users_process,
+                                 args=(backend, tenant, start, stop, SEED_PROCESSES, offset))
+                 for offset in range(SEED_PROCESSES)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+        if process.exitcode != 0:
+            raise RuntimeError(f"a seeding process failed with exit code {process.exitcode}")
+
+
+def seed_group(backend: Backend, port: int, tenant: str, name: str, members: int) -> str:
+    """Create group `name` holding users `0 .. members-1`; return its id."""
+    from .directory import group_id
+
+    if backend.in_process:
+        _post_seed(port, {"group": name, "members": members})
+        return group_id(name)
+    process = multiprocessing.get_context("fork").Process(
+        target=_seed_group_process, args=(backend, tenant, name, members))
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"seeding group {name!r} failed with exit code {process.exitcode}")
+    return group_id(name)

@@ -1,0 +1,37 @@
+"""`GET {prefix}/openapi.json`: the OpenAPI 3.1 description of this SCIM API.
+
+It needs the same bearer token as every other SCIM endpoint. The description reveals nothing
+`/Schemas` does not, but the blueprint authenticates every request before routing, and one rule
+for the whole prefix is easier to reason about than exceptions; tools that load it
+(schemathesis, client generators) can all send a header.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import PackageNotFoundError, version
+
+from flask import Blueprint, Response, request
+
+from ..extension import ScimState
+from ..openapi import OPENAPI_PATH, build_openapi
+from .http import ALL_METHODS, method_not_allowed
+
+
+def _package_version() -> str:
+    try:
+        return version("scimflask")
+    except PackageNotFoundError:
+        return "0"
+
+
+def register(bp: Blueprint, state: ScimState) -> None:
+    # Catalog and configuration are frozen after init_app, so the document is built once.
+    document = json.dumps(build_openapi(state.catalog, state.config, _package_version()),
+                          ensure_ascii=False, separators=(",", ":"))
+
+    @bp.route(OPENAPI_PATH, methods=ALL_METHODS)
+    def openapi_view():
+        if request.method not in ("GET", "HEAD"):
+            raise method_not_allowed(("GET",))
+        return Response(document, mimetype="application/json")
