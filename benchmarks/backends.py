@@ -36,6 +36,9 @@ class Backend:
     uri: str = ""
     # SCIM_STORAGE_OPTIONS for the runner's seeding processes (never the server's).
     seed_options: dict = field(default_factory=dict)
+    # Seeding parallelism: SQLite has one writer at a time, so more only adds lock waits.
+    seed_processes: int = 2
+    seed_threads: int = 8
 
     def prepare(self, workdir: Path) -> None:
         """Point `uri` at an empty store, or raise Unavailable."""
@@ -52,6 +55,7 @@ class Backend:
     def _prepare_sqlite(self, workdir: Path) -> None:
         path = Path(tempfile.mkdtemp(prefix="sqlite-", dir=workdir)) / "bench.db"
         self.uri = f"sqlite:///{path}"
+        self.seed_processes, self.seed_threads = 1, 1
 
     def _prepare_postgres(self, workdir: Path) -> None:
         import psycopg

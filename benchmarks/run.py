@@ -44,7 +44,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated, from: " + ", ".join(BACKENDS))
     parser.add_argument("--users", type=int, nargs="+", default=None,
                         help="directory sizes for the scaling runs; the largest is N for every other workload "
-                             "(default 1000 10000; --quick: 200 1000)")
+                             "(default 1000 10000; --quick: 100 500)")
     parser.add_argument("--members", type=int, default=None,
                         help="size M the big group is grown to by PATCH (default min(N, 5000))")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (memory:// always runs 1)")
@@ -55,7 +55,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for name in args.backends:
         if name not in BACKENDS:
             parser.error(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
-    args.users = sorted(set(args.users or ([200, 1000] if args.quick else [1000, 10000])))
+    args.users = sorted(set(args.users or ([100, 500] if args.quick else [1000, 10000])))
     args.duration = args.duration or (0.6 if args.quick else 5.0)
     args.members = args.members or min(args.users[-1], 5000)
     args.concurrency = args.concurrency or args.workers * THREADS

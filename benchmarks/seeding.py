@@ -8,10 +8,6 @@ import multiprocessing
 
 from .backends import Backend
 
-SEED_PROCESSES = 2
-SEED_THREADS = 8
-
-
 def _shared_state(backend: Backend, tenant: str):
     import scimflask
 
@@ -28,7 +24,7 @@ def _seed_users_process(backend: Backend, tenant: str, start: int, stop: int, st
     state = _shared_state(backend, tenant)
     # Interleaved blocks of 500 so both processes work on the whole range at once.
     for block in range(start + offset * 500, stop, step * 500):
-        seed_users(state, tenant, block, min(stop, block + 500), threads=SEED_THREADS)
+        seed_users(state, tenant, block, min(stop, block + 500), threads=backend.seed_threads)
     state.storage.close()
 
 
@@ -59,8 +55,8 @@ def seed_users(backend: Backend, port: int, tenant: str, start: int, stop: int) 
         return
     context = multiprocessing.get_context("fork")
     processes = [context.Process(target=_seed_users_process,
-                                 args=(backend, tenant, start, stop, SEED_PROCESSES, offset))
-                 for offset in range(SEED_PROCESSES)]
+                                 args=(backend, tenant, start, stop, backend.seed_processes, offset))
+                 for offset in range(backend.seed_processes)]
     for process in processes:
         process.start()
     for process in processes:

@@ -72,11 +72,12 @@ def scimflask_authenticate(request: "Request", config: dict[str, Any]) -> Any:
 
         @hookimpl
         def scimflask_authenticate(request, config):
-            if request.headers.get("X-Internal-Key") == config["ACME_KEY"]:
-                return Principal(tenant="acme", token_id="internal")
+            expected = flask.current_app.config["ACME_INTERNAL_KEY"]
+            if hmac.compare_digest(request.headers.get("X-Internal-Key", ""), expected):
+                return Principal(tenant=config["SCIM_DEFAULT_TENANT"], token_id="internal")
 
     :param request: the Flask request.
-    :param config: the app's configuration mapping.
+    :param config: the app's validated, read-only ``SCIM_*`` configuration.
     :return: a ``Principal`` or None.
     """
 

@@ -108,13 +108,18 @@ def apply_op(column: ColumnElement, op: str, value: object) -> ColumnElement:
     raise InvalidFilter(f"Unsupported comparison operator '{op}'.")
 
 
-def _value_condition(row, definition: Attribute, op: str, value: object) -> ColumnElement:
-    """`row`'s value satisfies `op value` (not `ne`), per `compare_value`."""
+def compare(columns: dict[str, ColumnElement], definition: Attribute, op: str, value: object) -> ColumnElement:
+    """The value in `columns` ("key" / "num" → column) satisfies `op value` (not `ne`), as
+    `scimflask.filter.evaluate.compare_value` decides."""
     found = literal_key(definition, op, value)
-    if found is None or (op in SUBSTRING_OPERATORS and found[0] != "key"):
+    if found is None or found[0] not in columns or (op in SUBSTRING_OPERATORS and found[0] != "key"):
         return false()
     column, normalised = found
-    return apply_op(row.c[column], op, normalised)
+    return apply_op(columns[column], op, normalised)
+
+
+def _value_condition(row, definition: Attribute, op: str, value: object) -> ColumnElement:
+    return compare({"key": row.c.key, "num": row.c.num}, definition, op, value)
 
 
 def _present_condition(row) -> ColumnElement:
@@ -239,10 +244,7 @@ class FilterCompiler:
         return self._scalar_compare(scalar, node.op, node.value)
 
     def _scalar_compare(self, scalar: _Scalar, op: str, value: object) -> ColumnElement:
-        found = literal_key(scalar.definition, op, value)
-        if found is None or (op in SUBSTRING_OPERATORS and found[0] != "key"):
-            return false()
-        return apply_op(scalar.expression, op, found[1])
+        return compare({"key": scalar.expression}, scalar.definition, op, value)
 
     # -- members / groups ---------------------------------------------------------------
     def _member_columns(self, m) -> dict[str, tuple[ColumnElement, bool]]:
@@ -264,7 +266,7 @@ class FilterCompiler:
         if isinstance(node, Present):
             return and_(column.is_not(None), column != "")
         definition = self._definition(path)
-        return and_(column.is_not(None), _value_condition_on(column, definition, node.op, node.value))
+        return and_(column.is_not(None), compare({"key": column}, definition, node.op, node.value))
 
     def _member_element(self, m, node: Filter) -> ColumnElement:
         return self._element_tree(node, lambda leaf: self._element_sub_condition(
@@ -346,14 +348,6 @@ class FilterCompiler:
             v.c.tenant == e.c.tenant, v.c.resource_id == e.c.resource_id, v.c.attr == attr,
             v.c.elem == e.c.elem, v.c.sub == leaf.path.sub_attribute, self._row_condition(v, leaf),
         )
-
-
-def _value_condition_on(column: ColumnElement, definition: Attribute, op: str, value: object) -> ColumnElement:
-    """Like `_value_condition` for a string column of the members table."""
-    found = literal_key(definition, op, value)
-    if found is None or found[0] != "key":
-        return false()
-    return apply_op(column, op, found[1])
 
 
 def _conjuncts(node: Filter) -> list[Filter]:

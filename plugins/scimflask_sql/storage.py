@@ -214,7 +214,7 @@ class SqlStorage(Storage):
         else:
             statement = insert(table).prefix_with("IGNORE")
         for chunk in _chunks(rows):
-            connection.execute(statement.values(chunk))  # one multi-row INSERT per chunk
+            connection.execute(statement, chunk)
 
     def _write_data(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str,
                     data: dict) -> None:
@@ -226,7 +226,7 @@ class SqlStorage(Storage):
                 raise Conflict(attribute) from None
         rows = value_rows(self.catalog, rt, ctx.tenant, id, data)
         for chunk in _chunks(rows):
-            connection.execute(insert(self.tables.values).values(chunk))
+            connection.execute(insert(self.tables.values), chunk)
 
     def _clear_data(self, connection: Connection, ctx: RequestContext, id: str) -> None:
         for table in (self.tables.values, self.tables.uniques):

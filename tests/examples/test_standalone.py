@@ -23,7 +23,7 @@ from scimflask.config import DEFAULTS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "standalone"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-START_TIMEOUT = 30
+START_TIMEOUT = 45
 POSTGRES_URL = os.environ.get("SCIMFLASK_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("SCIMFLASK_TEST_REDIS_URL")
 
@@ -78,9 +78,9 @@ class Server:
             if self.process.poll() is not None:
                 pytest.fail(f"server exited with {self.process.returncode}:\n{self.output()[-3000:]}")
             try:
-                if requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=2).status_code == 200:
+                if requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
                 pass
             time.sleep(0.2)
         pytest.fail(f"server not up after {START_TIMEOUT}s:\n{self.output()[-3000:]}")

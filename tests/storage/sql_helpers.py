@@ -143,5 +143,5 @@ def bulk_users(storage: SqlStorage, ctx: RequestContext, datas: list[dict]) -> l
     with storage.engine.begin() as connection:
         for table, rows in ((tables.resources, resources), (tables.uniques, uniques), (tables.values, values)):
             for start in range(0, len(rows), 1000):
-                connection.execute(table.insert().values(rows[start:start + 1000]))
+                connection.execute(table.insert(), rows[start:start + 1000])
     return ids

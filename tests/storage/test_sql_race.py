@@ -1,4 +1,4 @@
-"""Several PROCESSES (as gunicorn workers are) racing on one PostgreSQL database.
+"""Several PROCESSES (as gunicorn workers are) racing on one PostgreSQL or MariaDB database.
 
 The storage object is built and used in the parent before forking, so the children also
 prove that each process gets its own engine and never shares the parent's sockets.
@@ -16,7 +16,7 @@ from scimflask.model import Change, Member, Query, RequestContext, Resource
 from scimflask.storage import Conflict
 from scimflask.testing.contract_support import filter_of
 
-from .sql_helpers import POSTGRES, drop, new_storage, unique_prefix
+from .sql_helpers import SERVERS, drop, new_storage, unique_prefix
 
 CTX = RequestContext(tenant="race")
 PROCESSES = 6
@@ -50,7 +50,7 @@ def _worker(index: int, group_id: str, barrier, results) -> None:
     results.put((outcome, mine))
 
 
-@pytest.mark.parametrize("uri", [POSTGRES])
+@pytest.mark.parametrize("uri", SERVERS)
 def test_processes_racing_on_one_database(uri):
     global _storage
     _storage = new_storage(uri, table_prefix=unique_prefix())

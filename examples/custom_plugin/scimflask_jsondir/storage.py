@@ -53,7 +53,7 @@ class JsonDirectoryStorage(Storage):
         self._tokens = JsonFile(root / "tokens.json", fsync=fsync)
 
     @classmethod
-    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> "JsonDirectoryStorage":
+    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> JsonDirectoryStorage:
         """`jsondir:///absolute/path[?fsync=false]`; the directory is created if missing.
 
         `fsync=false` skips flushing each write to disk: faster, for tests only.
@@ -178,7 +178,7 @@ class JsonDirectoryStorage(Storage):
         ordered = sort_documents(documents, query.sort, rt, self.catalog)
         keys = [sort_key(d, query.sort, rt, self.catalog) for d in ordered]
         if query.after is not None:
-            rows = [(position(key), d["id"]) for key, d in zip(keys, ordered)]
+            rows = [(position(key), d["id"]) for key, d in zip(keys, ordered, strict=True)]
             start = start_after(rows, query.after, descending=query.sort is not None and query.sort.descending)
         else:
             start = max(query.start_index, 1) - 1

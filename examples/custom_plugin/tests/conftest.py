@@ -5,9 +5,9 @@ package's directory (or pass it as the argument: `pytest examples/custom_plugin`
 """
 
 import pytest
+from scimflask_jsondir import JsonDirectoryStorage
 
 from scimflask.schema import default_catalog
-from scimflask_jsondir import JsonDirectoryStorage
 
 pytest_plugins = ["scimflask.testing"]
 

@@ -4,13 +4,13 @@ import json
 import multiprocessing
 
 import pytest
+from scimflask_jsondir import JsonDirectoryStorage
 
 from scimflask.errors import ConfigurationError
 from scimflask.model import Change, Member, RequestContext
 from scimflask.schema import default_catalog
 from scimflask.storage import Conflict
 from scimflask.testing.contract_support import group, timestamp, user
-from scimflask_jsondir import JsonDirectoryStorage
 
 ACME = RequestContext(tenant="acme/eu")
 

@@ -6,7 +6,8 @@ of truth, and the `accounts://` storage plugin maps SCIM Users onto it.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 

@@ -105,7 +105,7 @@ class AccountStorage(Storage):
         self.tenant = tenant
 
     @classmethod
-    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> "AccountStorage":
+    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> AccountStorage:
         """`accounts://`; options: `db` (the app's Flask-SQLAlchemy object, required) and
         `tenant` (the one SCIM tenant served, default "default")."""
         db = options.get("db")

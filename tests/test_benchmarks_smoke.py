@@ -1,0 +1,47 @@
+"""The benchmark's synthetic directory and its verdicts (the timed run itself is `benchmarks/run.py --quick`)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+import scimflask
+from benchmarks import report
+from benchmarks.directory import seed_group, seed_users, user_id
+from benchmarks.workloads import LOOKUPS
+
+TOKEN = "bench-smoke-token"
+
+
+@pytest.fixture
+def app():
+    return scimflask.create_app({"SCIM_STORAGE_URI": "memory://", "SCIM_BEARER_TOKENS": (TOKEN,),
+                                 "SCIM_DEFAULT_TENANT": "bench", "SCIM_SECRET_KEY": "smoke"})
+
+
+def test_every_lookup_finds_exactly_the_seeded_user(app):
+    state = app.extensions["scim"]
+    seed_users(state, "bench", 0, 30, threads=1)
+    client = app.test_client()
+    for name, expression in LOOKUPS.items():
+        response = client.get(f"/scim/v2/Users?filter={quote(expression(17))}",
+                              headers={"Authorization": f"Bearer {TOKEN}"})
+        body = response.get_json()
+        assert response.status_code == 200, name
+        assert [r["id"] for r in body["Resources"]] == [user_id(17)], name
+
+
+def test_seeded_group_holds_the_first_users(app):
+    state = app.extensions["scim"]
+    seed_users(state, "bench", 0, 5, threads=1)
+    gid = seed_group(state, "bench", "smoke", 3)
+    response = app.test_client().get(f"/scim/v2/Groups/{gid}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert sorted(m["value"] for m in response.get_json()["members"]) == sorted(user_id(i) for i in range(3))
+
+
+def test_scaling_table_flags_latency_that_more_than_doubles():
+    rows = [{"phase": "scale", "backend": "b", "workload": "w", "n": n, "p50_ms": p50, "errors": 0}
+            for n, p50 in ((1000, 2.0), (100000, 4.5))]
+    line = report.scaling_table(rows, [1000, 100000]).splitlines()[-1]
+    assert "2.25×" in line and line.endswith("| NO |")
