@@ -14,8 +14,8 @@ import multiprocessing
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 SCIM_JSON = "application/scim+json"
 
@@ -111,7 +111,7 @@ def _client_process(port: int, token: str, script: Script, slots: list[int], sta
     clients = [Client(port, token, deadline, timeout) for _ in slots]
     while time.monotonic() < start_at:
         time.sleep(0.001)
-    threads = [threading.Thread(target=script, args=(slot, client)) for slot, client in zip(slots, clients)]
+    threads = [threading.Thread(target=script, args=(slot, client)) for slot, client in zip(slots, clients, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:

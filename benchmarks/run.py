@@ -24,7 +24,6 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 
 from benchmarks import report, seeding, workloads  # noqa: E402
 from benchmarks.backends import BACKENDS, REQUIRED, Unavailable, backend  # noqa: E402
-from benchmarks.directory import user_name  # noqa: E402
 from benchmarks.server import THREADS, Gunicorn, ServerError  # noqa: E402
 from benchmarks.workloads import LOOKUPS, Target  # noqa: E402
 
@@ -44,9 +43,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated, from: " + ", ".join(BACKENDS))
     parser.add_argument("--users", type=int, nargs="+", default=None,
                         help="directory sizes for the scaling runs; the largest is N for every other workload "
-                             "(default 1000 10000; --quick: 100 500)")
+                             "(default 1000 10000; --quick: 200 500)")
     parser.add_argument("--members", type=int, default=None,
                         help="size M the big group is grown to by PATCH (default min(N, 5000))")
+    parser.add_argument("--scaling-only", action="store_true",
+                        help="only the scaling workloads (lookups and membership batches per size)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (memory:// always runs 1)")
     parser.add_argument("--duration", type=float, default=None, help="seconds per timed workload (default 5, quick 1)")
     parser.add_argument("--concurrency", type=int, default=None, help="client connections (default workers x 4)")
@@ -55,7 +56,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for name in args.backends:
         if name not in BACKENDS:
             parser.error(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
-    args.users = sorted(set(args.users or ([100, 500] if args.quick else [1000, 10000])))
+    args.users = sorted(set(args.users or ([200, 500] if args.quick else [1000, 10000])))
     args.duration = args.duration or (0.6 if args.quick else 5.0)
     args.members = args.members or min(args.users[-1], 5000)
     args.concurrency = args.concurrency or args.workers * THREADS
@@ -69,7 +70,7 @@ class RssSampler:
         self.server, self.peak, self._stop = server, 0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 
@@ -136,7 +137,8 @@ def run_backend(name: str, args, workdir: Path, logs: Path, rows: list[dict], me
         target = Target(server.port, token, args.concurrency, args.duration,
                         request_timeout=5.0 if args.quick else 60.0)
         rss_start = server.worker_rss_kib()
-        record(workloads.entra_cycle(target, N), "main")
+        if not args.scaling_only:
+            record(workloads.entra_cycle(target, N), "main")
 
         seeded, rss_seeded, rss_load = 0, rss_start, 0
         for size in args.users:
@@ -156,16 +158,17 @@ def run_backend(name: str, args, workdir: Path, logs: Path, rows: list[dict], me
             rss_load = max(rss_load, sampler.peak)
             group = seeding.seed_group(store, server.port, TENANT, f"scale-{size}", size)
             store.refresh_statistics()
-            for row in workloads.group_batches_at_size(target, group, size, batches=min(5, size // 100)):
+            for row in workloads.group_batches_at_size(target, group, size, batches=min(10, size // 100 - 1)):
                 record(row, "scale")
 
-        record(workloads.patch_one_attribute(target, N), "main")
-        for cursor in (False, True):
-            for expression in (None, FAMILY_FILTER):
-                record(workloads.listing(target, N, cursor=cursor, expression=expression,
-                                         time_limit=max(5.0, args.duration * 8)), "main")
-        for row in workloads.big_group_growth(target, args.members, time_limit=max(8.0, args.duration * 12)):
-            record(row, "main")
+        if not args.scaling_only:
+            record(workloads.patch_one_attribute(target, N), "main")
+            for cursor in (False, True):
+                for expression in (None, FAMILY_FILTER):
+                    record(workloads.listing(target, N, cursor=cursor, expression=expression,
+                                             time_limit=max(5.0, args.duration * 8)), "main")
+            for row in workloads.big_group_growth(target, args.members, time_limit=max(8.0, args.duration * 12)):
+                record(row, "main")
         memory.append({
             "backend": name, "workers": workers, "users": seeded, "rss_start_kib": rss_start,
             "rss_load_kib": rss_load,

@@ -8,6 +8,7 @@ import multiprocessing
 
 from .backends import Backend
 
+
 def _shared_state(backend: Backend, tenant: str):
     import scimflask
 

@@ -39,7 +39,7 @@ class Gunicorn:
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "Gunicorn":
+    def __enter__(self) -> Gunicorn:
         self.start()
         return self
 

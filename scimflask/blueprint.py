@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from .auth import Principal, authenticate_bearer
@@ -19,7 +19,7 @@ from .errors import ScimError, ServiceUnavailable, Unauthorized
 from .extension import ScimState
 from .model import RequestContext
 from .storage.errors import StorageUnavailable
-from .views.http import ALL_METHODS, error_response, method_not_allowed
+from .views.http import ALL_METHODS, error_response, method_not_allowed, scim_route
 
 log = logging.getLogger("scimflask")
 
@@ -36,12 +36,25 @@ def _handle_storage_unavailable(error: StorageUnavailable) -> Response:
 def _handle_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
     if isinstance(error, MethodNotAllowed):
-        return error_response(method_not_allowed(tuple(error.valid_methods or ())))
+        return error_response(method_not_allowed(_allowed_here()))
     detail = {404: "No such endpoint.", 413: "Request body too large.",
               414: "Request URI too long; send long filters with POST /.search."}.get(
         status, error.description or error.name)
     scim_type = "invalidSyntax" if status == 400 else None
     return error_response(ScimError(detail, status=status, scim_type=scim_type))
+
+
+def _allowed_here() -> tuple[str, ...]:
+    """The methods the view at this URL accepts (for a method routing knows nothing of)."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in ALL_METHODS:
+        try:
+            endpoint, _ = adapter.match(method=method)
+        except HTTPException:
+            continue
+        view = current_app.view_functions.get(endpoint)
+        return getattr(view, "allowed_methods", ALL_METHODS)
+    return ALL_METHODS
 
 
 def _handle_unexpected(error: Exception) -> Response:
@@ -84,7 +97,7 @@ def make_blueprint(state: ScimState) -> Blueprint:
     me.register(bp, state)
     openapi.register(bp, state)
 
-    @bp.route("/<path:unknown>", methods=ALL_METHODS)
+    @scim_route(bp, "/<path:unknown>", ALL_METHODS)
     def unknown_endpoint(unknown: str):
         raise ScimError(f"no SCIM endpoint at /{unknown[:200]}", status=404)
 

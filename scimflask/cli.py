@@ -85,7 +85,9 @@ def serve(host: str, port: int, storage: str | None, prefix: str | None, workers
     else:
         from werkzeug.serving import run_simple
 
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        from .protocol.limits import ScimRequestHandler
+
+        run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=ScimRequestHandler)
 
 
 def _serve_gunicorn(config: dict, host: str, port: int, workers: int) -> None:
@@ -98,7 +100,11 @@ def _serve_gunicorn(config: dict, host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
+            # gthread, answering gunicorn's own refusals (over-long request line, headers) as SCIM
+            # JSON; its limits sit above RequestLimits' so the app answers first, with detail.
+            self.cfg.set("worker_class", "scimflask.protocol.limits.ScimThreadWorker")
+            self.cfg.set("limit_request_line", 8190)
+            self.cfg.set("limit_request_field_size", 8190)
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", None)
 

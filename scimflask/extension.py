@@ -14,6 +14,7 @@ from . import config as config_module
 from .config import ConfigKeys
 from .errors import ConfigurationError
 from .plugins import make_plugin_manager
+from .protocol.limits import RequestLimits
 from .protocol.paging import CursorCodec
 from .schema import default_catalog
 from .schema.catalog import Catalog
@@ -113,5 +114,7 @@ class Scim:
         from .blueprint import make_blueprint
 
         app.register_blueprint(make_blueprint(state), url_prefix=config[ConfigKeys.URL_PREFIX])
+        # Over-long URLs and headers under the prefix are refused as SCIM errors before routing.
+        app.wsgi_app = RequestLimits(app.wsgi_app, prefix=config[ConfigKeys.URL_PREFIX])
         app.extensions[EXTENSION_KEY] = state
         app.teardown_appcontext(storage.release)

@@ -384,10 +384,7 @@ class SqlStorage(Storage):
         r, m = self.tables.resources, self.tables.members
 
         def work(connection: Connection) -> None:
-            statement = delete(r).where(r.c.tenant == ctx.tenant, r.c.id == id, r.c.resource_type == rt.name)
-            if expected_version is not None:
-                statement = statement.where(r.c.version == expected_version)
-            # Dependent rows first (foreign keys), then the row itself under the version check.
+            # Lock the row and check its version, then remove dependent rows and the row.
             found = connection.execute(select(r.c.version).where(
                 r.c.tenant == ctx.tenant, r.c.id == id, r.c.resource_type == rt.name).with_for_update()
             ).scalar()
@@ -398,8 +395,7 @@ class SqlStorage(Storage):
             self._clear_data(connection, ctx, id)
             connection.execute(delete(m).where(m.c.tenant == ctx.tenant, m.c.group_id == id))
             connection.execute(delete(m).where(m.c.tenant == ctx.tenant, m.c.member_id == id))
-            if connection.execute(statement).rowcount != 1:
-                raise self._missing_or_stale(connection, ctx, rt, id)
+            connection.execute(delete(r).where(r.c.tenant == ctx.tenant, r.c.id == id))
 
         self._write(work)
 

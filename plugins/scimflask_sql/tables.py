@@ -19,6 +19,10 @@
 
 Every row carries the tenant; every statement filters by it. Table names take a prefix so
 several deployments (or test runs) can share one database.
+
+Known limits: numbers are stored as doubles (integers beyond 2**53 compare approximately);
+MySQL/MariaDB sort TEXT by its first `max_sort_length` bytes (1024 by default) and index only
+the first 255 characters of `key` (longer values still compare exactly, via the row).
 """
 
 from __future__ import annotations
@@ -117,6 +121,9 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
         Index(f"{prefix}ix_values_num", "tenant", "attr", "sub", "num"),
         # Not led by tenant, so the planner never mistakes it for a (tenant, attr) scan.
         Index(f"{prefix}ix_values_owner", "resource_id", "attr", "elem"),
+        # The per-row probe of sortBy (one sort representative per resource and attribute):
+        # without it the planner probes by (tenant, attr) and sorting costs O(n^2).
+        Index(f"{prefix}ix_values_sort", "resource_id", "attr", "sub", "sort_rep"),
         **mysql_opts,
     )
     uniques = Table(

@@ -63,9 +63,32 @@ def json_body(request: Request, max_bytes: int) -> object:
     if _depth(text) > MAX_JSON_DEPTH:
         raise InvalidSyntax(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        body = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise InvalidSyntax(f"request body is not valid JSON: {exc}") from None
+    if "\\u" in text and _has_lone_surrogate(body):
+        # JSON allows "\\ud800" escapes that decode to no Unicode character; nothing downstream
+        # (databases, the response encoder) can store or echo them, so refuse them here, once.
+        raise InvalidSyntax("request body contains an unpaired UTF-16 surrogate escape")
+    return body
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """Whether any string (key or value) in a parsed JSON document is not valid Unicode."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def json_object(request: Request, max_bytes: int) -> dict:

@@ -18,6 +18,9 @@ from ..errors import ExpiredCursor, InvalidCursor, InvalidValue
 from ..model import Keyset
 
 MAX_CURSOR_LENGTH = 2048
+# Larger start indexes name a page past any directory; clamping keeps them within every
+# backend's integer range (SQL OFFSET, Redis ranges) and the answer is the same empty page.
+MAX_START_INDEX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def parse_paging(start_index: object, count: object, cursor: object, *, default_
     above the maximum is lowered to it. A cursor and a startIndex together are ambiguous."""
     if cursor is not None and start_index is not None:
         raise InvalidValue("use either 'startIndex' (index paging) or 'cursor' (cursor paging), not both")
-    index = 1 if start_index is None else max(1, _int_param("startIndex", start_index))
+    index = 1 if start_index is None else min(max(1, _int_param("startIndex", start_index)), MAX_START_INDEX)
     size = default_count if count is None else max(0, _int_param("count", count))
     size = min(size, max_count)
     if cursor is not None and not isinstance(cursor, str):

@@ -22,7 +22,7 @@ from ..model import Resource
 from ..operations import Operations
 from ..protocol.etag import etag_for, expected_version
 from ..protocol.media import json_object
-from .http import ALL_METHODS, method_not_allowed, request_context, scim_response
+from .http import request_context, scim_response, scim_route
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
@@ -140,10 +140,8 @@ def register(bp: Blueprint, state: ScimState) -> None:
             out["bulkId"] = op.bulk_id
         return out
 
-    @bp.route("/Bulk", methods=ALL_METHODS)
+    @scim_route(bp, "/Bulk", ("POST",))
     def bulk_view():
-        if request.method != "POST":
-            raise method_not_allowed(("POST",))
         config = state.config
         body = json_object(request, config[ConfigKeys.MAX_PAYLOAD_BYTES])
         operations, fail_on_errors = _parse(body, config[ConfigKeys.BULK_MAX_OPERATIONS])

@@ -8,7 +8,7 @@ from flask import Blueprint, request
 from ..config import ConfigKeys
 from ..errors import NotFoundError, ScimError
 from ..extension import ScimState
-from .http import ALL_METHODS, method_not_allowed, request_context, scim_response
+from .http import request_context, scim_response, scim_route
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -53,11 +53,6 @@ def _list(resources: list[dict]) -> dict:
             "startIndex": 1, "Resources": resources}
 
 
-def _only_get() -> None:
-    if request.method not in ("GET", "HEAD"):
-        raise method_not_allowed(("GET",))
-
-
 def _no_filter() -> None:
     # RFC 7644 §4: filtering these endpoints is not supported and must be refused.
     if "filter" in request.args:
@@ -67,37 +62,32 @@ def _no_filter() -> None:
 def register(bp: Blueprint, state: ScimState) -> None:
     catalog = state.catalog
 
-    @bp.route("/ServiceProviderConfig", methods=ALL_METHODS)
+    @scim_route(bp, "/ServiceProviderConfig", ("GET",))
     def service_provider_config_view():
-        _only_get()
         return scim_response(service_provider_config(state, request_context().base_url))
 
-    @bp.route("/ResourceTypes", methods=ALL_METHODS)
+    @scim_route(bp, "/ResourceTypes", ("GET",))
     def resource_types_view():
-        _only_get()
         _no_filter()
         base = request_context().base_url
         return scim_response(_list([rt.to_dict(f"{base}/ResourceTypes/{rt.id}") for rt in catalog.resource_types]))
 
-    @bp.route("/ResourceTypes/<id>", methods=ALL_METHODS)
+    @scim_route(bp, "/ResourceTypes/<id>", ("GET",))
     def resource_type_view(id: str):
-        _only_get()
         base = request_context().base_url
         for rt in catalog.resource_types:
             if rt.id.lower() == id.lower():
                 return scim_response(rt.to_dict(f"{base}/ResourceTypes/{rt.id}"))
         raise NotFoundError(f"no resource type {id!r}")
 
-    @bp.route("/Schemas", methods=ALL_METHODS)
+    @scim_route(bp, "/Schemas", ("GET",))
     def schemas_view():
-        _only_get()
         _no_filter()
         base = request_context().base_url
         return scim_response(_list([s.to_dict(f"{base}/Schemas/{s.id}") for s in catalog.schemas]))
 
-    @bp.route("/Schemas/<path:id>", methods=ALL_METHODS)
+    @scim_route(bp, "/Schemas/<path:id>", ("GET",))
     def schema_view(id: str):
-        _only_get()
         schema = catalog.schema(id)
         if schema is None:
             raise NotFoundError(f"no schema {id!r}")

@@ -6,21 +6,25 @@ provisioning tokens there is none, and the endpoint answers 501 as the RFC allow
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from ..errors import ScimError
 from ..extension import ScimState
-from .http import ALL_METHODS, principal
-from .resources import item_view_class
+from .http import principal, scim_route
+from .resources import ITEM_METHODS, ResourceItemView
 
 
 def register(bp: Blueprint, state: ScimState) -> None:
     user_type = next((rt for rt in state.catalog.resource_types if rt.name == "User"), None)
 
-    @bp.route("/Me", methods=ALL_METHODS)
+    @scim_route(bp, "/Me", ("POST", *ITEM_METHODS))
     def me_view():
         user_id = principal().user_id
         if user_type is None or user_id is None:
             raise ScimError("/Me is not available: this credential is not associated with a User",
                             status=501)
-        return item_view_class()(state, user_type).dispatch_request(id=user_id)
+        if request.method == "POST":
+            # Self-registration through /Me (RFC 7644 §3.11) is not offered.
+            raise ScimError("creating the authenticated subject through POST /Me is not supported",
+                            status=501)
+        return ResourceItemView(state, user_type).dispatch_request(id=user_id)

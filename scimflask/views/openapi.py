@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from importlib.metadata import PackageNotFoundError, version
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from ..extension import ScimState
 from ..openapi import OPENAPI_PATH, build_openapi
-from .http import ALL_METHODS, method_not_allowed
+from .http import scim_route
 
 
 def _package_version() -> str:
@@ -30,8 +30,6 @@ def register(bp: Blueprint, state: ScimState) -> None:
     document = json.dumps(build_openapi(state.catalog, state.config, _package_version()),
                           ensure_ascii=False, separators=(",", ":"))
 
-    @bp.route(OPENAPI_PATH, methods=ALL_METHODS)
+    @scim_route(bp, OPENAPI_PATH, ("GET",))
     def openapi_view():
-        if request.method not in ("GET", "HEAD"):
-            raise method_not_allowed(("GET",))
         return Response(document, mimetype="application/json")

@@ -16,7 +16,7 @@ from ..protocol.paging import parse_paging
 from ..protocol.projection import loads, parse_attribute_list, project
 from ..schema.catalog import ResourceType
 from ..schema.validate import schemas_for
-from .http import ALL_METHODS, method_not_allowed, request_context, scim_response
+from .http import request_context, scim_response, scim_route
 
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -181,28 +181,11 @@ class ResourceItemView(MethodView):
         return scim_response(None, 204)
 
 
-def _guard(view_class, allowed: tuple[str, ...]):
-    """Route every method to the view, answering unsupported ones with a SCIM 405."""
-    original = view_class.dispatch_request
-
-    def dispatch_request(self, **kwargs):
-        if request.method not in allowed and request.method not in ("HEAD", "OPTIONS"):
-            raise method_not_allowed(allowed)
-        return original(self, **kwargs)
-
-    return type(view_class.__name__, (view_class,), {"dispatch_request": dispatch_request})
-
-
-def item_view_class():
-    return _guard(ResourceItemView, ("GET", "PUT", "PATCH", "DELETE"))
+ITEM_METHODS = ("GET", "PUT", "PATCH", "DELETE")
 
 
 def register(bp: Blueprint, state: ScimState) -> None:
-    list_view = _guard(ResourceListView, ("GET", "POST"))
-    item_view = item_view_class()
     for rt in state.catalog.resource_types:
         name = rt.name.lower()
-        plural = name + "s"
-        bp.add_url_rule(rt.endpoint, view_func=list_view.as_view(plural, state, rt), methods=ALL_METHODS)
-        bp.add_url_rule(f"{rt.endpoint}/<id>", view_func=item_view.as_view(name, state, rt),
-                        methods=ALL_METHODS)
+        scim_route(bp, rt.endpoint, ("GET", "POST"), ResourceListView.as_view(name + "s", state, rt))
+        scim_route(bp, f"{rt.endpoint}/<id>", ITEM_METHODS, ResourceItemView.as_view(name, state, rt))

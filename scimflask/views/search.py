@@ -15,7 +15,7 @@ from ..extension import ScimState
 from ..operations import Operations, SearchParams
 from ..protocol.media import json_object
 from ..protocol.paging import Paging
-from .http import ALL_METHODS, method_not_allowed, request_context, scim_response
+from .http import request_context, scim_response, scim_route
 from .resources import LIST_RESPONSE, Renderer, search_params
 
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -49,8 +49,6 @@ def register(bp: Blueprint, state: ScimState) -> None:
         renderer = renderers[rt_name]
 
         def view():
-            if request.method != "POST":
-                raise method_not_allowed(("POST",))
             params, (attrs, excl) = search_params(state, renderer, search_request(state))
             ctx = request_context()
             result = ops.search(ctx, rt_name, params)
@@ -59,13 +57,11 @@ def register(bp: Blueprint, state: ScimState) -> None:
         return view
 
     for rt in state.catalog.resource_types:
-        bp.add_url_rule(f"{rt.endpoint}/.search", endpoint=f"{rt.name.lower()}s_search",
-                        view_func=make_view(rt.name), methods=ALL_METHODS)
+        scim_route(bp, f"{rt.endpoint}/.search", ("POST",), make_view(rt.name),
+                   endpoint=f"{rt.name.lower()}s_search")
 
-    @bp.route("/.search", methods=ALL_METHODS)
+    @scim_route(bp, "/.search", ("POST",))
     def root_search():
-        if request.method != "POST":
-            raise method_not_allowed(("POST",))
         source = search_request(state)
         if source.get("sortBy") or source.get("cursor") is not None:
             raise InvalidValue("sortBy and cursor are supported on a resource type's /.search, "

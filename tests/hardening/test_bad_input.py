@@ -1,10 +1,10 @@
 """The bad-input catalogue: each case must get one specific SCIM error and change nothing.
 
-Every case runs on every backend (through the `make_app` fixture of tests/conftest.py). A
-tenant is seeded with a User and a Group that has the User as member; after the bad request,
+Every case runs on every backend of tests/conftest.py (one app per backend, a fresh tenant
+with its own stored token per test, so cases cannot see each other's data). The tenant is seeded with a User and a Group that has the User as member; after the bad request,
 both resource types are listed again and must be exactly as before (same documents, same
-versions, same timestamps). Cases that expose a bug in another module are at the end of the
-file, marked `xfail(strict=True)` with the bug in the reason.
+versions, same timestamps). Cases that exposed bugs in other modules are at the end of the
+file, kept as regression cases.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import pytest
 
 from scimflask.errors import ERROR_SCHEMA
 
-from ..conftest import TOKEN, ScimClient
+from scimflask import create_app
+from scimflask.auth import new_token
+
+from ..conftest import TOKEN, ScimClient, storage_config
 from .typed_extension import TYPED
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -42,7 +45,7 @@ class Bad:
     raw: bytes | None = None
     content_type: str = SCIM_JSON
     headers: tuple[tuple[str, str], ...] = ()
-    token: str | None = TOKEN
+    authenticated: bool = True  # send the tenant's bearer token
     # For /Bulk: the request is fine, its operations fail with these statuses.
     bulk_statuses: tuple[str, ...] = field(default=())
 
@@ -275,30 +278,43 @@ CASES: dict[str, Bad] = {
     "bulk-fail-on-errors-zero": Bad("POST", "/Bulk", 400, "invalidValue", json=bulk({"method": "DELETE", "path": "/Users/x"}, failOnErrors=0)),
     "bulk-data-not-object": Bad("POST", "/Bulk", 400, "invalidSyntax", json=bulk({"method": "PUT", "path": "/Users/{user}", "data": "x"})),
     # -- Authorization header --------------------------------------------------------------
-    "auth-missing": Bad("GET", "/Users", 401, token=None),
-    "auth-empty": Bad("GET", "/Users", 401, token=None, headers=(("Authorization", ""),)),
-    "auth-scheme-only": Bad("GET", "/Users", 401, token=None, headers=(("Authorization", "Bearer"),)),
-    "auth-scheme-spaces": Bad("GET", "/Users", 401, token=None, headers=(("Authorization", "Bearer    "),)),
-    "auth-basic": Bad("GET", "/Users", 401, token=None, headers=(("Authorization", "Basic dXNlcjpwYXNz"),)),
-    "auth-wrong-token": Bad("GET", "/Users", 401, token=None, headers=(("Authorization", "Bearer not-the-token"),)),
-    "auth-two-words": Bad("GET", "/Users", 401, token=None, headers=(("Authorization", f"Bearer {TOKEN} extra"),)),
-    "auth-token-scheme": Bad("GET", "/Users", 401, token=None, headers=(("Authorization", f"Token {TOKEN}"),)),
-    "auth-no-scheme": Bad("GET", "/Users", 401, token=None, headers=(("Authorization", TOKEN),)),
-    "auth-latin1": Bad("GET", "/Users", 401, token=None, headers=(("Authorization", "Bearer t\u00f6ken"),)),
-    "auth-control-char": Bad("GET", "/Users", 401, token=None, headers=(("Authorization", "Bearer a\x01b"),)),
-    "auth-tab-separated": Bad("GET", "/Users", 401, token=None, headers=(("Authorization", f"Bearer\t{TOKEN}x"),)),
-    "auth-over-long": Bad("GET", "/Users", 401, token=None, headers=(("Authorization", "Bearer " + "a" * 10_000),)),
-    "auth-on-write": Bad(*POST_USERS, 401, token=None, json=user(), headers=(("Authorization", "Bearer wrong"),)),
-    "auth-on-bulk": Bad("POST", "/Bulk", 401, token=None, json=bulk({"method": "DELETE", "path": "/Users/{user}"})),
-    "auth-on-patch": Bad(*PATCH_USER, 401, token=None, json=patch({"op": "remove", "path": "displayName"}),
+    "auth-missing": Bad("GET", "/Users", 401, authenticated=False),
+    "auth-empty": Bad("GET", "/Users", 401, authenticated=False, headers=(("Authorization", ""),)),
+    "auth-scheme-only": Bad("GET", "/Users", 401, authenticated=False, headers=(("Authorization", "Bearer"),)),
+    "auth-scheme-spaces": Bad("GET", "/Users", 401, authenticated=False, headers=(("Authorization", "Bearer    "),)),
+    "auth-basic": Bad("GET", "/Users", 401, authenticated=False, headers=(("Authorization", "Basic dXNlcjpwYXNz"),)),
+    "auth-wrong-token": Bad("GET", "/Users", 401, authenticated=False, headers=(("Authorization", "Bearer not-the-token"),)),
+    "auth-two-words": Bad("GET", "/Users", 401, authenticated=False, headers=(("Authorization", f"Bearer {TOKEN} extra"),)),
+    "auth-token-scheme": Bad("GET", "/Users", 401, authenticated=False, headers=(("Authorization", f"Token {TOKEN}"),)),
+    "auth-no-scheme": Bad("GET", "/Users", 401, authenticated=False, headers=(("Authorization", TOKEN),)),
+    "auth-latin1": Bad("GET", "/Users", 401, authenticated=False, headers=(("Authorization", "Bearer t\u00f6ken"),)),
+    "auth-control-char": Bad("GET", "/Users", 401, authenticated=False, headers=(("Authorization", "Bearer a\x01b"),)),
+    "auth-tab-separated": Bad("GET", "/Users", 401, authenticated=False, headers=(("Authorization", f"Bearer\t{TOKEN}x"),)),
+    "auth-over-long": Bad("GET", "/Users", 431, authenticated=False, headers=(("Authorization", "Bearer " + "a" * 10_000),)),
+    "auth-on-write": Bad(*POST_USERS, 401, authenticated=False, json=user(), headers=(("Authorization", "Bearer wrong"),)),
+    "auth-on-bulk": Bad("POST", "/Bulk", 401, authenticated=False, json=bulk({"method": "DELETE", "path": "/Users/{user}"})),
+    "auth-on-patch": Bad(*PATCH_USER, 401, authenticated=False, json=patch({"op": "remove", "path": "displayName"}),
                          headers=(("Authorization", "Negotiate abc"),)),
 }
 
 
+_apps: dict[str, object] = {}
+
+
+def _app_for(backend: str):
+    """One app per backend for the whole catalogue; each test gets a tenant (and token) of its own."""
+    if backend not in _apps:
+        _apps[backend] = create_app({**storage_config(backend), "SCIM_SECRET_KEY": "catalogue", "TESTING": True,
+                                     "SCIM_PLUGINS": ("tests.hardening.typed_extension",)})
+    return _apps[backend]
+
+
 @pytest.fixture
-def seeded(make_app):
-    """A client on a tenant holding one User (in one Group); ids as `{user}` / `{group}`."""
-    client = ScimClient(make_app(SCIM_PLUGINS=("tests.hardening.typed_extension",)))
+def seeded(backend, tenant):
+    """A client on a fresh tenant holding one User (in one Group); ids as `{user}` / `{group}`."""
+    app = _app_for(backend)
+    _, secret = new_token(app.extensions["scim"].storage, tenant, description="bad-input catalogue")
+    client = ScimClient(app, token=secret)
     created = client.post("/Users", json={"schemas": [USER], "userName": "seed", "displayName": "Seed",
                                           "emails": [{"value": "seed@example.com", "type": "work"}]})
     assert created.status_code == 201, created.json
@@ -332,8 +348,8 @@ def snapshot(client: ScimClient) -> dict:
 
 def send(client: ScimClient, case: Bad, ids: dict):
     headers = {"Content-Type": case.content_type} if (case.json is not _ABSENT or case.raw is not None) else {}
-    if case.token is not None:
-        headers["Authorization"] = f"Bearer {case.token}"
+    if case.authenticated:
+        headers["Authorization"] = f"Bearer {client.token}"
     headers.update({name: _fill(value, ids) for name, value in case.headers})
     if case.raw is not None:
         data = case.raw
@@ -353,6 +369,22 @@ def assert_scim_error(answer, status: int, scim_type: str | None) -> dict:
     assert body.get("scimType") == scim_type, body
     assert isinstance(body.get("detail"), str) and body["detail"], body
     return body
+
+
+# -- found by the catalogue and the fuzzers, fixed since; kept as regular cases -------------------
+# Unpaired UTF-16 surrogate escapes ("\ud800") decode to no Unicode character; media.json_body
+# refuses them before anything can try to store or echo them.
+CASES.update({
+    "surrogate-attribute-value": Bad(*POST_USERS, 400, "invalidSyntax",
+                                     raw=('{"schemas":["%s"],"userName":"\\ud800"}' % USER).encode()),
+    "surrogate-patch-value": Bad(*PATCH_USER, 400, "invalidSyntax", raw=(
+        '{"schemas":["%s"],"Operations":[{"op":"replace","path":"displayName","value":"\\udc00"}]}'
+        % PATCH_OP).encode()),
+    "surrogate-attribute-name": Bad(*POST_USERS, 400, "invalidSyntax",
+                                    raw=('{"schemas":["%s"],"userName":"k","\\ud800":1}' % USER).encode()),
+    "surrogate-bulk-path": Bad("POST", "/Bulk", 400, "invalidSyntax", raw=(
+        '{"schemas":["%s"],"Operations":[{"method":"DELETE","path":"/Users/\\ud800"}]}' % BULK).encode()),
+})
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -377,3 +409,63 @@ def test_bad_input_gets_its_error_and_changes_nothing(seeded, name):
 
 def test_catalogue_is_big_enough():
     assert len(CASES) >= 80
+
+
+def test_start_index_beyond_every_integer_type_is_an_empty_page(seeded):
+    client, _ = seeded
+    answer = client.get("/Users?startIndex=" + "9" * 19)
+    assert answer.status_code == 200 and answer.json["Resources"] == [], answer.get_data(as_text=True)[:300]
+
+
+def test_method_unknown_to_routing_names_the_right_allow_header(seeded):
+    client, _ = seeded
+    for path, allowed in (("/Users", "GET, POST"), ("/Users/x", "GET, PUT, PATCH, DELETE"), ("/Bulk", "POST")):
+        answer = client.request("TRACE", path)
+        assert_scim_error(answer, 405, None)
+        assert answer.headers["Allow"] == allowed
+
+
+# -- hostile text that is valid input: stored and matched as data, never as syntax ---------------
+HOSTILE = ["x' OR '1'='1", 'x" OR "1"="1', "%", "_", "a%b_c", "*", "?", "[a-z]", "\\", "'; DROP TABLE resources; --",
+           "]] redis.call('FLUSHALL') --[[", "$.userName", "{\"$ne\": null}", "ünïcødé", "tab\there", "\U0001F600"]
+
+
+@pytest.mark.parametrize("operator", ["eq", "co", "sw", "ew"])
+def test_hostile_values_match_only_themselves(seeded, operator):
+    client, _ = seeded
+    ids = {}
+    for index, text in enumerate(HOSTILE):
+        created = client.post("/Users", json={"schemas": [USER], "userName": f"h{index}-{text}", "displayName": text})
+        assert created.status_code == 201, created.json
+        ids[text] = created.json["id"]
+    for text, own_id in ids.items():
+        literal = json.dumps(text)
+        answer = client.post("/Users/.search", json=search(filter=f"displayName {operator} {literal}", count=100))
+        assert answer.status_code == 200, answer.json
+        found = {doc["id"] for doc in answer.json["Resources"]}
+        expected = {i for t, i in ids.items() if {"eq": t == text, "co": text in t,
+                                                   "sw": t.startswith(text), "ew": t.endswith(text)}[operator]}
+        assert own_id in found and found == expected, (text, operator)
+
+
+def test_id_and_meta_in_a_post_body_are_ignored(seeded):
+    client, ids = seeded
+    created = client.post("/Users", json={"schemas": [USER], "userName": "chooser", "id": ids["{user}"],
+                                          "meta": {"created": "2000-01-01T00:00:00Z", "version": 'W/"77"'}})
+    assert created.status_code == 201
+    assert created.json["id"] != ids["{user}"]
+    assert created.json["meta"]["created"] != "2000-01-01T00:00:00Z" and created.json["meta"]["version"] != 'W/"77"'
+    assert client.get(f"/Users/{ids['{user}']}").json["userName"] == "seed"
+
+
+@pytest.mark.parametrize("query, items, start", [("startIndex=-5", 2, 1), ("startIndex=0&count=1", 1, 1),
+                                                 ("count=-1", 0, 1), ("count=999999", 2, 1),
+                                                 ("startIndex=1000000", 0, 1000000)])
+def test_out_of_range_paging_is_clamped(seeded, query, items, start):
+    client, _ = seeded
+    client.post("/Users", json={"schemas": [USER], "userName": "second"})
+    answer = client.get(f"/Users?{query}")
+    assert answer.status_code == 200, answer.json
+    assert answer.json["totalResults"] == 2
+    assert len(answer.json["Resources"]) == answer.json["itemsPerPage"] == items
+    assert answer.json["startIndex"] == start

@@ -42,7 +42,7 @@ def _load(modes: list[GenerationMode]):
                                             config=schemathesis.Config())
     schema.config.update(headers=AUTH, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
     schema.config.phases.update(phases=PHASES)
-    schema.config.generation.update(modes=modes, max_examples=examples(8), deterministic=True,
+    schema.config.generation.update(modes=modes, max_examples=examples(5), deterministic=True,
                                     database="none")
     return schema
 

@@ -3,8 +3,7 @@
 Each server runs in a subprocess on a free port and gets raw bytes over a socket (the test
 client cannot send a request a real server would refuse). "Wired" servers use
 `scimflask.protocol.limits` the way tests/hardening/server_apps.py does; the `scimflask serve`
-tests are the same checks against the CLI as it is today and are expected to fail until it
-uses those pieces (strict xfail: they turn red the moment the CLI is fixed, to be unmarked).
+tests run the same checks against the CLI, which uses those pieces itself.
 """
 
 from __future__ import annotations
@@ -27,8 +26,6 @@ from ..conftest import TOKEN, ScimClient
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PREFIX = "/scim/v2"
-CLI_NOT_WIRED = ("scimflask.cli.serve does not yet pass request_handler=ScimRequestHandler / "
-                 "worker_class ScimThreadWorker nor wrap the app in RequestLimits")
 
 
 def _free_port() -> int:
@@ -122,10 +119,8 @@ def _assert_scim_error(answer: tuple[int, dict, bytes], status: int) -> dict:
 
 
 @pytest.fixture
-def refusing_server(request, server):
-    """The server, for tests of refusals: those the CLI does not yet answer in SCIM JSON."""
-    if request.node.callspec.id.startswith("cli-"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=CLI_NOT_WIRED))
+def refusing_server(server):
+    """The server, for tests of refusals (every launcher answers them in SCIM JSON)."""
     return server
 
 

@@ -8,7 +8,7 @@ from tests.conftest import ScimClient
 
 BAD_HEADERS = [
     None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "bearer wrong-token", "Bearer  a b",
-    "Token test-token-0123456789", "Bearer " + "x" * 10000, "Bearer t\u00e9st", "Bearer \x00",
+    "Token test-token-0123456789", "Bearer " + "x" * 5000, "Bearer t\u00e9st", "Bearer \x00",
 ]
 
 
