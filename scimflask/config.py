@@ -33,6 +33,20 @@ class ConfigKeys:
     PLUGINS = "SCIM_PLUGINS"
     BLOCKED_PLUGINS = "SCIM_BLOCKED_PLUGINS"
     DISABLE_PLUGIN_AUTOLOAD = "SCIM_DISABLE_PLUGIN_AUTOLOAD"
+    # operating a multi-tenant service
+    PUBLIC_BASE_URL = "SCIM_PUBLIC_BASE_URL"
+    ADMIN_TOKENS = "SCIM_ADMIN_TOKENS"
+    ADMIN_URL_PREFIX = "SCIM_ADMIN_URL_PREFIX"
+    TOKEN_ROTATION_GRACE = "SCIM_TOKEN_ROTATION_GRACE"
+    LOG_ENABLED = "SCIM_LOG_ENABLED"
+    LOG_READS = "SCIM_LOG_READS"
+    LOG_RETENTION_DAYS = "SCIM_LOG_RETENTION_DAYS"
+    LOG_MAX_ENTRIES_PER_TENANT = "SCIM_LOG_MAX_ENTRIES_PER_TENANT"
+    RATE_LIMIT = "SCIM_RATE_LIMIT"
+    HEALTH_ENABLED = "SCIM_HEALTH_ENABLED"
+    HEALTH_PREFIX = "SCIM_HEALTH_PREFIX"
+    METRICS_ENABLED = "SCIM_METRICS_ENABLED"
+    METRICS_PATH = "SCIM_METRICS_PATH"
 
 
 DEFAULTS: dict[str, Any] = {
@@ -65,6 +79,28 @@ DEFAULTS: dict[str, Any] = {
     ConfigKeys.PLUGINS: (),
     ConfigKeys.BLOCKED_PLUGINS: (),
     ConfigKeys.DISABLE_PLUGIN_AUTOLOAD: False,
+    # Scheme and host clients reach the SCIM endpoints at, e.g. "https://scim.example.com" (the
+    # admin API's baseUrl); None means the host of the admin request.
+    ConfigKeys.PUBLIC_BASE_URL: None,
+    # Static admin credentials (plain text); the admin API exists only when this is set or a
+    # plugin implements scimflask_authorize_admin.
+    ConfigKeys.ADMIN_TOKENS: (),
+    ConfigKeys.ADMIN_URL_PREFIX: "/scim-admin",
+    # Seconds the old tokens of a tenant stay valid after a rotation.
+    ConfigKeys.TOKEN_ROTATION_GRACE: 86_400,
+    # The provisioning log (needs a backend with ProvisioningLogSupport; skipped otherwise).
+    ConfigKeys.LOG_ENABLED: True,
+    ConfigKeys.LOG_READS: False,
+    ConfigKeys.LOG_RETENTION_DAYS: 30,
+    ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT: 100_000,
+    # Requests per token per window, "600/60" = 600 per 60 seconds; None = no limit.
+    ConfigKeys.RATE_LIMIT: None,
+    # /healthz and /readyz; create_app switches them on, an embedding host opts in.
+    ConfigKeys.HEALTH_ENABLED: False,
+    ConfigKeys.HEALTH_PREFIX: "",
+    # Prometheus metrics at METRICS_PATH (needs prometheus_client: scimflask[metrics]).
+    ConfigKeys.METRICS_ENABLED: False,
+    ConfigKeys.METRICS_PATH: "/metrics",
 }
 
 _CHOICES = {
@@ -75,7 +111,9 @@ _CHOICES = {
 _POSITIVE_INTS = (
     ConfigKeys.DEFAULT_PAGE_SIZE, ConfigKeys.MAX_PAGE_SIZE, ConfigKeys.MAX_PAYLOAD_BYTES,
     ConfigKeys.MAX_FILTER_LENGTH, ConfigKeys.BULK_MAX_OPERATIONS, ConfigKeys.CURSOR_TIMEOUT,
+    ConfigKeys.LOG_RETENTION_DAYS, ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT,
 )
+_PREFIXES = (ConfigKeys.URL_PREFIX, ConfigKeys.ADMIN_URL_PREFIX, ConfigKeys.HEALTH_PREFIX)
 
 
 def validate(config: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -98,13 +136,30 @@ def validate(config: Mapping[str, Any]) -> Mapping[str, Any]:
             raise ConfigurationError(f"{key} must be one of {', '.join(choices)}, not {values[key]!r}")
     if not isinstance(values[ConfigKeys.STORAGE_OPTIONS], Mapping):
         raise ConfigurationError(f"{ConfigKeys.STORAGE_OPTIONS} must be a dict")
-    prefix = values[ConfigKeys.URL_PREFIX]
-    if not isinstance(prefix, str) or (prefix and not prefix.startswith("/")) or prefix.endswith("/"):
-        raise ConfigurationError(f"{ConfigKeys.URL_PREFIX} must start with '/' and not end with one: {prefix!r}")
-    tokens = values[ConfigKeys.BEARER_TOKENS]
-    if isinstance(tokens, str):
-        tokens = tuple(t for t in tokens.split(",") if t)
-    values[ConfigKeys.BEARER_TOKENS] = tuple(tokens)
+    for key in _PREFIXES:
+        prefix = values[key]
+        if not isinstance(prefix, str) or (prefix and not prefix.startswith("/")) or prefix.endswith("/"):
+            raise ConfigurationError(f"{key} must start with '/' and not end with one: {prefix!r}")
+    path = values[ConfigKeys.METRICS_PATH]
+    if not isinstance(path, str) or not path.startswith("/") or len(path) < 2:
+        raise ConfigurationError(f"{ConfigKeys.METRICS_PATH} must be a path such as '/metrics': {path!r}")
+    for key in (ConfigKeys.BEARER_TOKENS, ConfigKeys.ADMIN_TOKENS):
+        tokens = values[key]
+        if isinstance(tokens, str):
+            tokens = tuple(t for t in tokens.split(",") if t)
+        values[key] = tuple(tokens)
+    grace = values[ConfigKeys.TOKEN_ROTATION_GRACE]
+    if not isinstance(grace, int) or isinstance(grace, bool) or grace < 0:
+        raise ConfigurationError(f"{ConfigKeys.TOKEN_ROTATION_GRACE} must be a number of seconds >= 0, not {grace!r}")
+    base = values[ConfigKeys.PUBLIC_BASE_URL]
+    if base is not None and (not isinstance(base, str) or not base.startswith(("http://", "https://"))):
+        raise ConfigurationError(f"{ConfigKeys.PUBLIC_BASE_URL} must be an http(s) URL, not {base!r}")
+    if base:
+        values[ConfigKeys.PUBLIC_BASE_URL] = base.rstrip("/")
+    if values[ConfigKeys.RATE_LIMIT] is not None:
+        from .protocol.ratelimit import RateLimit
+
+        RateLimit.parse(values[ConfigKeys.RATE_LIMIT])  # fail at start-up, not per request
     return MappingProxyType(values)
 
 

@@ -23,7 +23,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def scimflask_register_storage(registry: "StorageRegistry") -> None:
+def scimflask_register_storage(registry: StorageRegistry) -> None:
     """Add storage backends: call ``registry.add(MyStorage)`` for each class.
 
     Called once per ``Scim.init_app``. Each class declares the URL schemes it serves in
@@ -40,7 +40,7 @@ def scimflask_register_storage(registry: "StorageRegistry") -> None:
 
 
 @hookspec
-def scimflask_register_schemas(catalog: "Catalog") -> None:
+def scimflask_register_schemas(catalog: Catalog) -> None:
     """Add custom schemas, extensions or resource types to ``catalog``.
 
     Called once per ``Scim.init_app``, after the built-in User, Group and Enterprise User
@@ -60,7 +60,7 @@ def scimflask_register_schemas(catalog: "Catalog") -> None:
 
 
 @hookspec(firstresult=True)
-def scimflask_authenticate(request: "Request", config: dict[str, Any]) -> Any:
+def scimflask_authenticate(request: Request, config: dict[str, Any]) -> Any:
     """Authenticate a SCIM request in place of (or before) the built-in bearer-token check.
 
     Stops at the first non-None result. Return a ``scimflask.auth.Principal`` (tenant, token
@@ -83,7 +83,7 @@ def scimflask_authenticate(request: "Request", config: dict[str, Any]) -> Any:
 
 
 @hookspec
-def scimflask_resource_changed(event: "ResourceEvent") -> None:
+def scimflask_resource_changed(event: ResourceEvent) -> None:
     """Observe a committed write (create, replace, patch, delete) of a User or Group.
 
     Called after the storage has committed, once per resource written (Bulk included). The

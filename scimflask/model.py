@@ -92,7 +92,7 @@ class Resource:
     members: list[Member] | None = None
     groups: list[GroupRef] | None = None
 
-    def copy(self) -> "Resource":
+    def copy(self) -> Resource:
         return Resource(
             self.resource_type, self.id, copy.deepcopy(self.data), self.created,
             self.last_modified, self.version,

@@ -18,7 +18,8 @@ forms are named in the descriptions but not in the schemas.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .config import ConfigKeys
 from .errors import ERROR_SCHEMA

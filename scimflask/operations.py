@@ -199,8 +199,8 @@ class Operations:
             members = change.replace_members if change.replace_members is not None else change.add_members
             try:
                 updated = self._member_policy(
-                    lambda check: self.storage.update(ctx, resource_type, id, change, expected_version=cas,
-                                                      check_members=check, now=utcnow()),
+                    lambda check, change=change, cas=cas: self.storage.update(
+                        ctx, resource_type, id, change, expected_version=cas, check_members=check, now=utcnow()),
                     members)
             except PreconditionFailed as exc:
                 if expected_version is not None:

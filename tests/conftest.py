@@ -159,3 +159,26 @@ def pytest_runtest_makereport(item, call):
             and any(item.get_closest_marker(mark) for mark in SERVICE_MARKS)):
         report.outcome = "failed"
         report.longrepr = f"service-backed test skipped although SCIMFLASK_REQUIRE_SERVICES is set: {report.longrepr}"
+
+
+BACKEND_IDS = ("memory", "sqlite", "fakeredis", "postgres", "mysql", "redis")
+
+
+def pytest_collection_modifyitems(config, items):
+    """`SCIMFLASK_TEST_BACKENDS=memory,sqlite` keeps only those backends' parametrisations;
+    tests that run on no particular backend stay when `memory` (the reference) is selected.
+    tox's backend factors use it, so each cell runs its backend's tests once."""
+    wanted = os.environ.get("SCIMFLASK_TEST_BACKENDS")
+    if not wanted:
+        return
+    selected = {name.strip() for name in wanted.split(",") if name.strip()}
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        tokens = set(callspec.id.split("-")) if callspec is not None else set()
+        backends = tokens.intersection(BACKEND_IDS)
+        wanted_here = backends & selected if backends else "memory" in selected
+        (keep if wanted_here else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

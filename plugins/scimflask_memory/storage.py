@@ -3,10 +3,14 @@
 Filters mean what `scimflask.filter.evaluate.matches` says and order is the reference
 `sort_key`, so every other backend is tested against this one's behaviour. Data lives in one
 process and is lost on restart: for tests and demos, not for several workers.
+
+It also offers the operating capabilities (`scimflask.storage.capabilities`): tenant records,
+the provisioning log and rate-limit counters, all behind the same lock.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import logging
 import threading
@@ -21,7 +25,15 @@ from scimflask.filter.evaluate import matches
 from scimflask.model import Change, GroupRef, Member, Page, Query, RequestContext, Resource, Token
 from scimflask.schema.catalog import Catalog, ResourceType
 from scimflask.storage import Conflict, NotFound, PreconditionFailed, Storage, UnknownMembers
+from scimflask.storage.capabilities import (
+    CounterSupport,
+    LogEntry,
+    ProvisioningLogSupport,
+    TenantSupport,
+)
+from scimflask.storage.capabilities import Tenant as TenantRecord
 
+from .counters import Counters
 from .ordering import Ordering
 from .tenant import Tenant
 
@@ -31,7 +43,7 @@ MEMBERS = "members"
 GROUPS = "groups"
 
 
-class MemoryStorage(Storage):
+class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport):
     """Per-tenant dicts behind one re-entrant lock; `eq` on unique attributes, `externalId`
     and `id` is answered from indexes, anything else by evaluating the reference predicate."""
 
@@ -45,6 +57,9 @@ class MemoryStorage(Storage):
         self._tokens: dict[str, Token] = {}  # secret hash -> token
         self._token_hashes: dict[str, str] = {}  # token id -> secret hash
         self._defined: dict[tuple[str, str], bool] = {}
+        self._records: dict[str, TenantRecord] = {}
+        self._logs: dict[str, list[LogEntry]] = {}  # tenant -> entries in id order
+        self._counters = Counters()
 
     @classmethod
     def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> MemoryStorage:
@@ -273,12 +288,85 @@ class MemoryStorage(Storage):
             if secret_hash is not None:
                 self._tokens[secret_hash].last_used = when
 
+    def update_token(self, token: Token) -> bool:
+        with self._lock:
+            secret_hash = self._token_hashes.get(token.id)
+            if secret_hash is None:
+                return False
+            stored = self._tokens[secret_hash]
+            stored.last_used, stored.expires, stored.description = (
+                token.last_used, token.expires, token.description)
+            return True
+
+    # -- tenants --------------------------------------------------------------------------
+    def put_tenant(self, tenant: TenantRecord) -> None:
+        with self._lock:
+            self._records[tenant.id] = replace(tenant)
+
+    def get_tenant(self, tenant_id: str) -> TenantRecord | None:
+        with self._lock:
+            record = self._records.get(tenant_id)
+            return None if record is None else replace(record)
+
+    def list_tenants(self) -> list[TenantRecord]:
+        with self._lock:
+            records = [replace(record) for record in self._records.values()]
+        return sorted(records, key=lambda record: (record.created, record.id))
+
+    def delete_tenant(self, tenant_id: str) -> bool:
+        with self._lock:
+            self._tenants.pop(tenant_id, None)
+            self._logs.pop(tenant_id, None)
+            self._counters.forget_tenant(tenant_id)
+            for token in [t for t in self._tokens.values() if t.tenant == tenant_id]:
+                self.delete_token(token.id)
+            return self._records.pop(tenant_id, None) is not None
+
+    # -- provisioning log -----------------------------------------------------------------
+    def append_log(self, entry: LogEntry) -> None:
+        stored = replace(entry, changed=tuple(entry.changed))
+        with self._lock:
+            bisect.insort(self._logs.setdefault(entry.tenant, []), stored, key=lambda e: e.id)
+
+    def query_log(self, tenant: str, *, limit: int = 100, before: str | None = None,
+                  since: datetime | None = None) -> list[LogEntry]:
+        with self._lock:
+            entries = self._logs.get(tenant, [])
+            end = len(entries) if before is None else bisect.bisect_left(entries, before, key=lambda e: e.id)
+            found: list[LogEntry] = []
+            for entry in reversed(entries[:end]):
+                if len(found) >= limit:
+                    break
+                if since is None or entry.time >= since:
+                    found.append(replace(entry))
+            return found
+
+    def prune_log(self, tenant: str, *, keep: int | None = None,
+                  older_than: datetime | None = None) -> int:
+        with self._lock:
+            entries = self._logs.get(tenant, [])
+            kept = entries if keep is None else entries[max(len(entries) - keep, 0):]
+            if older_than is not None:
+                kept = [entry for entry in kept if entry.time >= older_than]
+            deleted = len(entries) - len(kept)
+            if entries:
+                self._logs[tenant] = kept
+            return deleted
+
+    # -- counters -------------------------------------------------------------------------
+    def hit_counter(self, key: str, window_seconds: int, now: datetime) -> int:
+        with self._lock:
+            return self._counters.hit(key, window_seconds, now)
+
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
         with self._lock:
             self._tenants.clear()
             self._tokens.clear()
             self._token_hashes.clear()
+            self._records.clear()
+            self._logs.clear()
+            self._counters = Counters()
 
 
 def _attributes_read(query: Query) -> set[str]:

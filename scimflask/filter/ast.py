@@ -14,7 +14,6 @@ attribute.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 # Comparison operators (RFC 7644 §3.4.2.2, Table 3), lower-case.
 EQ, NE, CO, SW, EW, GT, LT, GE, LE = "eq", "ne", "co", "sw", "ew", "gt", "lt", "ge", "le"
@@ -22,7 +21,7 @@ COMPARISON_OPERATORS = (EQ, NE, CO, SW, EW, GT, LT, GE, LE)
 ORDERING_OPERATORS = (GT, LT, GE, LE)
 SUBSTRING_OPERATORS = (CO, SW, EW)
 
-Literal = Union[str, int, float, bool, None]
+Literal = str | int | float | bool | None
 
 
 @dataclass(frozen=True)
@@ -56,19 +55,19 @@ class Present:
 
 @dataclass(frozen=True)
 class And:
-    left: "Filter"
-    right: "Filter"
+    left: Filter
+    right: Filter
 
 
 @dataclass(frozen=True)
 class Or:
-    left: "Filter"
-    right: "Filter"
+    left: Filter
+    right: Filter
 
 
 @dataclass(frozen=True)
 class Not:
-    expr: "Filter"
+    expr: Filter
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ class ValuePath:
     """
 
     path: AttrPath
-    filter: "Filter"
+    filter: Filter
 
 
-Filter = Union[Compare, Present, And, Or, Not, ValuePath]
+Filter = Compare | Present | And | Or | Not | ValuePath

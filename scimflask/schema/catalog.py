@@ -7,8 +7,8 @@ validation, filter binding, PATCH, projection and the storage backends -- reads 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Iterable, Iterator
 
 # Attribute types (RFC 7643 §2.3).
 STRING = "string"
@@ -58,9 +58,9 @@ class Attribute:
     uniqueness: str = NONE
     canonical_values: tuple[str, ...] = ()
     reference_types: tuple[str, ...] = ()
-    sub_attributes: tuple["Attribute", ...] = ()
+    sub_attributes: tuple[Attribute, ...] = ()
 
-    def sub_attribute(self, name: str) -> "Attribute | None":
+    def sub_attribute(self, name: str) -> Attribute | None:
         """Case-insensitive lookup of a sub-attribute (RFC 7643 §2.1)."""
         lowered = name.lower()
         for sub in self.sub_attributes:

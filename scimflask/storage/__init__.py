@@ -1,6 +1,7 @@
 """The storage contract, its errors and the scheme registry."""
 
 from .base import Storage
+from .capabilities import CounterSupport, LogEntry, ProvisioningLogSupport, Tenant, TenantSupport
 from .errors import (
     Conflict,
     NotFound,
@@ -13,5 +14,6 @@ from .registry import StorageRegistry
 
 __all__ = [
     "Storage", "StorageRegistry", "StorageError", "NotFound", "Conflict", "PreconditionFailed",
-    "UnknownMembers", "StorageUnavailable",
+    "UnknownMembers", "StorageUnavailable", "Tenant", "LogEntry", "TenantSupport",
+    "ProvisioningLogSupport", "CounterSupport",
 ]

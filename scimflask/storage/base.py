@@ -39,6 +39,9 @@ from .errors import StorageError, StorageUnavailable
 _WRAPPED = (
     "create", "get", "update", "delete", "query", "count_members", "add_token", "find_token", "list_tokens",
     "delete_token", "touch_token", "ping",
+    # capabilities.py
+    "put_tenant", "get_tenant", "list_tenants", "delete_tenant", "update_token", "append_log",
+    "query_log", "prune_log", "hit_counter",
 )
 
 

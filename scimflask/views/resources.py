@@ -18,7 +18,6 @@ from ..schema.catalog import ResourceType
 from ..schema.validate import schemas_for
 from .http import request_context, scim_response, scim_route
 
-
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 

@@ -89,7 +89,7 @@ def register(bp: Blueprint, state: ScimState) -> None:
         resources: list[dict] = []
         offset = start - 1
         remaining = count
-        for (renderer, params, (attrs, excl)), total in zip(parts, totals):
+        for (renderer, params, (attrs, excl)), total in zip(parts, totals, strict=True):
             if remaining <= 0:
                 break
             if offset >= total:

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from scimflask.errors import ERROR_SCHEMA
-
 from scimflask import create_app
 from scimflask.auth import new_token
+from scimflask.errors import ERROR_SCHEMA
 
 from ..conftest import TOKEN, ScimClient, storage_config
 from .typed_extension import TYPED

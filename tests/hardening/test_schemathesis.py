@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
 import schemathesis
 from schemathesis import GenerationMode
 from schemathesis.config import HealthCheck
@@ -63,7 +62,7 @@ def scim_error_body(ctx, response, case):
     try:
         body = json.loads(response.content)
     except ValueError:
-        raise AssertionError(f"{response.status_code} answer is not JSON: {response.content[:200]!r}")
+        raise AssertionError(f"{response.status_code} answer is not JSON: {response.content[:200]!r}") from None
     assert isinstance(body, dict) and body.get("schemas") == [ERROR_SCHEMA], body
     assert body.get("status") == str(response.status_code), body
     assert response.headers.get("content-type", [""])[0].startswith("application/scim+json")

@@ -87,7 +87,7 @@ def _exchange(port: int, raw: bytes) -> tuple[int, dict, bytes]:
         while True:
             try:
                 chunk = sock.recv(65536)
-            except (ConnectionResetError, socket.timeout):
+            except (TimeoutError, ConnectionResetError):
                 break
             if not chunk:
                 break

@@ -1,0 +1,188 @@
+"""The provisioning log: what each identity provider did, per tenant, without any values.
+
+An entry is made after the response status is known (the SCIM blueprint's `after_request`),
+from the request line and the `scimflask_resource_changed` events the request fired. It names
+the changed attributes, never their values, and never a password. Entries go to the storage
+backend (`ProvisioningLogSupport`) and, as one JSON line each, to the `scimflask.audit` logger.
+Nothing here may fail a request: every error is logged and swallowed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from flask import g, has_request_context
+
+from .events import CREATED, DELETED, PATCHED, REPLACED, ResourceEvent
+from .hookspecs import hookimpl
+from .model import RequestContext, format_datetime, utcnow
+from .schema.catalog import Catalog
+from .storage.base import Storage
+from .storage.capabilities import LogEntry, ProvisioningLogSupport
+
+log = logging.getLogger("scimflask")
+audit = logging.getLogger("scimflask.audit")
+
+# Retention is applied after every PRUNE_EVERY entries a process writes for a tenant, so its
+# cost is spread thin instead of paid on every request.
+PRUNE_EVERY = 200
+_ACTION_REQUEST = {CREATED: ("POST", 201), REPLACED: ("PUT", 200), PATCHED: ("PATCH", 200),
+                   DELETED: ("DELETE", 204)}
+_READ_METHODS = ("GET", "HEAD")
+
+
+def is_secret(attribute: str) -> bool:
+    """`password` in any spelling or position (`password`, `urn:…:password`, `password.x`)."""
+    name = attribute.rsplit(":", 1)[-1].split(".", 1)[0]
+    return name.lower() == "password"
+
+
+def safe_changed(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({name for name in names if not is_secret(name)}))
+
+
+def entry_to_dict(entry: LogEntry) -> dict:
+    """The JSON shape of an entry (admin API, CLI and the audit log line)."""
+    return {
+        "id": entry.id, "tenant": entry.tenant, "time": format_datetime(entry.time),
+        "method": entry.method, "path": entry.path, "status": entry.status, "outcome": entry.outcome,
+        "tokenId": entry.token_id, "resourceType": entry.resource_type, "resourceId": entry.resource_id,
+        "changed": list(entry.changed), "detail": entry.detail,
+    }
+
+
+def _entry_id(when: datetime, sequence: int) -> str:
+    """Sorts in time order (fixed-width hex microseconds), unique across workers (random tail)."""
+    micros = int(when.timestamp() * 1_000_000) + sequence
+    return f"{micros:015x}{secrets.token_hex(4)}"
+
+
+@dataclass
+class RequestRecord:
+    """What the blueprint knows about a finished SCIM request."""
+
+    context: RequestContext
+    method: str
+    path: str  # relative to the SCIM prefix, e.g. "/Users/2819c223"
+    status: int
+    error_type: str | None
+    events: list[ResourceEvent]
+
+
+class ProvisioningLog:
+    """Turns finished requests into log entries, stores them and applies retention."""
+
+    def __init__(self, storage: Storage, catalog: Catalog, *, enabled: bool, reads: bool,
+                 retention_days: int, max_entries: int) -> None:
+        self.store = storage if isinstance(storage, ProvisioningLogSupport) else None
+        self.catalog = catalog
+        self.enabled = enabled
+        self.reads = reads
+        self.retention = timedelta(days=retention_days)
+        self.max_entries = max_entries
+        self._written: dict[str, int] = {}
+        self._lock = threading.Lock()
+        if enabled and self.store is None:
+            log.warning("%s has no provisioning-log support: entries go only to the "
+                        "'scimflask.audit' logger", type(storage).__name__)
+
+    # -- collecting events during the request ---------------------------------------------
+    @hookimpl
+    def scimflask_resource_changed(self, event: ResourceEvent) -> None:
+        if has_request_context():
+            g.setdefault("scim_log_events", []).append(event)
+
+    def wants(self, method: str, path: str) -> bool:
+        if not self.enabled:
+            return False
+        is_read = method in _READ_METHODS or (method == "POST" and path.rstrip("/").endswith("/.search"))
+        return self.reads or not is_read
+
+    # -- building entries -------------------------------------------------------------------
+    def entries(self, record: RequestRecord, now: datetime | None = None) -> list[LogEntry]:
+        now = now or utcnow()
+        ctx = record.context
+        outcome = "success" if record.status < 400 else "failure"
+        segments = [part for part in record.path.split("/") if part]
+        is_bulk = bool(segments) and segments[0].lower() == "bulk"
+        entries: list[LogEntry] = []
+
+        def add(method: str, path: str, status: int, outcome: str, resource_type: str | None,
+                resource_id: str | None, changed: tuple[str, ...], detail: str | None) -> None:
+            entries.append(LogEntry(
+                id=_entry_id(now, len(entries)), tenant=ctx.tenant, time=now, method=method, path=path,
+                status=status, outcome=outcome, token_id=ctx.token_id, resource_type=resource_type,
+                resource_id=resource_id, changed=changed, detail=detail))
+
+        if is_bulk:
+            add(record.method, record.path, record.status, outcome, None, None, (), record.error_type)
+            for event in record.events:
+                method, status = _ACTION_REQUEST.get(event.action, (record.method, record.status))
+                endpoint = self._endpoint(event.resource_type)
+                add(method, f"/{endpoint}/{event.id}", status, "success", event.resource_type,
+                    event.id, safe_changed(event.changed), None)
+            return entries
+        if record.events:
+            event = record.events[-1]
+            add(record.method, record.path, record.status, outcome, event.resource_type, event.id,
+                safe_changed(name for e in record.events for name in e.changed), record.error_type)
+            return entries
+        resource_type = resource_id = None
+        if segments:
+            found = (self.catalog.resource_type_by_endpoint("/" + segments[0])
+                     or self.catalog.resource_type_by_endpoint(segments[0]))
+            resource_type = found.name if found is not None else None
+            if found is not None and len(segments) > 1 and not segments[1].startswith("."):
+                resource_id = segments[1]
+        add(record.method, record.path, record.status, outcome, resource_type, resource_id, (),
+            record.error_type)
+        return entries
+
+    def _endpoint(self, resource_type: str) -> str:
+        try:
+            return self.catalog.resource_type(resource_type).endpoint.lstrip("/")
+        except KeyError:
+            return resource_type
+
+    # -- writing ----------------------------------------------------------------------------
+    def record(self, record: RequestRecord) -> None:
+        """Store and emit the entries of a finished request; never raises."""
+        try:
+            entries = self.entries(record)
+        except Exception:
+            log.exception("provisioning log: could not build entries for %s %s", record.method, record.path)
+            return
+        for entry in entries:
+            self.write(entry)
+
+    def write(self, entry: LogEntry) -> None:
+        try:
+            audit.info(json.dumps(entry_to_dict(entry), separators=(",", ":")))
+        except Exception:
+            log.exception("provisioning log: audit line failed")
+        if self.store is None:
+            return
+        try:
+            self.store.append_log(entry)
+            if self._due_for_pruning(entry.tenant):
+                self.store.prune_log(entry.tenant, keep=self.max_entries,
+                                     older_than=entry.time - self.retention)
+        except Exception as exc:
+            log.warning("provisioning log: could not store an entry for tenant %s: %s", entry.tenant, exc)
+
+    def _due_for_pruning(self, tenant: str) -> bool:
+        with self._lock:
+            count = self._written.get(tenant, 0) + 1
+            self._written[tenant] = count
+        return count % PRUNE_EVERY == 1
+
+    def query(self, tenant: str, *, limit: int = 100, before: str | None = None) -> list[LogEntry]:
+        if self.store is None:
+            return []
+        return self.store.query_log(tenant, limit=limit, before=before)
