@@ -117,6 +117,6 @@ def render(results: dict) -> str:
                   scaling_table(results["rows"], results["scale_sizes"]), ""]
     parts += ["### Memory", memory_table(results["memory"]), ""]
     if results["unavailable"]:
-        parts += ["### Unavailable backends"] + [f"- {name}: unavailable: {reason}"
+        parts += ["### Unavailable backends"] + [f"- {name}: {reason if reason.startswith('failed') else 'unavailable: ' + reason}"
                                                  for name, reason in results["unavailable"].items()] + [""]
     return "\n".join(parts)

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from .config import from_environ
+from .config import ConfigKeys, from_environ
 from .extension import Scim
 
 
@@ -14,6 +14,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a standalone SCIM app. `SCIM_*` environment variables are read first, then
     `config` overrides them."""
     app = Flask("scimflask")
+    # A standalone server owns its root, so its health checks are on unless switched off.
+    app.config[ConfigKeys.HEALTH_ENABLED] = True
     app.config.update(from_environ())
     if config:
         app.config.update(config)

@@ -17,17 +17,31 @@ from .auth import Principal, authenticate_bearer
 from .config import ConfigKeys
 from .errors import ScimError, ServiceUnavailable, Unauthorized
 from .extension import ScimState
-from .model import RequestContext
+from .model import RequestContext, utcnow
+from .provisioning_log import RequestRecord
 from .storage.errors import StorageUnavailable
+from .tenancy import check_tenant_enabled
 from .views.http import ALL_METHODS, error_response, method_not_allowed, scim_route
 
 log = logging.getLogger("scimflask")
+
+# Set on every SCIM response: nothing here is a page to render, cache or refer from.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
 
 def _handle_scim_error(error: ScimError) -> Response:
     return error_response(error)
 
 
 def _handle_storage_unavailable(error: StorageUnavailable) -> Response:
+    metrics = getattr(current_app.extensions.get("scim"), "metrics", None)
+    if metrics is not None:
+        metrics.storage_errors.inc()
     log.error("storage unavailable: %s", error, exc_info=error.__cause__ or error)
     return error_response(ServiceUnavailable("The storage backend is unavailable; retry later.",
                                              headers={"Retry-After": "5"}))
@@ -77,6 +91,31 @@ def _authenticate(state: ScimState) -> None:
     prefix = state.config[ConfigKeys.URL_PREFIX]
     g.scim_context = RequestContext(tenant=found.tenant, base_url=request.root_url.rstrip("/") + prefix,
                                     token_id=found.token_id)
+    check_tenant_enabled(state.storage, found.tenant)
+    now = utcnow()
+    if state.rate_limit is not None:
+        state.rate_limit.check(state.storage, f"{found.tenant}:{found.token_id}", now)
+    state.token_usage.used(state.storage, found.token_id, now)
+
+
+def _finish(state: ScimState, response: Response) -> Response:
+    """Security headers, the provisioning log and metrics, once the status is known."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    context = g.get("scim_context")
+    prefix = state.config[ConfigKeys.URL_PREFIX]
+    path = request.path[len(prefix):] or "/"
+    if context is not None and state.log.wants(request.method, path):
+        error_type = None
+        if response.status_code >= 400:
+            body = response.get_json(silent=True)
+            error_type = body.get("scimType") if isinstance(body, dict) else None
+        state.log.record(RequestRecord(context=context, method=request.method, path=path,
+                                       status=response.status_code, error_type=error_type,
+                                       events=list(g.get("scim_log_events", ()))))
+    if state.metrics is not None:
+        state.metrics.finish(response)
+    return response
 
 
 def make_blueprint(state: ScimState) -> Blueprint:
@@ -88,7 +127,10 @@ def make_blueprint(state: ScimState) -> Blueprint:
     bp.register_error_handler(StorageUnavailable, _handle_storage_unavailable)
     bp.register_error_handler(HTTPException, _handle_http_exception)
     bp.register_error_handler(Exception, _handle_unexpected)
+    if state.metrics is not None:
+        bp.before_request(state.metrics.start)
     bp.before_request(lambda: _authenticate(state))
+    bp.after_request(lambda response: _finish(state, response))
 
     resources.register(bp, state)
     search.register(bp, state)
@@ -113,7 +155,9 @@ def install_routing_errors(app: Flask, prefix: str) -> None:
 
         def handler(error: HTTPException, previous=previous):
             if request.path == prefix or request.path.startswith(prefix + "/"):
-                return _handle_http_exception(error)
+                response = _handle_http_exception(error)
+                response.headers.update(SECURITY_HEADERS)
+                return response
             if previous is not None:
                 return previous(error)
             return error

@@ -16,10 +16,14 @@ from .errors import ConfigurationError
 from .plugins import make_plugin_manager
 from .protocol.limits import RequestLimits
 from .protocol.paging import CursorCodec
+from .protocol.ratelimit import RateLimit
+from .provisioning_log import ProvisioningLog
 from .schema import default_catalog
 from .schema.catalog import Catalog
 from .storage.base import Storage
+from .storage.capabilities import CounterSupport
 from .storage.registry import StorageRegistry
+from .tenancy import TokenUsage
 
 EXTENSION_KEY = "scim"
 log = logging.getLogger("scimflask")
@@ -34,6 +38,11 @@ class ScimState:
     catalog: Catalog
     storage: Storage
     cursors: CursorCodec
+    log: ProvisioningLog
+    rate_limit: RateLimit | None = None
+    metrics: Any = None  # scimflask.metrics.ScimMetrics when SCIM_METRICS_ENABLED
+    admin: Any = None  # scimflask.admin.AdminService
+    token_usage: TokenUsage = field(default_factory=TokenUsage)
     validators: dict = field(default_factory=dict)
 
     def validator(self, resource_type: str):
@@ -67,7 +76,10 @@ class Scim:
     SCIM_MAX_PAYLOAD_BYTES, SCIM_MAX_FILTER_LENGTH, SCIM_BULK_MAX_OPERATIONS,
     SCIM_CURSOR_TIMEOUT, SCIM_SECRET_KEY, SCIM_UNKNOWN_MEMBERS, SCIM_UNKNOWN_ATTRIBUTES,
     SCIM_PATCH_RESPONSE, SCIM_PATCH_RESPONSE_MAX_MEMBERS, SCIM_PLUGINS, SCIM_BLOCKED_PLUGINS,
-    SCIM_DISABLE_PLUGIN_AUTOLOAD.
+    SCIM_DISABLE_PLUGIN_AUTOLOAD, SCIM_PUBLIC_BASE_URL, SCIM_ADMIN_TOKENS, SCIM_ADMIN_URL_PREFIX,
+    SCIM_TOKEN_ROTATION_GRACE, SCIM_LOG_ENABLED, SCIM_LOG_READS, SCIM_LOG_RETENTION_DAYS,
+    SCIM_LOG_MAX_ENTRIES_PER_TENANT, SCIM_RATE_LIMIT, SCIM_HEALTH_ENABLED, SCIM_HEALTH_PREFIX,
+    SCIM_METRICS_ENABLED, SCIM_METRICS_PATH.
 
     The instance holds no app: state lives in `app.extensions["scim"]`, so one `Scim` can
     serve several apps, each with its own backend.
@@ -107,14 +119,56 @@ class Scim:
                      "are only valid on the worker that issued them")
         if isinstance(secret, str):
             secret = secret.encode("utf-8")
+        provisioning_log = ProvisioningLog(
+            storage, catalog, enabled=config[ConfigKeys.LOG_ENABLED], reads=config[ConfigKeys.LOG_READS],
+            retention_days=config[ConfigKeys.LOG_RETENTION_DAYS],
+            max_entries=config[ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT])
+        pm.register(provisioning_log, name="scimflask.provisioning_log")
         state = ScimState(
             config=config, pm=pm, catalog=catalog, storage=storage,
             cursors=CursorCodec(secret, config[ConfigKeys.CURSOR_TIMEOUT]),
+            log=provisioning_log, rate_limit=_rate_limit(config, storage),
         )
+        from .admin.service import AdminService
         from .blueprint import make_blueprint
 
+        state.admin = AdminService(storage, scim_prefix=config[ConfigKeys.URL_PREFIX],
+                                   default_tenant=config[ConfigKeys.DEFAULT_TENANT],
+                                   rotation_grace=config[ConfigKeys.TOKEN_ROTATION_GRACE],
+                                   log=provisioning_log)
+        if config[ConfigKeys.METRICS_ENABLED]:
+            from .metrics import ScimMetrics
+
+            state.metrics = ScimMetrics()
+            app.register_blueprint(state.metrics.blueprint(config[ConfigKeys.METRICS_PATH]))
         app.register_blueprint(make_blueprint(state), url_prefix=config[ConfigKeys.URL_PREFIX])
+        _register_operations_blueprints(app, state)
         # Over-long URLs and headers under the prefix are refused as SCIM errors before routing.
         app.wsgi_app = RequestLimits(app.wsgi_app, prefix=config[ConfigKeys.URL_PREFIX])
         app.extensions[EXTENSION_KEY] = state
         app.teardown_appcontext(storage.release)
+
+
+def _rate_limit(config: Mapping[str, Any], storage: Storage) -> RateLimit | None:
+    spec = config[ConfigKeys.RATE_LIMIT]
+    if spec is None:
+        return None
+    if not isinstance(storage, CounterSupport):
+        raise ConfigurationError(
+            f"{ConfigKeys.RATE_LIMIT} needs a backend with shared counters; "
+            f"{type(storage).__name__} has none")
+    return RateLimit.parse(spec)
+
+
+def _register_operations_blueprints(app: Flask, state: ScimState) -> None:
+    """Health checks and the admin API, each only when switched on (see their modules)."""
+    config = state.config
+    if config[ConfigKeys.HEALTH_ENABLED]:
+        from .health import make_health_blueprint
+
+        app.register_blueprint(make_health_blueprint(state.storage), url_prefix=config[ConfigKeys.HEALTH_PREFIX] or None)
+    from .admin.blueprint import admin_enabled, make_admin_blueprint
+
+    if admin_enabled(config, state.pm):
+        app.register_blueprint(make_admin_blueprint(state.admin, config, state.pm),
+                               url_prefix=config[ConfigKeys.ADMIN_URL_PREFIX])

@@ -98,3 +98,25 @@ def scimflask_resource_changed(event: ResourceEvent) -> None:
 
     :param event: a ``ResourceEvent`` (action, resource type, id, tenant, new data or None).
     """
+
+
+@hookspec(firstresult=True)
+def scimflask_authorize_admin(request: "Request", config: dict[str, Any]) -> bool | None:
+    """Decide whether a request may use the admin API (tenants, tokens, provisioning log).
+
+    Stops at the first non-None result: True admits the request, False refuses it (401), None
+    defers to the next plugin and finally to ``SCIM_ADMIN_TOKENS``. Implementing this hook also
+    switches the admin API on when ``SCIM_ADMIN_TOKENS`` is empty, so a host can put the admin
+    page behind its own login instead of a static token.
+
+    Example::
+
+        @hookimpl
+        def scimflask_authorize_admin(request, config):
+            user = flask_login.current_user
+            return bool(user.is_authenticated and user.is_admin)
+
+    :param request: the Flask request to the admin API.
+    :param config: the app's validated, read-only ``SCIM_*`` configuration.
+    :return: True, False or None.
+    """

@@ -180,7 +180,7 @@ class ProvisioningLog:
         with self._lock:
             count = self._written.get(tenant, 0) + 1
             self._written[tenant] = count
-        return count % PRUNE_EVERY == 1
+        return (count - 1) % PRUNE_EVERY == 0
 
     def query(self, tenant: str, *, limit: int = 100, before: str | None = None) -> list[LogEntry]:
         if self.store is None:

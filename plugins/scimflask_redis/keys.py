@@ -15,8 +15,21 @@ Layout below the tenant base (`T` is a resource type name, `<id>` a resource id)
                      `O:T:<sort>` the same order descending (see `indexes.sort_entry`)
 - `gm:<group id>`    hash: member id -> packed `[sequence, type, display]` (group -> members)
 - `mg:<member id>`   set: ids of the groups the member belongs to (member -> groups)
+- `lg:i`             sorted set (all scores 0): provisioning log entry ids, so by time
+- `lg:t`             sorted set: entry id scored by its time (µs), for pruning by age
+- `lg:e`             hash: entry id -> the entry as JSON
 
-Tokens are not tenant data; they live under `<prefix>{tokens}:`.
+Not tenant data, so outside any tenant's tag:
+- `<prefix>{tokens}:` tokens (see `RedisStorage.add_token`);
+- `<prefix>{tenants}:records` hash: tenant id -> the tenant record as JSON. ONE key for every
+  tenant, so in a Cluster all tenant records live in one slot (one node): fine for an admin
+  list read rarely, and the reason request paths never read it;
+- `<prefix>ctr:<key>:<window start>` rate-limit counters, the counter key percent-encoded.
+  Each counter is its own key with no hash tag, so busy counters spread over the Cluster.
+  Counter keys of a tenant start with `<tenant>:`, which `delete_tenant` finds by SCAN.
+
+A tenant literally named "tokens" or "tenants" shares its tag with those keys; the suffixes
+never overlap, and `delete_tenant` removes only keys of the tenant layout (`TENANT_KINDS`).
 """
 
 from __future__ import annotations
@@ -24,6 +37,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 DEFAULT_PREFIX = "scim:"
+# The first part of every key below a tenant base (what `delete_tenant` may remove).
+TENANT_KINDS = ("r:", "u:", "i:", "o:", "O:", "gm:", "mg:", "lg:")
+LOG_IDS, LOG_TIMES, LOG_ENTRIES = "lg:i", "lg:t", "lg:e"
+_GLOB_SPECIAL = "\\*?[]^"
 
 
 def tenant_base(prefix: str, tenant: str) -> str:
@@ -61,3 +78,26 @@ def group_members(group_id: str) -> str:
 
 def member_groups(member_id: str) -> str:
     return f"mg:{member_id}"
+
+
+def tenant_registry(prefix: str) -> str:
+    return f"{prefix}{{tenants}}:records"
+
+
+def counter(prefix: str, key: str, window_start: int) -> str:
+    return f"{prefix}ctr:{quote(key, safe='')}:{window_start}"
+
+
+def tenant_counters_pattern(prefix: str, tenant: str) -> str:
+    """SCAN pattern matching every counter key of `tenant` (keys starting `<tenant>:`)."""
+    return f"{glob_escape(prefix)}ctr:{quote(tenant + ':', safe='')}*"
+
+
+def tenant_pattern(prefix: str, tenant: str) -> str:
+    """SCAN pattern matching every key below the tenant's base."""
+    return glob_escape(tenant_base(prefix, tenant)) + "*"
+
+
+def glob_escape(text: str) -> str:
+    """`text` matched literally by a SCAN MATCH pattern."""
+    return "".join("\\" + char if char in _GLOB_SPECIAL else char for char in text)

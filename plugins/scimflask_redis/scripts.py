@@ -85,9 +85,23 @@ class Scripts:
         self._update = client.register_script(common + _source("update.lua"))
         self._delete = client.register_script(common + _source("delete.lua"))
         self._touch_token = client.register_script(_source("touch_token.lua"))
+        self._update_token = client.register_script(_source("update_token.lua"))
+        self._prune_log = client.register_script(_source("prune_log.lua"))
+        self._hit_counter = client.register_script(_source("hit_counter.lua"))
 
     def touch_token(self, key: str, when: int) -> None:
         self._touch_token(keys=[key], args=[when])
+
+    def update_token(self, key: str, read: bytes, new: str, last_used: int | None) -> int:
+        """1 done, 0 no such token, -1 the record changed since `read` (read it again)."""
+        return int(self._update_token(keys=[key], args=[read, new, "" if last_used is None else last_used]))
+
+    def prune_log(self, log_keys: list[str], keep: int | None, older_than: int | None) -> int:
+        return int(self._prune_log(keys=log_keys, args=[
+            "" if keep is None else max(keep, 0), "" if older_than is None else older_than]))
+
+    def hit_counter(self, key: str, lifetime_seconds: int) -> int:
+        return int(self._hit_counter(keys=[key], args=[lifetime_seconds]))
 
     def create(self, key: str, head: list, *, resource_type: str, id: str, created: int, modified: int, data: str,
                entries: bytes, modified_entries: bytes, created_entries: bytes,

@@ -6,24 +6,35 @@
   membership changes are atomic across workers and machines; reads are pipelined.
 - Connection errors and timeouts become `StorageUnavailable` (503) through `base_exceptions`;
   the client's connection pool reconnects on the next call, so the app recovers by itself.
+- The operating capabilities: tenant records in one global hash, the provisioning log in the
+  tenant's key space, rate-limit counters as self-expiring keys (see `keys`). Deleting a tenant
+  SCANs its keys in batches (never KEYS), so it does not block the server, but it is not one
+  atomic step: tokens go first, so no new request of the tenant can write meanwhile.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from scimflask.errors import ConfigurationError, Mutability
 from scimflask.model import Change, Member, Page, Query, RequestContext, Resource, Token
 from scimflask.schema.catalog import Catalog, ResourceType
 from scimflask.storage import NotFound, Storage
+from scimflask.storage.capabilities import (
+    CounterSupport,
+    LogEntry,
+    ProvisioningLogSupport,
+    Tenant,
+    TenantSupport,
+)
 
 from . import keys
 from .connect import make_client, split_prefix
 from .indexes import TypeIndexes
 from .query import QueryRunner
-from .reader import GROUPS, MEMBERS, Reader, from_micros, has_attribute, to_micros
+from .reader import EPOCH, GROUPS, MEMBERS, Reader, from_micros, has_attribute, to_micros
 from .scripts import Scripts, pack, pack_entries
 
 try:  # redis-py is an optional dependency: without it the backend refuses to start
@@ -41,9 +52,10 @@ except ImportError:  # pragma: no cover - exercised only without the redis extra
     _UNAVAILABLE = ()
 
 _JSON = {"ensure_ascii": False, "separators": (",", ":")}
+SCAN_BATCH = 500  # keys per SCAN step and per UNLINK
 
 
-class RedisStorage(Storage):
+class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport):
     """Resources, indexes and memberships in Redis; see the module docstring."""
 
     schemes = ("redis", "rediss", "unix", "redis+unix", "redis+sentinel", "redis+cluster")
@@ -235,6 +247,113 @@ class RedisStorage(Storage):
     def touch_token(self, token_id: str, when: datetime) -> None:
         self._scripts.touch_token(self._token_key(f"t:{token_id}"), to_micros(when))
 
+    def update_token(self, token: Token) -> bool:
+        key = self._token_key(f"t:{token.id}")
+        while True:  # compare-and-set: retried only if add_token replaced the record meanwhile
+            raw = self.client.hget(key, "json")
+            if raw is None:
+                return False
+            record = json.loads(raw)
+            record["description"] = token.description
+            record["expires"] = None if token.expires is None else to_micros(token.expires)
+            last_used = None if token.last_used is None else to_micros(token.last_used)
+            done = self._scripts.update_token(key, raw, json.dumps(record, **_JSON), last_used)
+            if done >= 0:
+                return done == 1
+
+    # -- tenants ------------------------------------------------------------------------
+    def put_tenant(self, tenant: Tenant) -> None:
+        record = {"id": tenant.id, "created": to_micros(tenant.created), "disabled": tenant.disabled,
+                  "description": tenant.description}
+        self.client.hset(keys.tenant_registry(self.prefix), tenant.id, json.dumps(record, **_JSON))
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        raw = self.client.hget(keys.tenant_registry(self.prefix), tenant_id)
+        return None if raw is None else _tenant(json.loads(raw))
+
+    def list_tenants(self) -> list[Tenant]:
+        records = self.client.hvals(keys.tenant_registry(self.prefix))
+        return sorted((_tenant(json.loads(raw)) for raw in records), key=lambda t: (t.created, t.id))
+
+    def delete_tenant(self, tenant_id: str) -> bool:
+        for token in self.list_tokens(tenant_id):
+            self.delete_token(token.id)
+        base = keys.tenant_base(self.prefix, tenant_id).encode()
+        kinds = tuple(kind.encode() for kind in keys.TENANT_KINDS)
+        self._unlink_scanned(keys.tenant_pattern(self.prefix, tenant_id),
+                             lambda key: key[len(base):].startswith(kinds))
+        self._unlink_scanned(keys.tenant_counters_pattern(self.prefix, tenant_id), lambda key: True)
+        return bool(self.client.hdel(keys.tenant_registry(self.prefix), tenant_id))
+
+    def _unlink_scanned(self, pattern: str, wanted) -> None:
+        """UNLINK every key matching `pattern` that `wanted(key)` accepts, a batch at a time
+        (one key per command: counters live in different Cluster slots)."""
+        batch: list[bytes] = []
+        for key in self.client.scan_iter(match=pattern, count=SCAN_BATCH):
+            if wanted(key):
+                batch.append(key)
+            if len(batch) >= SCAN_BATCH:
+                self._unlink(batch)
+                batch = []
+        self._unlink(batch)
+
+    def _unlink(self, batch: list[bytes]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for key in batch:
+            pipe.unlink(key)
+        pipe.execute()
+
+    # -- provisioning log ---------------------------------------------------------------
+    def _log_keys(self, tenant: str) -> list[str]:
+        base = keys.tenant_base(self.prefix, tenant)
+        return [base + keys.LOG_IDS, base + keys.LOG_TIMES, base + keys.LOG_ENTRIES]
+
+    def append_log(self, entry: LogEntry) -> None:
+        ids, times, entries = self._log_keys(entry.tenant)
+        record = {
+            "id": entry.id, "tenant": entry.tenant, "time": to_micros(entry.time), "method": entry.method,
+            "path": entry.path, "status": entry.status, "outcome": entry.outcome,
+            "token_id": entry.token_id, "resource_type": entry.resource_type,
+            "resource_id": entry.resource_id, "changed": list(entry.changed), "detail": entry.detail,
+        }
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zadd(ids, {entry.id: 0})
+        pipe.zadd(times, {entry.id: record["time"]})
+        pipe.hset(entries, entry.id, json.dumps(record, **_JSON))
+        pipe.execute()
+
+    def query_log(self, tenant: str, *, limit: int = 100, before: str | None = None,
+                  since: datetime | None = None) -> list[LogEntry]:
+        """The newest `limit` ids below `before` (ids sort by time, so an entry older than
+        `since` ends the answer: every later one is older still)."""
+        if limit <= 0:
+            return []
+        ids, _, entries = self._log_keys(tenant)
+        newest = "+" if before is None else "(" + before
+        found = self.client.zrevrangebylex(ids, newest, "-", start=0, num=limit)
+        records = self.client.hmget(entries, found) if found else []
+        out = []
+        for raw in records:
+            if raw is None:
+                continue  # pruned between the two reads
+            entry = _log_entry(json.loads(raw))
+            if since is not None and entry.time < since:
+                break
+            out.append(entry)
+        return out
+
+    def prune_log(self, tenant: str, *, keep: int | None = None,
+                  older_than: datetime | None = None) -> int:
+        return self._scripts.prune_log(self._log_keys(tenant), keep,
+                                       None if older_than is None else to_micros(older_than))
+
+    # -- counters -------------------------------------------------------------------------
+    def hit_counter(self, key: str, window_seconds: int, now: datetime) -> int:
+        """INCR and EXPIRE (two windows, so a late worker still finds it) in one script."""
+        seconds = (now - EPOCH) // timedelta(seconds=1)
+        start = seconds // window_seconds * window_seconds
+        return self._scripts.hit_counter(keys.counter(self.prefix, key, start), window_seconds * 2)
+
     # -- lifecycle ----------------------------------------------------------------------
     def ping(self) -> None:
         self.client.ping()
@@ -250,3 +369,14 @@ def _token(record: dict, last_used: bytes | None) -> Token:
 
     return Token(record["id"], record["tenant"], record["secret_hash"], from_micros(record["created"]),
                  record["description"], instant(last_used), instant(record["expires"]))
+
+
+def _tenant(record: dict) -> Tenant:
+    return Tenant(record["id"], from_micros(record["created"]), record["disabled"], record["description"])
+
+
+def _log_entry(record: dict) -> LogEntry:
+    return LogEntry(record["id"], record["tenant"], from_micros(record["time"]), record["method"],
+                    record["path"], record["status"], record["outcome"], record["token_id"],
+                    record["resource_type"], record["resource_id"], tuple(record["changed"]),
+                    record["detail"])

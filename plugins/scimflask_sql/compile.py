@@ -16,8 +16,8 @@ Shapes produced (`r` is the resources table, `v` the values table):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import (
     ColumnElement,

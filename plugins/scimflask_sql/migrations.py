@@ -15,9 +15,9 @@ by a database lock (PostgreSQL advisory lock, MySQL GET_LOCK, SQLite's write loc
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Sequence
 
 from sqlalchemy import Connection, Engine, func, inspect, select, text
 
@@ -26,7 +26,7 @@ from scimflask.errors import ConfigurationError
 from .tables import SqlTables
 from .values import stamp
 
-LATEST = 1
+LATEST = 2
 _LOCK_ID = 0x5C1F1A5  # PostgreSQL advisory lock key for "scimflask schema"
 
 
@@ -39,8 +39,17 @@ class Migration:
     apply: Callable[[Connection, SqlTables], None]
 
 
-# Steps after the first release's tables; empty until the schema first changes.
-MIGRATIONS: tuple[Migration, ...] = ()
+def _add_operating_tables(connection: Connection, tables: SqlTables) -> None:
+    # checkfirst: MySQL commits each CREATE TABLE at once, so a step that failed half-way
+    # (its version row unwritten) may have left some of these tables behind.
+    for table in (tables.tenants, tables.log, tables.counters):
+        table.create(connection, checkfirst=True)
+
+
+# Steps after the first release's tables, in order.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(2, "tenants, provisioning log and rate-limit counters", _add_operating_tables),
+)
 
 
 def current_version(connection: Connection, tables: SqlTables) -> int | None:

@@ -16,6 +16,10 @@
 - `members`: one row per (group, member), indexed both ways, so membership changes cost the
   size of the change and a User's `groups` is a join.
 - `tokens`, and `schema_version` (see migrations.py).
+- Since schema version 2, the operating capabilities: `tenants` (one record per tenant),
+  `log` (the provisioning log, keyed `(tenant, id)`; ids sort in time order, so paging newest
+  first walks the primary key backwards) and `counters` (one row per rate-limit key and fixed
+  window, incremented by an upsert; `window_end` lets expired windows be swept by index).
 
 Every row carries the tenant; every statement filters by it. Table names take a prefix so
 several deployments (or test runs) can share one database.
@@ -30,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -49,6 +54,8 @@ TENANT = 128
 ATTR = 255       # "urn:...:User:emails" and the like
 KEY_INDEX_PREFIX = 255   # MySQL can index only a prefix of a TEXT column
 STAMP = 27       # "2024-05-01T12:00:00.000000Z"
+LOG_ID = 64      # "<20-digit time in ns>-<random hex>"
+COUNTER_KEY = 255
 
 
 def _text_binary() -> Text:
@@ -81,6 +88,9 @@ class SqlTables:
     members: Table
     tokens: Table
     schema_version: Table
+    tenants: Table
+    log: Table
+    counters: Table
 
 
 def build_tables(prefix: str = "scim_") -> SqlTables:
@@ -174,4 +184,41 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
         PrimaryKeyConstraint("version", name=f"{prefix}pk_schema_version"),
         **mysql_opts,
     )
-    return SqlTables(md, resources, values, uniques, members, tokens, schema_version)
+    tenants = Table(
+        f"{prefix}tenants", md,
+        Column("id", _string(TENANT), nullable=False),
+        Column("created", _string(STAMP), nullable=False),
+        Column("disabled", Boolean, nullable=False),
+        Column("description", Text, nullable=False),
+        PrimaryKeyConstraint("id", name=f"{prefix}pk_tenants"),
+        **mysql_opts,
+    )
+    log = Table(
+        f"{prefix}log", md,
+        Column("tenant", _string(TENANT), nullable=False),
+        Column("id", _string(LOG_ID), nullable=False),
+        Column("time", _string(STAMP), nullable=False),
+        Column("method", _string(16), nullable=False),
+        Column("path", Text, nullable=False),
+        Column("status", Integer, nullable=False),
+        Column("outcome", _string(16), nullable=False),
+        Column("token_id", _string(ID), nullable=True),
+        Column("resource_type", _string(64), nullable=True),
+        Column("resource_id", _string(ID), nullable=True),
+        Column("changed", _json_text(), nullable=False),
+        Column("detail", Text, nullable=True),
+        PrimaryKeyConstraint("tenant", "id", name=f"{prefix}pk_log"),
+        Index(f"{prefix}ix_log_time", "tenant", "time"),
+        **mysql_opts,
+    )
+    counters = Table(
+        f"{prefix}counters", md,
+        Column("key", _string(COUNTER_KEY), nullable=False),
+        Column("window_start", BigInteger, nullable=False),
+        Column("window_end", BigInteger, nullable=False),
+        Column("count", Integer, nullable=False),
+        PrimaryKeyConstraint("key", "window_start", name=f"{prefix}pk_counters"),
+        Index(f"{prefix}ix_counters_end", "window_end"),
+        **mysql_opts,
+    )
+    return SqlTables(md, resources, values, uniques, members, tokens, schema_version, tenants, log, counters)

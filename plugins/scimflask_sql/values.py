@@ -8,11 +8,10 @@ uses Python's `str.lower()`. Filters compile their literals with the same functi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Iterator
 
 from scimflask.filter.evaluate import is_present, parse_datetime
-
 from scimflask.schema.catalog import (
     BOOLEAN,
     COMPLEX,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .contract_concurrency import ConcurrencyContract
 from .contract_membership import MembershipContract
+from .contract_operations import CounterContract, ProvisioningLogContract, TenantContract
 from .contract_paging import KeysetPagingContract, PagingContract
 from .contract_query import FilterContract, FilterPropertyContract, SortContract
 from .contract_resources import ResourceContract, UniquenessContract, VersionContract
@@ -32,6 +33,7 @@ class AllContracts(
     TokenContract,
     TenancyContract,
     ConcurrencyContract,
+    TenantContract, ProvisioningLogContract, CounterContract,
 ):
     """Every contract class; a conforming backend passes all of them."""
 
@@ -40,5 +42,5 @@ __all__ = [
     "AllContracts", "ResourceContract", "UniquenessContract", "VersionContract",
     "MembershipContract", "FilterContract", "FilterPropertyContract", "SortContract",
     "PagingContract", "KeysetPagingContract", "TokenContract", "TenancyContract",
-    "ConcurrencyContract",
+    "ConcurrencyContract", "TenantContract", "ProvisioningLogContract", "CounterContract",
 ]

@@ -94,10 +94,16 @@ def test_installed_plugin_is_chosen_by_url_scheme(plugin, tmp_path):
 
 def test_plugin_passes_the_conformance_kit(plugin):
     python, source = plugin
-    result = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(source)],
+    result = subprocess.run([str(python), "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(source)],
                             capture_output=True, text=True, timeout=300, env=_environment(), cwd=source)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|error)", summary)}
-    # The plugin has every capability (keyset paging included), so no contract may skip.
-    assert counts.get("passed", 0) >= 90 and set(counts) == {"passed"}, summary
+    # The plugin pages by keyset, so only the optional operations capabilities (tenant records,
+    # provisioning log, counters), which it does not offer, may skip, and nothing may fail.
+    assert counts.get("passed", 0) >= 90 and set(counts) <= {"passed", "skipped"}, summary
+    reasons = re.findall(r"^SKIPPED \[\d+\] [^:]+:\d+: (.*)$", result.stdout, flags=re.MULTILINE)
+    assert len(reasons) == counts.get("skipped", 0) or counts.get("skipped", 0) == sum(
+        int(n) for n in re.findall(r"^SKIPPED \[(\d+)\]", result.stdout, flags=re.MULTILINE)), result.stdout[-3000:]
+    optional = ("TenantSupport", "ProvisioningLogSupport", "CounterSupport")
+    assert all(reason.endswith(optional) for reason in reasons), reasons

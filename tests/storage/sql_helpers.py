@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Iterator
 
 import pytest
+from scimflask_sql import SqlStorage
 from sqlalchemy import delete
 
 from scimflask.model import Member, RequestContext, Resource
 from scimflask.schema import default_catalog
-from scimflask_sql import SqlStorage
 
 POSTGRES_URL = os.environ.get("SCIMFLASK_TEST_POSTGRES_URL")
 MYSQL_URL = os.environ.get("SCIMFLASK_TEST_MYSQL_URL")
@@ -76,7 +76,8 @@ def clear(storage: SqlStorage) -> None:
     """Delete every row but the seed tenant's."""
     tables = storage.tables
     with storage.engine.begin() as connection:
-        connection.execute(delete(tables.tokens))
+        for table in (tables.tokens, tables.tenants, tables.log, tables.counters):
+            connection.execute(delete(table))
         for table in (tables.members, tables.values, tables.uniques, tables.resources):
             connection.execute(delete(table).where(table.c.tenant != SEED.tenant))
 

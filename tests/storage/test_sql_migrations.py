@@ -1,17 +1,24 @@
 """Schema versions: a new database is created and stamped; an older one is upgraded step by
-step, the way a later release will ship its schema changes (see migrations.py)."""
+step, the way a later release will ship its schema changes (see migrations.py), as version 2
+did when it added the tenants, log and counters tables."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
-from sqlalchemy import Index, inspect, select
+from scimflask_sql.migrations import LATEST, Migration, current_version, migrate
+from sqlalchemy import Index, delete, inspect, select
 
 from scimflask.errors import ConfigurationError
-from scimflask_sql.migrations import LATEST, Migration, current_version, migrate
+from scimflask.model import RequestContext, Resource, Token
+from scimflask.storage import LogEntry, Tenant
 
-from .sql_helpers import POSTGRES, drop, new_storage, unique_prefix
+from .sql_helpers import MYSQL, POSTGRES, drop, new_storage, unique_prefix
 
 DATABASES = [pytest.param("sqlite", id="sqlite"), POSTGRES]
+UPGRADE_CTX = RequestContext(tenant="upgraded")
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(params=DATABASES)
@@ -82,3 +89,42 @@ def test_a_database_newer_than_the_code_is_refused(storage):
             latest=LATEST + 1)
     with pytest.raises(ConfigurationError, match="newer"):
         migrate(storage.engine, storage.tables)
+
+
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"), POSTGRES, MYSQL])
+def version_one_uri(request, tmp_path):
+    """A database as release 1 left it: its tables, stamped version 1, holding a user and a
+    token; yields (uri, table prefix)."""
+    uri = f"sqlite:///{tmp_path / 'scim.db'}" if request.param == "sqlite" else request.param
+    prefix = unique_prefix()
+    setup = new_storage(uri, table_prefix=prefix)
+    setup.create(UPGRADE_CTX, Resource("User", "u-1", {"userName": "before-upgrade"}, NOW, NOW))
+    setup.add_token(Token("tok-1", UPGRADE_CTX.tenant, "a" * 64, NOW))
+    tables = setup.tables
+    with setup.engine.begin() as connection:
+        for table in (tables.tenants, tables.log, tables.counters):
+            table.drop(connection)
+        connection.execute(delete(tables.schema_version))
+        connection.execute(tables.schema_version.insert().values(version=1, applied="2024-01-01T00:00:00.000000Z"))
+    setup.close()
+    yield uri, prefix
+    drop(new_storage(uri, table_prefix=prefix))
+
+
+def test_a_version_one_database_gains_the_operating_tables(version_one_uri):
+    uri, prefix = version_one_uri
+    storage = new_storage(uri, table_prefix=prefix)
+    try:
+        assert storage.get(UPGRADE_CTX, "User", "u-1").data["userName"] == "before-upgrade"
+        assert _versions(storage) == [1, 2]
+        names = set(inspect(storage.engine).get_table_names())
+        assert {storage.tables.tenants.name, storage.tables.log.name, storage.tables.counters.name} <= names
+        storage.put_tenant(Tenant(UPGRADE_CTX.tenant, NOW))
+        storage.append_log(LogEntry("00000000000000000001-ab", UPGRADE_CTX.tenant, NOW, "POST", "/Users",
+                                    201, "success", changed=("userName",)))
+        assert storage.hit_counter(f"{UPGRADE_CTX.tenant}:tok-1", 60, NOW) == 1
+        assert [e.changed for e in storage.query_log(UPGRADE_CTX.tenant)] == [("userName",)]
+        assert storage.delete_tenant(UPGRADE_CTX.tenant) is True
+        assert storage.find_token("a" * 64) is None
+    finally:
+        storage.close()
