@@ -60,13 +60,14 @@ def bearer_secret(header: str | None) -> str:
     return secret
 
 
-def authenticate_bearer(header: str | None, storage: Storage, static_tokens: Iterable[str],
+def authenticate_bearer(header: str | None, storage: Storage, static_hashes: Iterable[str],
                         default_tenant: str) -> Principal:
-    """Check a bearer token against the configured static tokens and the stored ones."""
+    """Check a bearer token against the hashes of the configured static tokens (hashed once,
+    at start-up) and the stored ones."""
     secret = bearer_secret(header)
     digest = hash_secret(secret)
-    for index, static in enumerate(static_tokens):
-        if hmac.compare_digest(digest, hash_secret(static)):
+    for index, static_hash in enumerate(static_hashes):
+        if hmac.compare_digest(digest, static_hash):
             return Principal(tenant=default_tenant, token_id=f"config-{index}")
     record = storage.find_token(digest)
     if record is None or not hmac.compare_digest(digest, record.secret_hash):

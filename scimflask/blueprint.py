@@ -20,7 +20,6 @@ from .extension import ScimState
 from .model import RequestContext, utcnow
 from .provisioning_log import RequestRecord
 from .storage.errors import StorageUnavailable
-from .tenancy import check_tenant_enabled
 from .views.http import ALL_METHODS, error_response, method_not_allowed, scim_route
 
 log = logging.getLogger("scimflask")
@@ -81,17 +80,15 @@ def _handle_unexpected(error: Exception) -> Response:
 def _authenticate(state: ScimState) -> None:
     found = state.pm.hook.scimflask_authenticate(request=request, config=state.config)
     if found is None:
-        found = authenticate_bearer(
-            request.headers.get("Authorization"), state.storage,
-            state.config[ConfigKeys.BEARER_TOKENS], state.config[ConfigKeys.DEFAULT_TENANT],
-        )
+        found = authenticate_bearer(request.headers.get("Authorization"), state.storage,
+                                    state.static_token_hashes, state.config[ConfigKeys.DEFAULT_TENANT])
     if not isinstance(found, Principal):
         raise Unauthorized("Authentication failed.")
     g.scim_principal = found
     prefix = state.config[ConfigKeys.URL_PREFIX]
     g.scim_context = RequestContext(tenant=found.tenant, base_url=request.root_url.rstrip("/") + prefix,
                                     token_id=found.token_id)
-    check_tenant_enabled(state.storage, found.tenant)
+    state.tenant_status.check(state.storage, found.tenant)
     now = utcnow()
     if state.rate_limit is not None:
         state.rate_limit.check(state.storage, f"{found.tenant}:{found.token_id}", now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import pluggy
 from flask import Flask, current_app
 
 from . import config as config_module
+from .auth import hash_secret
 from .config import ConfigKeys
 from .errors import ConfigurationError
 from .plugins import make_plugin_manager
@@ -23,7 +25,7 @@ from .schema.catalog import Catalog
 from .storage.base import Storage
 from .storage.capabilities import CounterSupport
 from .storage.registry import StorageRegistry
-from .tenancy import TokenUsage
+from .tenancy import TenantStatus, TokenUsage
 
 EXTENSION_KEY = "scim"
 log = logging.getLogger("scimflask")
@@ -43,7 +45,20 @@ class ScimState:
     metrics: Any = None  # scimflask.metrics.ScimMetrics when SCIM_METRICS_ENABLED
     admin: Any = None  # scimflask.admin.AdminService
     token_usage: TokenUsage = field(default_factory=TokenUsage)
+    tenant_status: TenantStatus = field(default_factory=TenantStatus)
+    static_token_hashes: tuple[str, ...] = ()
     validators: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Identity providers repeat the same few filter shapes with new values, and parsed
+        # filters are immutable, so a bounded per-app cache saves the parse on repeats.
+        self.parse_filter = functools.lru_cache(maxsize=4096)(self._parse_filter)
+
+    def _parse_filter(self, text: str, resource_type: str):
+        from .filter import parse_filter
+
+        return parse_filter(text, self.catalog, self.catalog.resource_type(resource_type),
+                            max_length=self.config[ConfigKeys.MAX_FILTER_LENGTH])
 
     def validator(self, resource_type: str):
         """The request-body validator of a resource type (built on first use, then reused)."""
@@ -128,6 +143,7 @@ class Scim:
             config=config, pm=pm, catalog=catalog, storage=storage,
             cursors=CursorCodec(secret, config[ConfigKeys.CURSOR_TIMEOUT]),
             log=provisioning_log, rate_limit=_rate_limit(config, storage),
+            static_token_hashes=tuple(hash_secret(t) for t in config[ConfigKeys.BEARER_TOKENS]),
         )
         from .admin.service import AdminService
         from .blueprint import make_blueprint
@@ -135,7 +151,7 @@ class Scim:
         state.admin = AdminService(storage, scim_prefix=config[ConfigKeys.URL_PREFIX],
                                    default_tenant=config[ConfigKeys.DEFAULT_TENANT],
                                    rotation_grace=config[ConfigKeys.TOKEN_ROTATION_GRACE],
-                                   log=provisioning_log)
+                                   log=provisioning_log, tenant_status=state.tenant_status)
         if config[ConfigKeys.METRICS_ENABLED]:
             from .metrics import ScimMetrics
 

@@ -25,7 +25,7 @@ from .errors import (
 )
 from .events import CREATED, DELETED, PATCHED, REPLACED, ResourceEvent
 from .extension import ScimState
-from .filter import parse_attr_path, parse_filter
+from .filter import parse_attr_path
 from .filter.ast import Filter
 from .model import Change, Member, Page, Query, RequestContext, Resource, Sort, utcnow
 from .protocol.paging import CursorPosition, Paging
@@ -237,10 +237,9 @@ class Operations:
 
     # -- queries ------------------------------------------------------------------------
     def build_query(self, rt: ResourceType, params: SearchParams) -> tuple[Filter | None, Sort | None]:
-        max_length = self.config[ConfigKeys.MAX_FILTER_LENGTH]
         flt = None
         if params.filter is not None and params.filter.strip():
-            flt = parse_filter(params.filter, self.catalog, rt, max_length=max_length)
+            flt = self.state.parse_filter(params.filter, rt.name)
         sort = None
         if params.sort_by:
             order = (params.sort_order or "ascending").lower()

@@ -21,13 +21,39 @@ from .storage.capabilities import TenantSupport
 LAST_USED_INTERVAL = 60.0
 
 
-def check_tenant_enabled(storage: Storage, tenant: str) -> None:
-    """Refuse requests of a disabled tenant (no-op on backends without tenant records)."""
-    if not isinstance(storage, TenantSupport):
-        return
-    record = storage.get_tenant(tenant)
-    if record is not None and record.disabled:
-        raise Forbidden("SCIM provisioning is disabled for this tenant.")
+# How long a worker trusts what it last read about a tenant being disabled. Reading the tenant
+# record on every request would add a storage round trip to each one; disabling is rare, and
+# takes effect in every worker within this many seconds (at once in the worker that did it).
+TENANT_STATUS_TTL = 5.0
+
+
+class TenantStatus:
+    """Refuses requests of disabled tenants, remembering each tenant's state briefly."""
+
+    def __init__(self, ttl: float = TENANT_STATUS_TTL) -> None:
+        self.ttl = ttl
+        self._disabled: dict[str, tuple[bool, float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, storage: Storage, tenant: str) -> None:
+        """Raise Forbidden for a disabled tenant (never on backends without tenant records)."""
+        if not isinstance(storage, TenantSupport):
+            return
+        now = time.monotonic()
+        with self._lock:
+            known = self._disabled.get(tenant)
+        if known is None or now - known[1] >= self.ttl:
+            record = storage.get_tenant(tenant)
+            known = (record is not None and record.disabled, now)
+            with self._lock:
+                self._disabled[tenant] = known
+        if known[0]:
+            raise Forbidden("SCIM provisioning is disabled for this tenant.")
+
+    def forget(self, tenant: str) -> None:
+        """Drop what is remembered about `tenant` (after this process changed it)."""
+        with self._lock:
+            self._disabled.pop(tenant, None)
 
 
 class TokenUsage:

@@ -16,6 +16,7 @@ from ..model import Token, format_datetime, utcnow
 from ..provisioning_log import ProvisioningLog, entry_to_dict
 from ..storage.base import Storage
 from ..storage.capabilities import Tenant, TenantSupport
+from ..tenancy import TenantStatus
 
 # Tenant ids end up in storage keys, URLs and log lines: keep them plain.
 TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -70,12 +71,14 @@ class AdminService:
     """The operations of the admin page, on one storage backend."""
 
     def __init__(self, storage: Storage, *, scim_prefix: str, default_tenant: str,
-                 rotation_grace: int, log: ProvisioningLog | None = None) -> None:
+                 rotation_grace: int, log: ProvisioningLog | None = None,
+                 tenant_status: TenantStatus | None = None) -> None:
         self.storage = storage
         self.scim_prefix = scim_prefix
         self.default_tenant = default_tenant
         self.rotation_grace = rotation_grace
         self.log = log
+        self.tenant_status = tenant_status
 
     @property
     def tenants(self) -> TenantSupport:
@@ -129,6 +132,8 @@ class AdminService:
             record = Tenant(id=tenant, created=utcnow())
         record = replace(record, disabled=disabled)
         self.tenants.put_tenant(record)
+        if self.tenant_status is not None:
+            self.tenant_status.forget(tenant)
         return tenant_to_dict(record, len(self.storage.list_tokens(tenant)))
 
     def delete_tenant(self, tenant: str) -> bool:

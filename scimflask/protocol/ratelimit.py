@@ -38,8 +38,10 @@ class RateLimit:
         return cls(int(match.group(1)), int(match.group(2)))
 
     def check(self, counters: CounterSupport, key: str, now: datetime) -> None:
-        """Count this request on `key`; raise TooManyRequests once the window is full."""
-        count = counters.hit_counter(f"rate:{key}", self.window, now)
+        """Count this request on `key` ("<tenant>:<token id>"); raise TooManyRequests once the
+        window is full. The key starts with the tenant, which is how `delete_tenant` finds a
+        tenant's counters (see `CounterSupport`)."""
+        count = counters.hit_counter(f"{key}:rate", self.window, now)
         if count > self.limit:
             raise TooManyRequests(
                 f"rate limit of {self.limit} requests per {self.window} s exceeded; retry later",

@@ -99,4 +99,5 @@ class CounterSupport(ABC):
     def hit_counter(self, key: str, window_seconds: int, now: datetime) -> int:
         """Count one hit on `key` in the window containing `now` (windows are aligned to
         multiples of `window_seconds` since the epoch) and return the window's count so far,
-        atomically across processes. Old windows may be forgotten."""
+        atomically across processes. Old windows may be forgotten. A key that starts with
+        "<tenant>:" belongs to that tenant: `delete_tenant` removes it."""

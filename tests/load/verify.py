@@ -64,8 +64,14 @@ class StoreReader:
     @classmethod
     def open(cls, storage_uri: str, tenant: str) -> StoreReader:
         """The backend at `storage_uri`, built by the plugin registry exactly as a worker builds it."""
-        app = create_app({"SCIM_STORAGE_URI": storage_uri, "SCIM_DEFAULT_TENANT": tenant,
-                          "SCIM_SECRET_KEY": "verify", "SCIM_BEARER_TOKENS": ()})
+        options = {}
+        if storage_uri.startswith("postgresql"):
+            # Custom plans only: once psycopg prepares the statement, PostgreSQL's generic plan
+            # for a work-email lookup can walk every work email of the tenant per match
+            # (quadratic); a 60 s run's verification hit the 30 s statement timeout that way.
+            options = {"engine_options": {"connect_args": {"prepare_threshold": None}}}
+        app = create_app({"SCIM_STORAGE_URI": storage_uri, "SCIM_STORAGE_OPTIONS": options,
+                          "SCIM_DEFAULT_TENANT": tenant, "SCIM_SECRET_KEY": "verify", "SCIM_BEARER_TOKENS": ()})
         state = app.extensions["scim"]
         return cls(state.storage, state.catalog, tenant)
 

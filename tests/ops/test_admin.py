@@ -138,6 +138,9 @@ def test_admin_flow_from_the_cli(tmp_path, monkeypatch):
     from tests.ops.conftest import require_operations
 
     require_operations(app)
+    # The CLI changes tenants through an app of its own, like another worker would; this app
+    # re-reads tenant state on every request instead of trusting it for TENANT_STATUS_TTL.
+    app.extensions["scim"].tenant_status.ttl = 0
     enabled = run("tenant", "enable", "acme", "--public-url", "https://scim.example.com")
     assert "Tenant URL:   https://scim.example.com/scim/v2" in enabled
     old = ScimClient(app, token=_secret(enabled))
@@ -165,3 +168,28 @@ def test_admin_flow_from_the_cli(tmp_path, monkeypatch):
     assert new.get("/Users").status_code == 401
     run("tenant", "delete", "acme", "--yes")
     assert "acme" not in run("tenant", "list")
+
+
+def test_tenant_state_is_trusted_briefly_by_other_workers(monkeypatch):
+    """A worker re-reads a tenant's record at most every TENANT_STATUS_TTL seconds; the worker
+    that disables the tenant knows at once."""
+    from scimflask_memory import MemoryStorage
+
+    from scimflask.errors import Forbidden
+    from scimflask.schema import default_catalog
+    from scimflask.storage.capabilities import Tenant
+    from scimflask.tenancy import TenantStatus
+
+    storage = MemoryStorage(default_catalog())
+    clock = [100.0]
+    monkeypatch.setattr("scimflask.tenancy.time.monotonic", lambda: clock[0])
+    status = TenantStatus(ttl=5.0)
+    status.check(storage, "acme")  # no record: enabled
+    storage.put_tenant(Tenant(id="acme", created=utcnow(), disabled=True))
+    status.check(storage, "acme")  # still trusted
+    clock[0] += 5.0
+    with pytest.raises(Forbidden):
+        status.check(storage, "acme")
+    storage.put_tenant(Tenant(id="acme", created=utcnow(), disabled=False))
+    status.forget("acme")
+    status.check(storage, "acme")
