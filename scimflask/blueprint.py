@@ -86,7 +86,9 @@ def _authenticate(state: ScimState) -> None:
         raise Unauthorized("Authentication failed.")
     g.scim_principal = found
     prefix = state.config[ConfigKeys.URL_PREFIX]
-    g.scim_context = RequestContext(tenant=found.tenant, base_url=request.root_url.rstrip("/") + prefix,
+    # Built from the parts rather than `request.root_url`, which IRI-decodes the whole URL.
+    base_url = f"{request.scheme}://{request.host}{request.script_root}{prefix}"
+    g.scim_context = RequestContext(tenant=found.tenant, base_url=base_url,
                                     token_id=found.token_id)
     state.tenant_status.check(state.storage, found.tenant)
     now = utcnow()

@@ -68,7 +68,10 @@ def build_engine(url: URL, engine_options: dict[str, Any] | None = None) -> Engi
     elif backend == "postgresql":
         options["connect_args"] = {
             "connect_timeout": CONNECT_TIMEOUT,
-            "options": f"-c statement_timeout={STATEMENT_TIMEOUT * 1000}",
+            # Custom plans always: after a few executions PostgreSQL may switch a prepared
+            # statement to a generic plan that ignores the bound value and walks the tenant's
+            # whole value range (a filtered lookup then costs O(users) per call).
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT * 1000} -c plan_cache_mode=force_custom_plan",
         }
     else:
         options["connect_args"] = {
