@@ -25,6 +25,7 @@ from scimflask.filter.evaluate import matches
 from scimflask.model import Change, GroupRef, Member, Page, Query, RequestContext, Resource, Token
 from scimflask.schema.catalog import Catalog, ResourceType
 from scimflask.storage import Conflict, NotFound, PreconditionFailed, Storage, UnknownMembers
+from scimflask.storage.base import capped
 from scimflask.storage.capabilities import (
     CounterSupport,
     LogEntry,
@@ -248,12 +249,12 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
             ]
             return Page(resources=resources, total=len(rows), next_keyset=next_keyset)
 
-    def count_members(self, ctx: RequestContext, group_id: str) -> int:
+    def count_members(self, ctx: RequestContext, group_id: str, *, up_to: int | None = None) -> int:
         rt = self._type("Group")
         with self._lock:
             tenant = self._tenant(ctx)
             self._stored(tenant, rt, group_id)
-            return tenant.membership.count(group_id)
+            return capped(tenant.membership.count(group_id), up_to)
 
     # -- tokens ---------------------------------------------------------------------------
     def add_token(self, token: Token) -> None:

@@ -22,6 +22,7 @@ from scimflask.errors import ConfigurationError, Mutability
 from scimflask.model import Change, Member, Page, Query, RequestContext, Resource, Token
 from scimflask.schema.catalog import Catalog, ResourceType
 from scimflask.storage import NotFound, Storage
+from scimflask.storage.base import capped
 from scimflask.storage.capabilities import (
     CounterSupport,
     LogEntry,
@@ -181,7 +182,7 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         rt = self._type(resource_type)
         return QueryRunner(self._reader(ctx), self._indexes[rt.name], rt, self.catalog, ctx, query).run()
 
-    def count_members(self, ctx: RequestContext, group_id: str) -> int:
+    def count_members(self, ctx: RequestContext, group_id: str, *, up_to: int | None = None) -> int:
         """HLEN of the group's member hash: O(1) whatever the group's size."""
         rt = self._type("Group")
         reader = self._reader(ctx)
@@ -191,7 +192,7 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         exists, count = pipe.execute()
         if not exists:
             raise NotFound(rt.name, group_id)
-        return count
+        return capped(count, up_to)
 
     # -- tokens -------------------------------------------------------------------------
     # `{tokens}:t:<id>` hash (the record), `{tokens}:h` hash secret hash -> id,

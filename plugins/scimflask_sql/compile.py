@@ -9,8 +9,9 @@ Shapes produced (`r` is the resources table, `v` the values table):
   "some value satisfies", driven by the `(tenant, attr, sub, key)` index;
 - `path ne lit`  → `NOT (path eq lit)` (the evaluator's rule: true when no value equals);
 - `attr[f]`      → `r.id IN (SELECT e.resource_id FROM v e WHERE ... )` where each condition of
-  `f` is an EXISTS on the same `(resource_id, elem)`, so all hold in ONE element; a positive
-  condition of a conjunction drives `e` so the index is used;
+  `f` is an EXISTS on the same `(resource_id, elem)`, so all hold in ONE element; the most
+  selective positive condition of a conjunction (`value eq` before `type eq "work"`) drives `e`
+  through the index;
 - `members.*` / `groups.*` read the `members` table; `id` and `meta.*` read resource columns.
 """
 
@@ -329,7 +330,7 @@ class FilterCompiler:
         if top.type != COMPLEX:
             return false()
         attr = attr_name(node.path.schema, top.name)
-        driver, rest = _split_driver(node.filter)
+        driver, rest = _split_driver(node.filter, self._selectivity)
         e = self.t.values.alias("e")
         wheres = [e.c.tenant == self.tenant, e.c.attr == attr]
         if driver is not None:
@@ -338,6 +339,20 @@ class FilterCompiler:
         if rest is not None:
             wheres.append(self._element_tree(rest, lambda leaf: self._in_element(e, attr, leaf)))
         return self.r.c.id.in_(select(e.c.resource_id).where(*wheres))
+
+    def _selectivity(self, leaf: Compare | Present) -> int:
+        """How few rows `leaf` is expected to match (higher: fewer), to pick the driving row.
+
+        `eq` on a free-form sub-attribute (`value`) names one element; `eq` on one with
+        canonical values (`type eq "work"`) or a boolean one matches nearly every resource; a range or
+        substring comparison sits between; `pr` matches everything.
+        """
+        if isinstance(leaf, Present):
+            return 0
+        if leaf.op != "eq":
+            return 2
+        definition = self._definition(leaf.path)
+        return 1 if definition.canonical_values or definition.type == BOOLEAN else 3
 
     def _in_element(self, e, attr: str, leaf: Compare | Present) -> ColumnElement:
         """Some value of the same element as row `e` satisfies `leaf`."""
@@ -356,15 +371,16 @@ def _conjuncts(node: Filter) -> list[Filter]:
     return [node]
 
 
-def _split_driver(node: Filter) -> tuple[Compare | Present | None, Filter | None]:
-    """A positive leaf of the conjunction `node` (eq preferred) to drive the element scan, and
-    the conjunction of the rest."""
+def _split_driver(node: Filter, selectivity: Callable[[Compare | Present], int]
+                  ) -> tuple[Compare | Present | None, Filter | None]:
+    """The most selective positive leaf of the conjunction `node` (by `selectivity`, the first
+    of equals) to drive the element scan, and the conjunction of the rest."""
     parts = _conjuncts(node)
     candidates = [p for p in parts if isinstance(p, (Compare, Present)) and p.path.sub_attribute
                   and not (isinstance(p, Compare) and p.op == NE)]
     if not candidates:
         return None, node
-    driver = next((c for c in candidates if isinstance(c, Compare) and c.op == "eq"), candidates[0])
+    driver = max(candidates, key=selectivity)  # max keeps the first of equal ranks
     rest = [p for p in parts if p is not driver]
     combined: Filter | None = None
     for part in rest:

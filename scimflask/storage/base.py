@@ -45,6 +45,11 @@ _WRAPPED = (
 )
 
 
+def capped(count: int, up_to: int | None) -> int:
+    """`count`, or `up_to + 1` when it is larger: the answer `count_members(up_to=...)` gives."""
+    return count if up_to is None else min(count, max(up_to, 0) + 1)
+
+
 def _wrap_errors(method, exceptions: tuple[type[BaseException], ...]):
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -153,14 +158,16 @@ class Storage(ABC):
         loading every resource.
         """
 
-    def count_members(self, ctx: RequestContext, group_id: str) -> int:
+    def count_members(self, ctx: RequestContext, group_id: str, *, up_to: int | None = None) -> int:
         """Number of members of a group (decides whether a PATCH answer may include them).
 
+        With `up_to`, the caller only asks "more than `up_to`?": the answer is the count, or
+        `up_to + 1` when there are more, so a backend may stop counting there.
         The default loads the group; backends should override it with a cheap count.
         :raises NotFound:
         """
         group = self.get(ctx, "Group", group_id, with_members=True, with_groups=False)
-        return len(group.members or [])
+        return capped(len(group.members or []), up_to)
 
     # -- tokens -------------------------------------------------------------------------
     @abstractmethod

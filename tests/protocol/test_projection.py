@@ -1,6 +1,6 @@
 """attributes / excludedAttributes / returned (RFC 7644 §3.4.2.5, §3.9; RFC 7643 §7)."""
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 
@@ -20,7 +20,7 @@ from scimflask.schema import (
 from scimflask.schema.catalog import ALWAYS, COMPLEX, REQUEST
 
 CATALOG = default_catalog()
-WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 BASE = "https://example.com/scim/v2"
 
 
