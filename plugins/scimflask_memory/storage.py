@@ -20,7 +20,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from scimflask.errors import ConfigurationError, Mutability
-from scimflask.filter.ast import And, Compare, Not, Or, Present, ValuePath
+from scimflask.filter.ast import attribute_paths
 from scimflask.filter.evaluate import matches
 from scimflask.model import Change, GroupRef, Member, Page, Query, RequestContext, Resource, Token
 from scimflask.schema.catalog import Catalog, ResourceType
@@ -111,6 +111,14 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
         with members / groups only if the query reads them (large groups stay cheap)."""
         view = self._attach(tenant, rt, replace(stored), MEMBERS in needs, GROUPS in needs)
         return view.document(base_url)
+
+    def _sorted(self, tenant: Tenant, rt: ResourceType, resources: Iterable[Resource], ordering: Ordering,
+                needs: set[str], base_url: str) -> list[tuple[tuple, Resource]]:
+        """`(sort key, resource)` rows of `resources` in the query's order."""
+        rows = [(ordering.key(self._document(tenant, rt, stored, needs, base_url)), stored)
+                for stored in resources]
+        ordering.sort_rows(rows)
+        return rows
 
     def _attach(self, tenant: Tenant, rt: ResourceType, resource: Resource,
                 members: bool, groups: bool) -> Resource:
@@ -223,17 +231,18 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
             tenant = self._tenant(ctx)
             table = tenant.tables[rt.name]
             candidates = tenant.candidates(rt.name, query.filter)
-            ids = table.keys() if candidates is None else candidates
             needs = _attributes_read(query)
-            rows = []
-            for id in ids:
-                stored = table.get(id)
-                if stored is None:
-                    continue
-                document = self._document(tenant, rt, stored, needs, ctx.base_url)
-                if query.filter is None or matches(query.filter, document, rt, self.catalog):
-                    rows.append((ordering.key(document), stored))
-            ordering.sort_rows(rows)
+            if candidates is None:  # every resource: walk the cached order, filter in it
+                rows = tenant.ordered((rt.name, query.sort, ctx.base_url), lambda: self._sorted(
+                    tenant, rt, table.values(), ordering, needs, ctx.base_url))
+                if query.filter is not None:
+                    rows = [row for row in rows if matches(
+                        query.filter, self._document(tenant, rt, row[1], needs, ctx.base_url), rt, self.catalog)]
+            else:
+                found = [table[id] for id in candidates if id in table]
+                rows = [row for row in self._sorted(tenant, rt, found, ordering, needs, ctx.base_url)
+                        if query.filter is None or matches(
+                            query.filter, self._document(tenant, rt, row[1], needs, ctx.base_url), rt, self.catalog)]
             if query.after is not None:
                 start = ordering.start_after(query.after, rows)
             else:
@@ -372,18 +381,7 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
 
 def _attributes_read(query: Query) -> set[str]:
     """Top-level attribute names the filter and sort read (to skip loading big member lists)."""
-    names: set[str] = set()
-    pending = [query.filter] if query.filter is not None else []
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (Compare, Present, ValuePath)):
-            names.add(node.path.attribute)
-            if isinstance(node, ValuePath):
-                pending.append(node.filter)
-        elif isinstance(node, (And, Or)):
-            pending.extend((node.left, node.right))
-        elif isinstance(node, Not):
-            pending.append(node.expr)
+    names = set() if query.filter is None else {path.attribute for path in attribute_paths(query.filter)}
     if query.sort is not None:
         names.add(query.sort.path.attribute)
     return names

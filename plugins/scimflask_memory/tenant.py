@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from scimflask.filter.ast import EQ, And, Compare, Filter, Or
+from collections.abc import Callable
+
+from scimflask.filter.ast import EQ, And, Compare, Filter, Or, ValuePath
 from scimflask.model import Resource
 from scimflask.schema.catalog import Catalog
 
 from .indexes import EqualityIndex, indexed_attributes
 from .membership import Membership
+
+MAX_ORDERS = 16  # cached sort orders per tenant (one per sortBy / sortOrder / base URL seen)
 
 
 class Tenant:
@@ -20,12 +24,15 @@ class Tenant:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.tables: dict[str, dict[str, Resource]] = {}
-        self.indexes: dict[str, dict[tuple[str, str], EqualityIndex]] = {}
+        self.indexes: dict[str, dict[tuple[str, str, str | None], EqualityIndex]] = {}
         self.membership = Membership()
+        # (resource type, sort, base URL) -> every resource's (sort key, resource), in order;
+        # dropped by every write (a write of members always comes with a `put` of the group).
+        self._orders: dict[tuple, list[tuple[tuple, Resource]]] = {}
         for rt in catalog.resource_types:
             self.tables[rt.name] = {}
             self.indexes[rt.name] = {
-                (attr.schema.lower(), attr.name): EqualityIndex(attr)
+                (attr.schema.lower(), attr.name, attr.sub): EqualityIndex(attr)
                 for attr in indexed_attributes(catalog, rt)
             }
 
@@ -52,12 +59,25 @@ class Tenant:
                 index.remove(old.id, old.data)
             index.add(resource.id, resource.data)
         table[resource.id] = resource
+        self._orders.clear()
 
     def remove(self, resource: Resource) -> None:
+        self._orders.clear()
         for index in self.indexes[resource.resource_type].values():
             index.remove(resource.id, resource.data)
         del self.tables[resource.resource_type][resource.id]
         self.membership.forget(resource.id)
+
+    def ordered(self, key: tuple, build: Callable[[], list[tuple[tuple, Resource]]]
+                ) -> list[tuple[tuple, Resource]]:
+        """The rows `build()` gives for `key`, computed once until the next write: paging
+        through an unchanged directory sorts it once, not once per page."""
+        rows = self._orders.get(key)
+        if rows is None:
+            if len(self._orders) >= MAX_ORDERS:
+                self._orders.clear()
+            rows = self._orders[key] = build()
+        return rows
 
     def candidates(self, resource_type: str, filter: Filter | None) -> set[str] | None:
         """Ids that may match `filter`, found through the indexes; None means "scan them all".
@@ -66,6 +86,8 @@ class Tenant:
         """
         if isinstance(filter, Compare):
             return self._equality_candidates(resource_type, filter)
+        if isinstance(filter, ValuePath):  # its paths are full (`emails.value`): same lookups
+            return self.candidates(resource_type, filter.filter)
         if isinstance(filter, And):
             left = self.candidates(resource_type, filter.left)
             right = self.candidates(resource_type, filter.right)
@@ -80,10 +102,10 @@ class Tenant:
 
     def _equality_candidates(self, resource_type: str, compare: Compare) -> set[str] | None:
         path = compare.path
-        if compare.op != EQ or path.sub_attribute is not None or not isinstance(compare.value, str):
+        if compare.op != EQ or not isinstance(compare.value, str):
             return None
         rt = self.catalog.resource_type(resource_type)
-        if path.attribute == "id" and path.schema.lower() == rt.schema.lower():
+        if path.attribute == "id" and path.sub_attribute is None and path.schema.lower() == rt.schema.lower():
             return {compare.value} if compare.value in self.tables[resource_type] else set()
-        index = self.indexes[resource_type].get((path.schema.lower(), path.attribute))
+        index = self.indexes[resource_type].get((path.schema.lower(), path.attribute, path.sub_attribute))
         return None if index is None else index.lookup(compare.value)

@@ -8,7 +8,8 @@ Three kinds of index, all read from the catalog so custom schemas get them too:
 - equality (`i:` sets): `externalId` and `emails.value` where the resource type has them;
   folded value -> ids. Answers `attr eq "v"` in O(1) (+ the matches).
 - ordered (`o:` sorted sets, lexicographic): meta.created, meta.lastModified, userName,
-  displayName; one entry per resource, so paging and sorting on them cost O(log n + page).
+  displayName; one entry per resource, so paging and sorting on them cost O(log n + page),
+  and `sw` on userName / displayName is one `ZRANGEBYLEX` over the prefix's range.
 
 A resource's entries are computed here, in Python, and stored with the resource; the Lua
 scripts remove exactly the stored entries and add the new ones in one step, so an index can never
@@ -53,6 +54,13 @@ def _encode_value(value: str | None) -> bytes:
     if value is None:
         return _MISSING
     return _PRESENT + value.encode("utf-8").replace(b"\x00", b"\x00\x01")
+
+
+def prefix_range(prefix: str) -> tuple[bytes, bytes]:
+    """`ZRANGEBYLEX` bounds of the ascending entries whose value starts with `prefix` (UTF-8
+    never holds the byte 0xFF, so every such entry sorts below `prefix` + 0xFF)."""
+    encoded = _encode_value(prefix)
+    return b"[" + encoded, b"(" + encoded + b"\xff"
 
 
 def _invert(raw: bytes) -> bytes:

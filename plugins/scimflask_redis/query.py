@@ -9,10 +9,11 @@ at is checked with the reference evaluator. Three strategies, cheapest first:
    after a keyset) for the page. O(log n + page).
 2. Indexed filter: `id eq`, `eq` on a unique attribute (userName, Group displayName), on
    `externalId`, `emails.value`, Group `members.value` (the member -> groups set) and User
-   `groups.value` (the group -> members hash), also inside `emails[...]`, combined with `and`
+   `groups.value` (the group -> members hash), also inside `emails[...]`; `sw` on userName and
+   displayName (a lexicographic range of their ordered index); combined with `and`
    (the smallest side) and `or` (the union of both). When the candidates number at most
    `CANDIDATE_LIMIT`, only they are loaded and evaluated, and sorted in Python. O(matches).
-3. Anything else (`co`, `sw`, `gt`, `pr`, `not`, `ne`, an `or` with an unindexed side, or more
+3. Anything else (`co`, `sw` elsewhere, `gt`, `pr`, `not`, `ne`, an `or` with an unindexed side, or more
    than `CANDIDATE_LIMIT` candidates): the ordered index of the requested sort (meta.created for
    other sorts) is walked in `BATCH`-sized `ZRANGEBYLEX` steps, each batch loaded with one
    pipelined round trip and evaluated. O(n) work in O(n / BATCH) round trips, never the whole
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from scimflask.errors import InvalidCursor
-from scimflask.filter.ast import EQ, And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
+from scimflask.filter.ast import EQ, SW, And, AttrPath, Compare, Filter, Or, ValuePath, attribute_paths
 from scimflask.filter.evaluate import matches, parse_datetime
 from scimflask.filter.path import definition_of
 from scimflask.filter.sort import sort_key
@@ -38,7 +39,7 @@ from scimflask.model import Keyset, Page, Query, RequestContext, Resource, forma
 from scimflask.schema.catalog import DATETIME, Catalog, ResourceType
 
 from . import keys
-from .indexes import IndexedPath, TypeIndexes, fold, parse_entry, sort_entry
+from .indexes import IndexedPath, TypeIndexes, fold, parse_entry, prefix_range, sort_entry
 from .reader import GROUPS, MEMBERS, Reader, has_attribute
 
 BATCH = 200
@@ -50,9 +51,12 @@ CANDIDATE_LIMIT = 1000
 class Leaf:
     """One index lookup giving a superset of a filter node's matches."""
 
-    kind: str  # "ids" (known ids), "unique" (HGET), "set" (SMEMBERS), "hash" (HKEYS)
+    kind: str  # "ids" (known ids), "unique" (HGET), "set" (SMEMBERS), "hash" (HKEYS),
+    #            "range" (ZRANGEBYLEX of an ordered index between `low` and `high`)
     key: str = ""
     member: str = ""  # the unique hash field
+    low: bytes = b""
+    high: bytes = b""
     ids: set[str] = field(default_factory=set)
     size: int = 0
 
@@ -73,6 +77,12 @@ def plan(node: Filter, indexes: TypeIndexes, catalog: Catalog, rt: ResourceType)
         return Combine("or", sides) if all(sides) else None
     if isinstance(node, ValuePath):
         return plan(node.filter, indexes, catalog, rt)
+    if isinstance(node, Compare) and node.op == SW and isinstance(node.value, str):
+        ordered = indexes.ordered.get(node.path)
+        if ordered is None or ordered.path.attribute == "meta":
+            return None
+        low, high = prefix_range(_folded(ordered, node.value))
+        return Leaf("range", indexes.ordered_key(ordered), low=low, high=high)
     if not (isinstance(node, Compare) and node.op == EQ and isinstance(node.value, str)):
         return None  # Not, Present and other operators need the evaluator
     path, value = node.path, node.value
@@ -131,18 +141,7 @@ def _ids(node: Leaf | Combine) -> set[str]:
 
 def attributes_read(query: Query) -> set[str]:
     """Top-level attribute names the filter and sort read (to skip loading big member lists)."""
-    names: set[str] = set()
-    pending: list = [query.filter] if query.filter is not None else []
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (Compare, Present, ValuePath)):
-            names.add(node.path.attribute)
-            if isinstance(node, ValuePath):
-                pending.append(node.filter)
-        elif isinstance(node, (And, Or)):
-            pending.extend((node.left, node.right))
-        elif isinstance(node, Not):
-            pending.append(node.expr)
+    names = set() if query.filter is None else {path.attribute for path in attribute_paths(query.filter)}
     if query.sort is not None:
         names.add(query.sort.path.attribute)
     return names
@@ -213,6 +212,8 @@ class QueryRunner:
                 pipe.hget(key, leaf.member)
             elif leaf.kind == "set":
                 pipe.scard(key)
+            elif leaf.kind == "range":
+                pipe.zlexcount(key, leaf.low, leaf.high)
             else:
                 pipe.hlen(key)
         for leaf, reply in zip(leaves, pipe.execute(), strict=True):
@@ -230,9 +231,17 @@ class QueryRunner:
         pipe = client.pipeline(transaction=False)
         for leaf in fetch:
             key = self.reader.key(leaf.key)
-            pipe.smembers(key) if leaf.kind == "set" else pipe.hkeys(key)
+            if leaf.kind == "set":
+                pipe.smembers(key)
+            elif leaf.kind == "range":
+                pipe.zrangebylex(key, leaf.low, leaf.high)
+            else:
+                pipe.hkeys(key)
         for leaf, reply in zip(fetch, pipe.execute(), strict=True):
-            leaf.ids = {item.decode() for item in reply}
+            if leaf.kind == "range":
+                leaf.ids = {parse_entry(entry)[1] for entry in reply}
+            else:
+                leaf.ids = {item.decode() for item in reply}
         return _ids(found)
 
     def _load(self, ids: list[str]) -> Iterator[Resource]:

@@ -3,16 +3,18 @@
 The data model is described in tables.py, filter compilation in compile.py, schema versions in
 migrations.py. Here: transactions, integrity and paging.
 
-- Each public method is one transaction. Writes lock the resource row first (the version
-  compare-and-set `UPDATE ... WHERE id = ? AND version = ?`), so concurrent writers of one
-  resource queue in the database, whatever process they run in.
+- Each public method is one transaction. Writes lock the resource row first (`SELECT ... FOR
+  UPDATE`, then the version check), so concurrent writers of one resource queue in the
+  database, whatever process they run in. An update rewrites only the `values` / `uniques`
+  rows of the attributes whose rows changed (old and new data are diffed in Python).
 - Uniqueness is the `uniques` primary key; its IntegrityError becomes `Conflict(attribute)`.
 - A query is one SELECT with `count(*) OVER ()` for the total (plus one SELECT for the members
   or groups of the page when asked); keyset pages add a COUNT.
 - Driver errors meaning "unreachable" become `StorageUnavailable` through `base_exceptions`;
   deadlocks and lock timeouts are retried a few times first.
 - The engine is created lazily per process (gunicorn forks after import), with pre-ping so a
-  restarted database is picked up without restarting the app.
+  restarted database is picked up without restarting the app. Planner statistics are kept
+  current by the storage itself (statistics.py).
 - The operating capabilities (tenant records, provisioning log, rate-limit counters) use the
   tables of schema version 2; a counter hit is one upsert, so workers never lose a hit.
 """

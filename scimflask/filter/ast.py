@@ -13,6 +13,7 @@ attribute.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 # Comparison operators (RFC 7644 §3.4.2.2, Table 3), lower-case.
@@ -82,3 +83,22 @@ class ValuePath:
 
 
 Filter = Compare | Present | And | Or | Not | ValuePath
+
+
+def attribute_paths(node: Filter) -> Iterator[AttrPath]:
+    """Every attribute path `node` reads, its value paths' own paths included (depth first).
+
+    Backends use it to learn which attributes a filter needs before loading resources.
+    """
+    pending: list[Filter] = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, (Compare, Present)):
+            yield current.path
+        elif isinstance(current, ValuePath):
+            yield current.path
+            pending.append(current.filter)
+        elif isinstance(current, (And, Or)):
+            pending.extend((current.right, current.left))
+        elif isinstance(current, Not):
+            pending.append(current.expr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -15,6 +14,7 @@ from scimflask.schema import default_catalog
 from scimflask.storage import StorageUnavailable
 
 from .redis_helpers import REDIS_URL, drop_prefix, fake_storage, needs_real_redis, unique_prefix
+from .tcp_proxy import Proxy
 
 CTX = RequestContext(tenant="outage")
 NOW = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -56,69 +56,11 @@ def test_fakeredis_outage_and_recovery():
     assert storage.query(CTX, "User", Query()).total == 2
 
 
-class CuttableProxy:
-    """A TCP proxy on 127.0.0.1 in front of Redis whose link can be cut and restored."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.port = _free_port()
-        self._sockets: list[socket.socket] = []
-        self._listener: socket.socket | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(16)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def cut(self) -> None:
-        """Stop listening and drop every open connection (like a failed link)."""
-        with self._lock:
-            sockets, self._sockets = self._sockets, []
-            listener, self._listener = self._listener, None
-        for sock in [listener, *sockets]:
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                sock.close()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.upstream, timeout=5)
-            with self._lock:
-                self._sockets += [client, server]
-            for source, target in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, target: socket.socket) -> None:
-        try:
-            while chunk := source.recv(65536):
-                target.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, target):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
-
-
 @needs_real_redis
 @pytest.mark.redis
 def test_cut_link_is_storage_unavailable_and_recovers():
     target = urlsplit(REDIS_URL)
-    proxy = CuttableProxy((target.hostname, target.port or 6379))
+    proxy = Proxy((target.hostname, target.port or 6379))
     proxy.start()
     prefix = unique_prefix()
     db = (target.path or "/0").strip("/") or "0"
