@@ -11,8 +11,8 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from .errors import Unauthorized
 from .model import Token, utcnow

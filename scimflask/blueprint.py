@@ -9,8 +9,10 @@ every other path.
 from __future__ import annotations
 
 import logging
+from typing import cast
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, g, request
+from flask.sansio.app import App
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from .auth import Principal, authenticate_bearer
@@ -19,6 +21,7 @@ from .errors import ScimError, ServiceUnavailable, Unauthorized
 from .extension import ScimState
 from .model import RequestContext, utcnow
 from .provisioning_log import RequestRecord
+from .storage.capabilities import CounterSupport
 from .storage.errors import StorageUnavailable
 from .views.http import ALL_METHODS, error_response, method_not_allowed, scim_route
 
@@ -93,7 +96,8 @@ def _authenticate(state: ScimState) -> None:
     state.tenant_status.check(state.storage, found.tenant)
     now = utcnow()
     if state.rate_limit is not None:
-        state.rate_limit.check(state.storage, f"{found.tenant}:{found.token_id}", now)
+        # _rate_limit() only builds a limit for storages with CounterSupport.
+        state.rate_limit.check(cast(CounterSupport, state.storage), f"{found.tenant}:{found.token_id}", now)
     state.token_usage.used(state.storage, found.token_id, now)
 
 
@@ -146,7 +150,7 @@ def make_blueprint(state: ScimState) -> Blueprint:
     return bp
 
 
-def install_routing_errors(app: Flask, prefix: str) -> None:
+def install_routing_errors(app: App, prefix: str) -> None:
     """Answer 404/405 raised by routing under `prefix` as SCIM errors; defer elsewhere."""
     for exc_class in (NotFound, MethodNotAllowed):
         code = exc_class.code

@@ -7,8 +7,9 @@ Keys are read once in `Scim.init_app` (with `app.config.setdefault`, so defaults
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigurationError
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import pluggy
 from flask import Flask, current_app
@@ -48,6 +49,8 @@ class ScimState:
     tenant_status: TenantStatus = field(default_factory=TenantStatus)
     static_token_hashes: tuple[str, ...] = ()
     validators: dict = field(default_factory=dict)
+
+    parse_filter: Callable[[str, str], Any] = field(init=False)
 
     def __post_init__(self) -> None:
         # Identity providers repeat the same few filter shapes with new values, and parsed
@@ -160,7 +163,7 @@ class Scim:
         app.register_blueprint(make_blueprint(state), url_prefix=config[ConfigKeys.URL_PREFIX])
         _register_operations_blueprints(app, state)
         # Over-long URLs and headers under the prefix are refused as SCIM errors before routing.
-        app.wsgi_app = RequestLimits(app.wsgi_app, prefix=config[ConfigKeys.URL_PREFIX])
+        app.wsgi_app = RequestLimits(app.wsgi_app, prefix=config[ConfigKeys.URL_PREFIX])  # type: ignore[method-assign]
         app.extensions[EXTENSION_KEY] = state
         app.teardown_appcontext(storage.release)
 

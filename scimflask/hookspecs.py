@@ -101,7 +101,7 @@ def scimflask_resource_changed(event: ResourceEvent) -> None:
 
 
 @hookspec(firstresult=True)
-def scimflask_authorize_admin(request: "Request", config: dict[str, Any]) -> bool | None:
+def scimflask_authorize_admin(request: Request, config: dict[str, Any]) -> bool | None:
     """Decide whether a request may use the admin API (tenants, tokens, provisioning log).
 
     Stops at the first non-None result: True admits the request, False refuses it (401), None

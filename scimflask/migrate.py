@@ -14,9 +14,9 @@ and the default tenant; a tenant with resources but neither record nor token mus
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable, Iterator
 
 from .model import Member, Query, RequestContext, Resource, Token, format_datetime
 from .schema import default_catalog

@@ -154,7 +154,7 @@ def resource_schema(catalog: Catalog, rt: ResourceType, *, for_request: bool) ->
                               "description": "Schema URNs; always include the core schema."}
     schema["properties"] = {"schemas": schemas_property, **schema["properties"]}
     for urn, ext_required in rt.extensions:
-        extension = catalog.schema(urn)
+        extension = catalog.schema_of(urn)
         ext_schema = complex_schema(extension.attributes, for_request=for_request)
         ext_schema["description"] = extension.description
         schema["properties"][urn] = ext_schema

@@ -131,7 +131,7 @@ class Operations:
         try:
             created = self._member_policy(
                 lambda check: self.storage.create(ctx, resource, check_members=check),
-                resource.members if is_group else [])
+                resource.members if resource.members is not None else [])
         except (Conflict, UnknownMembers) as exc:
             raise _storage_error(exc, resource_type) from None
         self._notify(CREATED, ctx, created.resource_type, created.id, created.data, tuple(data))

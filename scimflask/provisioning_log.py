@@ -13,9 +13,9 @@ import json
 import logging
 import secrets
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from flask import g, has_request_context
 

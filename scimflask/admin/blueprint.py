@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 import pluggy
 from flask import Blueprint, Response, jsonify, request

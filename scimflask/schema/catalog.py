@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 # Attribute types (RFC 7643 §2.3).
 STRING = "string"
@@ -109,7 +110,7 @@ class Schema:
         return None
 
     def to_dict(self, location: str | None = None) -> dict:
-        out = {
+        out: dict[str, Any] = {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
             "id": self.id,
             "name": self.name,
@@ -138,7 +139,7 @@ class ResourceType:
         return (self.schema, *(urn for urn, _ in self.extensions))
 
     def to_dict(self, location: str | None = None) -> dict:
-        out = {
+        out: dict[str, Any] = {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
             "id": self.id,
             "name": self.name,
@@ -252,6 +253,13 @@ class Catalog:
 
     def schema(self, urn: str) -> Schema | None:
         return self._schemas.get(urn.lower())
+
+    def schema_of(self, urn: str) -> Schema:
+        """A schema that must be registered (e.g. one a resource type names)."""
+        try:
+            return self._schemas[urn.lower()]
+        except KeyError:
+            raise KeyError(f"unknown schema {urn!r}") from None
 
     def resource_type(self, name: str) -> ResourceType:
         try:

@@ -122,7 +122,9 @@ def _datetime(value: object, path: str) -> str:
         if match is None:
             raise ValueError(value)
         parts = match.groupdict()
-        datetime(*(int(parts[k]) for k in ("year", "month", "day", "hour", "minute", "second")))
+        year, month, day, hour, minute, second = (
+            int(parts[k]) for k in ("year", "month", "day", "hour", "minute", "second"))
+        datetime(year, month, day, hour, minute, second)
         if parts["tzh"] is not None and (int(parts["tzh"]) > 14 or int(parts["tzm"]) > 59):
             raise ValueError(value)
     except ValueError:

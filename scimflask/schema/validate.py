@@ -21,7 +21,7 @@ Rules beyond RFC 7643/7644 defaults, chosen for real clients (see shared/entra/R
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load
 
@@ -32,7 +32,7 @@ from .catalog import READ_ONLY, WRITE_ONLY, Attribute, Catalog, ResourceType
 from .coerce import coerce_attribute_value
 
 MODES = ("create", "replace")
-UNKNOWN_POLICIES = {"raise": RAISE, "ignore": EXCLUDE}
+UNKNOWN_POLICIES: dict[str, Literal["exclude", "include", "raise"]] = {"raise": RAISE, "ignore": EXCLUDE}
 SCHEMAS_KEY = "schemas"
 MEMBERS_KEY = "members"
 PASSWORD_KEY = "password"
@@ -222,7 +222,7 @@ def build_schema(catalog: Catalog, resource_type: ResourceType, *, unknown: str 
         if attribute.mutability == READ_ONLY:
             read_only.add(attribute.name)
     for index, (urn, required) in enumerate(resource_type.extensions):
-        extension = catalog.schema(urn)
+        extension = catalog.schema_of(urn)
         ext_declared = {a.name: _field(a, f"{urn}:{a.name}") for a in extension.attributes}
         ext_read_only = {a.name for a in extension.attributes if a.mutability == READ_ONLY}
         ext_class = _schema_class(

@@ -90,7 +90,7 @@ class Storage(ABC):
         self.catalog = catalog
 
     @classmethod
-    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> "Storage":
+    def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> Storage:
         """Build a backend for `uri`. `options` is `SCIM_STORAGE_OPTIONS` (e.g. an injected
         client or engine). Raise `scimflask.errors.ConfigurationError` for a bad URI."""
         raise NotImplementedError

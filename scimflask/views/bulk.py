@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from flask import Blueprint, request
 
@@ -114,8 +115,9 @@ def register(bp: Blueprint, state: ScimState) -> None:
 
     def run(op: BulkOperation, created: dict[str, str], failed: set[str]) -> dict:
         ctx = request_context()
-        path = "/".join(_resolve(part, created, failed) for part in op.path.split("/"))
-        data = _resolve(op.data, created, failed)
+        path = "/".join(str(_resolve(part, created, failed)) for part in op.path.split("/"))
+        # _parse checked that POST, PUT and PATCH carry an object; DELETE ignores data.
+        data = cast(dict, _resolve(op.data, created, failed))
         parts = path.strip("/").split("/")
         rt = by_endpoint.get("/" + parts[0].lower()) if parts else None
         if rt is None or len(parts) > 2:

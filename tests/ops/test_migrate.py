@@ -59,10 +59,9 @@ def tmp_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
+    import shutil
     import tempfile
     from pathlib import Path
-
-    import shutil
 
     directory = tempfile.mkdtemp(dir="/dev/shm") if Path("/dev/shm").is_dir() else tmp_path_factory.mktemp("m")
     path = Path(directory) / "source.db"
