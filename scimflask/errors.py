@@ -23,7 +23,7 @@ class ScimError(Exception):
         super().__init__(detail)
         self.detail = detail
         if status is not None:
-            self.status = status
+            self.status = int(status)  # an HTTPStatus would print as its name on Python 3.10
         if scim_type is not None:
             self.scim_type = scim_type
         self.headers = headers or {}
