@@ -169,7 +169,7 @@ class ResourceItemView(MethodView):
             return scim_response(None, 204, {"ETag": etag_for(updated.version)})
         if mode == "auto" and with_members and self.ops._has_members(self.rt.name):
             limit = self.state.config[ConfigKeys.PATCH_RESPONSE_MAX_MEMBERS]
-            if self.state.storage.count_members(ctx, id) > limit:
+            if self.state.storage.count_members(ctx, id, up_to=limit) > limit:
                 return scim_response(None, 204, {"ETag": etag_for(updated.version)})
         resource = self._fresh(id, with_members, with_groups) if (with_members or with_groups) else updated
         return resource_response(self.renderer, resource, 200, attrs, excl)

@@ -188,9 +188,10 @@ class JsonDirectoryStorage(Storage):
         next_keyset = keyset_of(keys[end - 1], ordered[end - 1]["id"]) if resources and end < len(ordered) else None
         return Page(resources=resources, total=len(ordered), next_keyset=next_keyset)
 
-    def count_members(self, ctx: RequestContext, group_id: str) -> int:
+    def count_members(self, ctx: RequestContext, group_id: str, *, up_to: int | None = None) -> int:
         rt = self.catalog.resource_type("Group")
-        return len(self._record(self._read(ctx), rt, group_id).get(MEMBERS, ()))
+        count = len(self._record(self._read(ctx), rt, group_id).get(MEMBERS, ()))
+        return count if up_to is None else min(count, up_to + 1)
 
     # -- tokens ---------------------------------------------------------------------------
     def add_token(self, token: Token) -> None:
