@@ -4,7 +4,6 @@ exact across worker processes."""
 
 from __future__ import annotations
 
-import multiprocessing
 import uuid
 from datetime import datetime, timezone
 
@@ -15,6 +14,7 @@ from scimflask_redis import storage as redis_storage
 from scimflask.model import Member, RequestContext, Resource, Token
 from scimflask.storage import Tenant
 
+from .forked_counts import counts_from_forked_processes
 from .redis_helpers import drop_prefix, fake_storage, needs_real_redis, real_storage, unique_prefix
 
 NOW = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -108,17 +108,10 @@ def _hammer(prefix: str, key: str, barrier, results) -> None:
 @pytest.mark.redis
 def test_processes_hitting_one_counter_each_get_their_own_count():
     prefix, key = unique_prefix(), f"{KEPT.tenant}:{uuid.uuid4()}"
-    context = multiprocessing.get_context("fork")  # each child still builds its own client
-    barrier, results = context.Barrier(WORKERS), context.Queue()
-    workers = [context.Process(target=_hammer, args=(prefix, key, barrier, results)) for _ in range(WORKERS)]
     storage = real_storage(prefix)
     try:
-        for worker in workers:
-            worker.start()
-        counts = sorted(count for _ in workers for count in results.get(timeout=60))
-        for worker in workers:
-            worker.join(timeout=30)
-            assert worker.exitcode == 0
+        # Each forked child builds its own client.
+        counts = counts_from_forked_processes(_hammer, (prefix, key), WORKERS)
         assert counts == list(range(1, WORKERS * HITS + 1))
     finally:
         drop_prefix(storage.client, prefix)

@@ -4,7 +4,6 @@ exact across worker processes (the upsert, not a Python lock, counts)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -13,6 +12,7 @@ from sqlalchemy import event, inspect, select
 
 from scimflask.model import RequestContext, Resource
 
+from .forked_counts import counts_from_forked_processes
 from .sql_helpers import SERVERS, drop, new_storage, unique_prefix
 
 NOW = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -79,15 +79,7 @@ def test_processes_hitting_one_counter_each_get_their_own_count(uri):
     try:
         _storage.ping()  # the parent's engine exists before the fork
         key = f"{CTX.tenant}:{uuid.uuid4()}"
-        context = multiprocessing.get_context("fork")
-        barrier, results = context.Barrier(PROCESSES), context.Queue()
-        workers = [context.Process(target=_hammer, args=(key, barrier, results)) for _ in range(PROCESSES)]
-        for worker in workers:
-            worker.start()
-        counts = sorted(count for _ in workers for count in results.get(timeout=60))
-        for worker in workers:
-            worker.join(timeout=30)
-            assert worker.exitcode == 0
+        counts = counts_from_forked_processes(_hammer, (key,), PROCESSES)
         assert counts == list(range(1, PROCESSES * HITS + 1))
     finally:
         drop(_storage)
