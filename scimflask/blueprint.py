@@ -103,8 +103,9 @@ def _authenticate(state: ScimState) -> None:
 
 def _finish(state: ScimState, response: Response) -> Response:
     """Security headers, the provisioning log and metrics, once the status is known."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    headers = response.headers
+    present = {name.lower() for name in headers.keys()}
+    headers.extend([(name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present])
     context = g.get("scim_context")
     prefix = state.config[ConfigKeys.URL_PREFIX]
     path = request.path[len(prefix):] or "/"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -53,15 +52,11 @@ class ScimState:
     parse_filter: Callable[[str, str], Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        # Identity providers repeat the same few filter shapes with new values, and parsed
-        # filters are immutable, so a bounded per-app cache saves the parse on repeats.
-        self.parse_filter = functools.lru_cache(maxsize=4096)(self._parse_filter)
+        from .filter.cache import FilterCache
 
-    def _parse_filter(self, text: str, resource_type: str):
-        from .filter import parse_filter
-
-        return parse_filter(text, self.catalog, self.catalog.resource_type(resource_type),
-                            max_length=self.config[ConfigKeys.MAX_FILTER_LENGTH])
+        # Identity providers repeat the same few filter shapes with new values: the cache
+        # parses each shape once (see scimflask.filter.cache).
+        self.parse_filter = FilterCache(self.catalog, max_length=self.config[ConfigKeys.MAX_FILTER_LENGTH]).parse
 
     def validator(self, resource_type: str):
         """The request-body validator of a resource type (built on first use, then reused)."""

@@ -138,16 +138,19 @@ class Operations:
         return created
 
     def replace(self, ctx: RequestContext, resource_type: str, id: str, body: dict,
-                expected_version: int | None) -> Resource:
+                expected_version: int | None, *, with_groups: bool = False) -> Resource:
         """PUT (RFC 7644 §3.5.1): readOnly ignored, immutable must match, omitted cleared.
 
         Two documented choices: an omitted `password` keeps the stored one (clients cannot read
         it back to resend it), and an omitted `members` keeps the membership (so a rename by PUT
         cannot empty a large group); a `members` list replaces it.
+
+        `with_groups` returns the User's `groups` as read before the write (a PUT cannot change
+        them), which saves the response a third storage call.
         """
         data, members = self.state.validator(resource_type).load(body, mode="replace")
         try:
-            current = self.storage.get(ctx, resource_type, id, with_members=False, with_groups=False)
+            current = self.storage.get(ctx, resource_type, id, with_members=False, with_groups=with_groups)
         except NotFound as exc:
             raise _storage_error(exc, resource_type) from None
         if "id" in body and isinstance(body["id"], str) and body["id"] != id:
@@ -168,22 +171,24 @@ class Operations:
         except (NotFound, Conflict, PreconditionFailed, UnknownMembers) as exc:
             raise _storage_error(exc, resource_type) from None
         self._notify(REPLACED, ctx, updated.resource_type, id, updated.data, tuple(data))
+        if with_groups:
+            updated.groups = current.groups
         return updated
 
     def patch(self, ctx: RequestContext, resource_type: str, id: str, body: dict,
-              expected_version: int | None) -> tuple[Resource, PatchResult]:
+              expected_version: int | None, *, with_groups: bool = False) -> tuple[Resource, PatchResult]:
         """PATCH (RFC 7644 §3.5.2) applied to the latest state, atomically.
 
         Attribute changes are written with compare-and-set on the version read; if another
         writer got in between, the PATCH is re-applied to the new state (bounded retries), so
         concurrent PATCHes never erase each other. Membership deltas are set operations and need
-        no version check unless the client sent If-Match.
+        no version check unless the client sent If-Match. `with_groups`: as in `replace`.
         """
         rt = self.resource_type(resource_type)
         operations = parse_patch_request(body, self.catalog, rt)
         for attempt in range(PATCH_ATTEMPTS):
             try:
-                current = self.storage.get(ctx, resource_type, id, with_members=False, with_groups=False)
+                current = self.storage.get(ctx, resource_type, id, with_members=False, with_groups=with_groups)
             except NotFound as exc:
                 raise _storage_error(exc, resource_type) from None
             if expected_version is not None and current.version != expected_version:
@@ -210,6 +215,8 @@ class Operations:
             except (NotFound, Conflict, UnknownMembers) as exc:
                 raise _storage_error(exc, resource_type) from None
             self._notify(PATCHED, ctx, updated.resource_type, id, updated.data, result.changed)
+            if with_groups:
+                updated.groups = current.groups
             return updated, result
         raise ServiceUnavailable("the resource is being changed by other requests; retry", headers={"Retry-After": "1"})
 

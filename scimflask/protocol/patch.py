@@ -19,7 +19,6 @@ as POST ignores them.
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass
 
@@ -28,7 +27,7 @@ from ..filter import parse_path
 from ..filter.ast import AttrPath, Filter
 from ..filter.evaluate import element_matches
 from ..filter.path import PatchPath
-from ..model import Change, Member, Resource
+from ..model import Change, Member, Resource, copy_json
 from ..passwords import hash_password
 from ..schema.catalog import (
     CORE_GROUP,
@@ -252,7 +251,7 @@ class _Engine:
         self.resource = resource
         self.catalog = catalog
         self.rt = rt
-        self.data = copy.deepcopy(resource.data)
+        self.data = copy_json(resource.data)
         self.membership = Membership(resource.members)
         self.touched: dict[tuple[str | None, str], None] = {}  # (extension URN, attribute)
 

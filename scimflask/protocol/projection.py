@@ -91,36 +91,83 @@ class _Rules:
         return shown and not (dropped and sub.name in dropped)
 
 
-def _project_complex(rules: _Rules, urn: str, attr: Attribute, value: dict) -> dict:
-    return {name: sub_value for name, sub_value in value.items()
-            if rules.shows_sub(urn, attr, attr.sub_attribute(name))}
+class _Plan:
+    """What to keep of a document, worked out once per (resource type, attributes, excluded).
+
+    `sections` maps each schema URN (lower-cased) to {lower-cased attribute name: action}, where
+    the action is True (keep the value whole), or (sub-attribute name -> shown, shown-if-unknown)
+    for a complex attribute; hidden attributes are absent. `unknown` says whether a name the
+    catalog does not define is kept.
+    """
+
+    def __init__(self, catalog: Catalog, rt: ResourceType, rules: _Rules) -> None:
+        self.rt = rt
+        self.extensions = {urn.lower(): urn for urn, _ in rt.extensions}
+        self.unknown = not rules.selected
+        self.defined: dict[str, dict[str, Attribute]] = {}
+        self.sections: dict[str, dict[str, object]] = {}
+        for urn in rt.schema_ids:
+            attrs = {attr.name.lower(): attr for attr in reversed(catalog.attributes(rt, urn))}
+            self.defined[urn.lower()] = attrs
+            self.sections[urn.lower()] = {
+                name: self._action(rules, urn, attr) for name, attr in attrs.items() if rules.shows(urn, attr)}
+
+    @staticmethod
+    def _action(rules: _Rules, urn: str, attr: Attribute) -> object:
+        if attr.type != COMPLEX:
+            return True
+        shown = {sub.name.lower(): rules.shows_sub(urn, attr, sub) for sub in reversed(attr.sub_attributes)}
+        return shown, rules.shows_sub(urn, attr, None)
+
+    def schema(self, urn: str, values: dict) -> dict:
+        section, defined = self.sections[urn.lower()], self.defined[urn.lower()]
+        out = {}
+        for name, value in values.items():
+            lowered = name.lower()
+            action = section.get(lowered)
+            if action is None:
+                if self.unknown and lowered not in defined:
+                    out[name] = value  # not in the catalog: no rule hides it by default
+                continue
+            if action is not True:
+                value = _project_complex_value(action, value)  # type: ignore[arg-type]
+                if value is None:
+                    continue
+            out[name] = value
+        return out
+
+    def shows(self, name: str) -> bool:
+        return name.lower() in self.sections[self.rt.schema.lower()]
 
 
-def _project_value(rules: _Rules, urn: str, attr: Attribute, value: object) -> object:
-    """The shown part of one attribute's value, or None when nothing of it is shown."""
-    if attr.type != COMPLEX:
-        return value
+def _project_complex_value(action: tuple[dict[str, bool], bool], value: object) -> object:
+    """The shown part of a complex attribute's value, or None when nothing of it is shown."""
+    shown, unknown = action
+
+    def element(item: dict) -> dict:
+        return {key: sub_value for key, sub_value in item.items() if shown.get(key.lower(), unknown)}
+
     if isinstance(value, list):
-        elements = [_project_complex(rules, urn, attr, e) if isinstance(e, dict) else e for e in value]
+        elements = [element(e) if isinstance(e, dict) else e for e in value]
         return [e for e in elements if e != {}] or None
     if isinstance(value, dict):
-        return _project_complex(rules, urn, attr, value) or None
+        return element(value) or None
     return value
 
 
-def _project_schema(rules: _Rules, catalog: Catalog, rt: ResourceType, urn: str, values: dict) -> dict:
-    out = {}
-    for name, value in values.items():
-        attr = catalog.top_level(rt, urn, name)
-        if attr is None:
-            if not rules.selected:
-                out[name] = value  # not in the catalog: no rule hides it by default
-            continue
-        if rules.shows(urn, attr):
-            shown = _project_value(rules, urn, attr, value)
-            if shown is not None:
-                out[name] = shown
-    return out
+_PLANS_KEPT = 256  # distinct (attributes, excluded) pairs remembered per resource type
+
+
+def _plan(catalog: Catalog, rt: ResourceType, attributes: list[AttrPath] | None,
+          excluded: list[AttrPath] | None) -> _Plan:
+    plans = catalog.derived(("projection plans", rt.name.lower()), dict)
+    key = (tuple(attributes or ()), tuple(excluded or ()))
+    plan = plans.get(key)
+    if plan is None:
+        if len(plans) >= _PLANS_KEPT:  # client-chosen keys: keep the memory bounded
+            plans.clear()
+        plan = plans[key] = _Plan(catalog, rt, _Rules(attributes, excluded))
+    return plan
 
 
 def project(document: dict, catalog: Catalog, resource_type: ResourceType | str, *,
@@ -128,8 +175,8 @@ def project(document: dict, catalog: Catalog, resource_type: ResourceType | str,
             excluded: list[AttrPath] | None = None) -> dict:
     """The response body for `document` (from `Resource.document`), `schemas` added."""
     rt = current_resource_type(catalog, resource_type)
-    rules = _Rules(attributes, excluded)
-    extensions = {urn.lower(): urn for urn, _ in rt.extensions}
+    plan = _plan(catalog, rt, attributes, excluded)
+    extensions = plan.extensions
     core: dict = {}
     shown_extensions: dict = {}
     for name, value in document.items():
@@ -139,21 +186,15 @@ def project(document: dict, catalog: Catalog, resource_type: ResourceType | str,
         if urn is None:
             core[name] = value
         elif isinstance(value, dict):
-            shown = _project_schema(rules, catalog, rt, urn, value)
+            shown = plan.schema(urn, value)
             if shown:
                 shown_extensions[urn] = shown
-    return {SCHEMAS_KEY: schemas_for(document, rt),
-            **_project_schema(rules, catalog, rt, rt.schema, core), **shown_extensions}
-
-
-def _shown(catalog: Catalog, rt: ResourceType, rules: _Rules, name: str) -> bool:
-    attr = catalog.top_level(rt, rt.schema, name)
-    return attr is not None and rules.shows(rt.schema, attr)
+    return {SCHEMAS_KEY: schemas_for(document, rt), **plan.schema(rt.schema, core), **shown_extensions}
 
 
 def loads(catalog: Catalog, resource_type: ResourceType | str, *,
           attributes: list[AttrPath] | None, excluded: list[AttrPath] | None) -> tuple[bool, bool]:
     """(Group `members` shown, User `groups` shown): what the storage must load."""
     rt = current_resource_type(catalog, resource_type)
-    rules = _Rules(attributes, excluded)
-    return _shown(catalog, rt, rules, "members"), _shown(catalog, rt, rules, "groups")
+    plan = _plan(catalog, rt, attributes, excluded)
+    return plan.shows("members"), plan.shows("groups")

@@ -7,8 +7,9 @@ validation, filter binding, PATCH, projection and the storage backends -- reads 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 # Attribute types (RFC 7643 §2.3).
@@ -63,11 +64,12 @@ class Attribute:
 
     def sub_attribute(self, name: str) -> Attribute | None:
         """Case-insensitive lookup of a sub-attribute (RFC 7643 §2.1)."""
-        lowered = name.lower()
-        for sub in self.sub_attributes:
-            if sub.name.lower() == lowered:
-                return sub
-        return None
+        return self._subs_by_name.get(name.lower())
+
+    @cached_property
+    def _subs_by_name(self) -> dict[str, Attribute]:
+        # Looked up several times per attribute of every response: a dict, built once.
+        return {sub.name.lower(): sub for sub in reversed(self.sub_attributes)}
 
     def to_dict(self) -> dict:
         """The `/Schemas` representation of this attribute."""
@@ -103,11 +105,11 @@ class Schema:
     attributes: tuple[Attribute, ...]
 
     def attribute(self, name: str) -> Attribute | None:
-        lowered = name.lower()
-        for attr in self.attributes:
-            if attr.name.lower() == lowered:
-                return attr
-        return None
+        return self._by_name.get(name.lower())
+
+    @cached_property
+    def _by_name(self) -> dict[str, Attribute]:
+        return {attr.name.lower(): attr for attr in reversed(self.attributes)}
 
     def to_dict(self, location: str | None = None) -> dict:
         out: dict[str, Any] = {
@@ -217,6 +219,8 @@ class Catalog:
     def __init__(self) -> None:
         self._schemas: dict[str, Schema] = {}
         self._resource_types: dict[str, ResourceType] = {}
+        # Lookup tables derived from the definitions (see `derived`); emptied by every registration.
+        self._derived: dict[Any, Any] = {}
 
     # -- registration -------------------------------------------------------------------
     def add_schema(self, schema: Schema) -> None:
@@ -224,6 +228,7 @@ class Catalog:
         if key in self._schemas:
             raise ValueError(f"schema {schema.id!r} is already registered")
         self._schemas[key] = schema
+        self._derived.clear()
 
     def add_resource_type(self, resource_type: ResourceType) -> None:
         for urn in resource_type.schema_ids:
@@ -233,6 +238,7 @@ class Catalog:
         if key in self._resource_types:
             raise ValueError(f"resource type {resource_type.name!r} is already registered")
         self._resource_types[key] = resource_type
+        self._derived.clear()
 
     def add_extension(self, resource_type: str, schema: Schema, required: bool = False) -> None:
         """Register `schema` and attach it to an existing resource type as an extension."""
@@ -241,6 +247,7 @@ class Catalog:
         rt = self.resource_type(resource_type)
         updated = replace(rt, extensions=(*rt.extensions, (schema.id, required)))
         self._resource_types[rt.name.lower()] = updated
+        self._derived.clear()
 
     # -- lookup -------------------------------------------------------------------------
     @property
@@ -281,12 +288,23 @@ class Catalog:
             return COMMON_ATTRIBUTES + schema.attributes
         return schema.attributes
 
+    def derived(self, key: Any, build: Callable[[], Any]) -> Any:
+        """`build()`, computed once per `key` until the next registration.
+
+        Every request resolves names and projection rules against the same definitions, so
+        what is derived from them (lookup dicts, compiled projections) is kept here, where a
+        registration can drop it.
+        """
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = build()
+            return value
+
     def top_level(self, resource_type: ResourceType, urn: str, name: str) -> Attribute | None:
-        lowered = name.lower()
-        for attr in self.attributes(resource_type, urn):
-            if attr.name.lower() == lowered:
-                return attr
-        return None
+        names = self.derived(("top_level", resource_type.name.lower(), urn.lower()), lambda: {
+            attr.name.lower(): attr for attr in reversed(self.attributes(resource_type, urn))})
+        return names.get(name.lower())
 
     def resolve(self, resource_type: ResourceType, path: str) -> AttributeRef | None:
         """Resolve `[urn:]attr[.sub]` case-insensitively, or return None if unknown.

@@ -154,16 +154,16 @@ class ResourceItemView(MethodView):
         body = json_object(request, self.state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
         attrs, excl, with_members, with_groups = self._projection()
         version = expected_version(request.headers.get("If-Match"))
-        updated = self.ops.replace(request_context(), self.rt.name, id, body, version)
-        return resource_response(self.renderer, self._fresh(id, with_members, with_groups) if (
-            with_members or with_groups) else updated, 200, attrs, excl)
+        updated = self.ops.replace(request_context(), self.rt.name, id, body, version, with_groups=with_groups)
+        return resource_response(self.renderer, self._fresh(id, with_members, with_groups) if with_members
+                                 else updated, 200, attrs, excl)
 
     def patch(self, id: str):
         body = json_object(request, self.state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
         attrs, excl, with_members, with_groups = self._projection()
         version = expected_version(request.headers.get("If-Match"))
         ctx = request_context()
-        updated, _ = self.ops.patch(ctx, self.rt.name, id, body, version)
+        updated, _ = self.ops.patch(ctx, self.rt.name, id, body, version, with_groups=with_groups)
         mode = self.state.config[ConfigKeys.PATCH_RESPONSE]
         if mode == "no-content":
             return scim_response(None, 204, {"ETag": etag_for(updated.version)})
@@ -171,7 +171,8 @@ class ResourceItemView(MethodView):
             limit = self.state.config[ConfigKeys.PATCH_RESPONSE_MAX_MEMBERS]
             if self.state.storage.count_members(ctx, id, up_to=limit) > limit:
                 return scim_response(None, 204, {"ETag": etag_for(updated.version)})
-        resource = self._fresh(id, with_members, with_groups) if (with_members or with_groups) else updated
+        # Members may have changed (and are not returned by the update); groups came with the read.
+        resource = self._fresh(id, with_members, with_groups) if with_members else updated
         return resource_response(self.renderer, resource, 200, attrs, excl)
 
     def delete(self, id: str):

@@ -75,3 +75,32 @@ def test_nested_group_member(client: ScimClient):
     assert add_members(client, outer, [inner]).status_code in (200, 204)
     member = client.get(f"/Groups/{outer}").json["members"][0]
     assert member["value"] == inner and member["type"] == "Group" and member["$ref"].endswith(f"/Groups/{inner}")
+
+
+def test_user_patch_and_put_answer_with_groups_from_two_storage_calls(make_app):
+    """The answer's `groups` come with the read before the write: no third storage call."""
+    app = make_app()
+    client = ScimClient(app)
+    uid = client.post("/Users", json={"schemas": [USER], "userName": "counted"}).json["id"]
+    gid = client.post("/Groups", json={"schemas": [GROUP], "displayName": "team"}).json["id"]
+    assert add_members(client, gid, [uid]).status_code == 200
+    storage = app.extensions["scim"].storage
+    calls: list[str] = []
+    for name in ("get", "update", "query"):
+        original = getattr(storage, name)
+        setattr(storage, name, lambda *a, _name=name, _original=original, **k: (calls.append(_name), _original(*a, **k))[1])
+    patched = client.patch(f"/Users/{uid}", json={"schemas": [PATCH_OP], "Operations": [
+        {"op": "replace", "path": "title", "value": "t"}]})
+    assert patched.status_code == 200 and patched.json["title"] == "t"
+    assert [g["value"] for g in patched.json["groups"]] == [gid]
+    assert calls == ["get", "update"]
+    calls.clear()
+    replaced = client.put(f"/Users/{uid}", json={"schemas": [USER], "userName": "counted", "title": "u"})
+    assert replaced.status_code == 200 and replaced.json["title"] == "u"
+    assert [g["value"] for g in replaced.json["groups"]] == [gid]
+    assert calls == ["get", "update"]
+    calls.clear()
+    # Without groups in the answer, none are read.
+    bare = client.patch(f"/Users/{uid}?excludedAttributes=groups", json={"schemas": [PATCH_OP], "Operations": [
+        {"op": "replace", "path": "title", "value": "v"}]})
+    assert bare.status_code == 200 and "groups" not in bare.json and calls == ["get", "update"]

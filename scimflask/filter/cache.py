@@ -1,0 +1,126 @@
+"""Parsed filters, reused across requests that differ only in their string literals.
+
+Identity providers send the same few filter shapes with a new value each time
+(`userName eq "…"` once per user of a sync cycle), so a cache keyed by the whole text never
+hits. This one keys by the text with every string literal replaced by a placeholder: the
+shape is parsed and bound once, and each request only decodes its literals and puts them
+into a copy of the bound tree. A shape in which a placeholder would not survive binding
+unchanged (a literal coerced to a boolean or checked as a dateTime), and any text the shape
+route cannot prove equivalent, goes through the full parser, so errors read exactly as before.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from ..schema.catalog import Catalog
+from .ast import And, Compare, Filter, Not, Or, Present, ValuePath
+from .lexer import _STRING
+from .parser import MAX_LENGTH, parse_filter
+
+_MARK = "\ue000"  # private-use character: cannot come from a client's literal, which is cut out
+_UNUSABLE = object()  # a shape whose literals the parser changes: always parse in full
+
+
+class FilterCache:
+    """`parse(text, resource_type)` with the result of `parse_filter`, cheaper on repeats."""
+
+    def __init__(self, catalog: Catalog, *, max_length: int = MAX_LENGTH, size: int = 1024) -> None:
+        self.catalog = catalog
+        self.max_length = max_length
+        self.size = size
+        self._shapes: dict[tuple[str, str], object] = {}
+        self._lock = threading.Lock()
+
+    def parse(self, text: str, resource_type: str) -> Filter:
+        if len(text) <= self.max_length:
+            split = _split_literals(text)
+            if split is not None:
+                shape, literals = split
+                bound = self._shape(shape, resource_type)
+                if bound is not _UNUSABLE:
+                    filled = _fill(bound, literals)  # type: ignore[arg-type]
+                    if filled is not None:
+                        return filled
+        return self._full(text, resource_type)
+
+    def _full(self, text: str, resource_type: str) -> Filter:
+        return parse_filter(text, self.catalog, self.catalog.resource_type(resource_type),
+                            max_length=self.max_length)
+
+    def _shape(self, shape: str, resource_type: str) -> object:
+        key = (shape, resource_type)
+        found = self._shapes.get(key)
+        if found is not None:
+            return found
+        try:
+            found = self._full(shape, resource_type)
+        except Exception:  # noqa: BLE001 - the real text is parsed again and raises its own error
+            found = _UNUSABLE
+        with self._lock:
+            if len(self._shapes) >= self.size:
+                self._shapes.clear()
+            self._shapes[key] = found
+        return found
+
+
+def _split_literals(text: str) -> tuple[str, list[str]] | None:
+    """(text with the n-th string literal replaced by a placeholder, decoded literals), or None.
+
+    Mirrors the lexer: a quote can only start a string literal (no other token contains one),
+    and a literal is exactly what the lexer's pattern matches there.
+    """
+    if _MARK in text:
+        return None
+    parts: list[str] = []
+    literals: list[str] = []
+    position = 0
+    while (quote := text.find('"', position)) != -1:
+        match = _STRING.match(text, quote)
+        if match is None:
+            return None
+        value = json.loads(match.group())
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        parts.append(text[position:quote])
+        parts.append(f'"{_MARK}{len(literals)}"')
+        literals.append(value)
+        position = match.end()
+    parts.append(text[position:])
+    return "".join(parts), literals
+
+
+def _fill(node: Filter, literals: list[str]) -> Filter | None:
+    """A copy of the shape's tree with the literals in place, or None if any placeholder was
+    altered, dropped or repeated by binding (then the full parse decides)."""
+    used: list[int] = []
+
+    def fill(current: Filter) -> Filter:
+        if isinstance(current, Compare):
+            value = current.value
+            if isinstance(value, str) and value.startswith(_MARK):
+                index = int(value[1:]) if value[1:].isdigit() else -1
+                if not 0 <= index < len(literals):
+                    raise LookupError(value)
+                used.append(index)
+                return Compare(current.path, current.op, literals[index])
+            return current
+        if isinstance(current, (And, Or)):
+            return type(current)(fill(current.left), fill(current.right))
+        if isinstance(current, Not):
+            return Not(fill(current.expr))
+        if isinstance(current, ValuePath):
+            return ValuePath(current.path, fill(current.filter))
+        assert isinstance(current, Present)
+        return current
+
+    try:
+        filled = fill(node)
+    except LookupError:
+        return None
+    if sorted(used) != list(range(len(literals))):
+        return None
+    return filled
