@@ -23,7 +23,17 @@ import time
 from werkzeug.test import EnvironBuilder
 
 from .apps import ceiling_app
-from .directory import PATCH_OP, external_id, group_id, seed_group, seed_users, user_id, user_name, work_email
+from .directory import (
+    PATCH_OP,
+    external_id,
+    group_id,
+    seed_group,
+    seed_users,
+    user_document,
+    user_id,
+    user_name,
+    work_email,
+)
 
 TOKEN = "inprocess-token"
 
@@ -99,6 +109,7 @@ def _workloads(n: int):
         "patch-title": lambda i: ("PATCH", f"/scim/v2/Users/{user_id(i)}", "",
                                   {"schemas": [PATCH_OP], "Operations": [
                                       {"op": "Replace", "path": "title", "value": f"T{random.random()}"}]}),
+        "create-user": lambda i: ("POST", "/scim/v2/Users", "", user_document(i, prefix=f"new{random.random()}")),
         "group-remove-add-100": _membership(min(n, 5_000)),
         "get-group-no-members": lambda i: ("GET", f"/scim/v2/Groups/{group_id(GROUP)}",
                                            "excludedAttributes=members", None),
@@ -112,12 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--profile", help="profile this workload with pyinstrument")
     parser.add_argument("--only", help="comma-separated workloads to time")
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=JSON",
+                        help="extra app configuration, e.g. SCIM_LOG_ENABLED=false")
     args = parser.parse_args(argv)
 
     import scimflask
 
     app = scimflask.create_app({"SCIM_STORAGE_URI": _storage_uri(args.backend), "SCIM_BEARER_TOKENS": (TOKEN,),
-                                "SCIM_DEFAULT_TENANT": "inprocess", "SCIM_SECRET_KEY": "s"})
+                                "SCIM_DEFAULT_TENANT": "inprocess", "SCIM_SECRET_KEY": "s",
+                                **{key: json.loads(value) for key, value in
+                                   (item.split("=", 1) for item in args.config)}})
     state = app.extensions["scim"]
     reset = getattr(state.storage, "delete_tenant", None)
     if reset and args.backend != "memory":
@@ -133,20 +148,22 @@ def main(argv: list[str] | None = None) -> int:
 
     def run(name: str, count: int) -> tuple[float, float]:
         make = workloads[name]
+        warm = 20
         if make is None:
             env, data = _environ("GET", "/scim/v2/Users", 'filter=userName eq "x"')
-            prepared = [(env, data)] * count
+            prepared = [(env, data)] * (count + warm)
             target = ceiling
         else:
             prepared = []
             if name.startswith("group-remove-add"):
                 count -= count % 2
-            for _ in range(count):
+            for _ in range(count + warm):
                 method, path, query, body = make(random.randrange(args.users))
                 prepared.append(_environ(method, path, query, body))
             target = app
-        for env, data in prepared[:20]:
+        for env, data in prepared[:warm]:  # warm-up requests are not replayed (creates would clash)
             _call(target, env, data)
+        prepared = prepared[warm:]
         start, cpu = time.perf_counter(), time.process_time()
         for env, data in prepared:
             code = _call(target, env, data)

@@ -41,6 +41,7 @@ class ConfigKeys:
     TOKEN_ROTATION_GRACE = "SCIM_TOKEN_ROTATION_GRACE"
     LOG_ENABLED = "SCIM_LOG_ENABLED"
     LOG_READS = "SCIM_LOG_READS"
+    LOG_BACKGROUND = "SCIM_LOG_BACKGROUND"
     LOG_RETENTION_DAYS = "SCIM_LOG_RETENTION_DAYS"
     LOG_MAX_ENTRIES_PER_TENANT = "SCIM_LOG_MAX_ENTRIES_PER_TENANT"
     RATE_LIMIT = "SCIM_RATE_LIMIT"
@@ -92,6 +93,9 @@ DEFAULTS: dict[str, Any] = {
     # The provisioning log (needs a backend with ProvisioningLogSupport; skipped otherwise).
     ConfigKeys.LOG_ENABLED: True,
     ConfigKeys.LOG_READS: False,
+    # Store log entries from a background thread in batches (up to 50 ms later) instead of
+    # with a storage write of their own inside each request.
+    ConfigKeys.LOG_BACKGROUND: True,
     ConfigKeys.LOG_RETENTION_DAYS: 30,
     ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT: 100_000,
     # Requests per token per window, "600/60" = 600 per 60 seconds; None = no limit.

@@ -135,7 +135,8 @@ class Scim:
         provisioning_log = ProvisioningLog(
             storage, catalog, enabled=config[ConfigKeys.LOG_ENABLED], reads=config[ConfigKeys.LOG_READS],
             retention_days=config[ConfigKeys.LOG_RETENTION_DAYS],
-            max_entries=config[ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT])
+            max_entries=config[ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT],
+            background=config[ConfigKeys.LOG_BACKGROUND])
         pm.register(provisioning_log, name="scimflask.provisioning_log")
         state = ScimState(
             config=config, pm=pm, catalog=catalog, storage=storage,

@@ -9,10 +9,14 @@ Nothing here may fail a request: every error is logged and swallowed.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
-import secrets
+import os
+import random
 import threading
+import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +36,11 @@ audit = logging.getLogger("scimflask.audit")
 # Retention is applied after every PRUNE_EVERY entries a process writes for a tenant, so its
 # cost is spread thin instead of paid on every request.
 PRUNE_EVERY = 200
+# Stored entries are written by a background thread of each process, in batches: a write
+# request then pays for one storage write, not two. An entry waits at most FLUSH_SECONDS; past
+# MAX_PENDING waiting entries the request that adds one writes the batch itself (back-pressure).
+FLUSH_SECONDS = 0.05
+MAX_PENDING = 5_000
 _ACTION_REQUEST = {CREATED: ("POST", 201), REPLACED: ("PUT", 200), PATCHED: ("PATCH", 200),
                    DELETED: ("DELETE", 204)}
 _READ_METHODS = ("GET", "HEAD")
@@ -60,7 +69,9 @@ def entry_to_dict(entry: LogEntry) -> dict:
 def _entry_id(when: datetime, sequence: int) -> str:
     """Sorts in time order (fixed-width hex microseconds), unique across workers (random tail)."""
     micros = int(when.timestamp() * 1_000_000) + sequence
-    return f"{micros:015x}{secrets.token_hex(4)}"
+    # The tail only separates entries of different workers made in the same microsecond; it
+    # needs no secrecy, so it does not cost a system call per entry.
+    return f"{micros:015x}{random.getrandbits(32):08x}"
 
 
 @dataclass
@@ -79,8 +90,14 @@ class ProvisioningLog:
     """Turns finished requests into log entries, stores them and applies retention."""
 
     def __init__(self, storage: Storage, catalog: Catalog, *, enabled: bool, reads: bool,
-                 retention_days: int, max_entries: int) -> None:
+                 retention_days: int, max_entries: int, background: bool = True) -> None:
         self.store = storage if isinstance(storage, ProvisioningLogSupport) else None
+        self.background = background
+        self._pending: list[LogEntry] = []
+        self._pending_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._writer_pid = 0
         self.catalog = catalog
         self.enabled = enabled
         self.reads = reads
@@ -163,26 +180,90 @@ class ProvisioningLog:
 
     def write(self, entry: LogEntry) -> None:
         try:
-            audit.info(json.dumps(entry_to_dict(entry), separators=(",", ":")))
+            if audit.isEnabledFor(logging.INFO):
+                audit.info(json.dumps(entry_to_dict(entry), separators=(",", ":")))
         except Exception:
             log.exception("provisioning log: audit line failed")
         if self.store is None:
             return
-        try:
-            self.store.append_log(entry)
-            if self._due_for_pruning(entry.tenant):
-                self.store.prune_log(entry.tenant, keep=self.max_entries,
-                                     older_than=entry.time - self.retention)
-        except Exception as exc:
-            log.warning("provisioning log: could not store an entry for tenant %s: %s", entry.tenant, exc)
+        if not self.background:
+            self._store([entry])
+            return
+        with self._pending_lock:
+            self._pending.append(entry)
+            crowded = len(self._pending) >= MAX_PENDING
+        if crowded:
+            self.flush()
+        else:
+            self._ensure_writer()
 
-    def _due_for_pruning(self, tenant: str) -> bool:
+    def flush(self) -> None:
+        """Store every waiting entry now (before reading the log, deleting a tenant, exiting)."""
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            self._store(batch)
+
+    def _store(self, batch: list[LogEntry]) -> None:
+        try:
+            self.store.append_logs(batch)  # type: ignore[union-attr]
+            for tenant in {entry.tenant: entry for entry in batch}.values():
+                if self._due_for_pruning(tenant.tenant, sum(1 for e in batch if e.tenant == tenant.tenant)):
+                    self.store.prune_log(tenant.tenant, keep=self.max_entries,  # type: ignore[union-attr]
+                                         older_than=tenant.time - self.retention)
+        except Exception as exc:
+            log.warning("provisioning log: could not store %d entr%s: %s", len(batch),
+                        "y" if len(batch) == 1 else "ies", exc)
+
+    def _ensure_writer(self) -> None:
+        """Start this process's writer thread (again after a fork: threads do not survive it)."""
+        pid = os.getpid()
+        if self._writer is not None and self._writer_pid == pid and self._writer.is_alive():
+            self._wake.set()
+            return
+        with self._pending_lock:
+            if self._writer is not None and self._writer_pid == pid and self._writer.is_alive():
+                return
+            self._writer_pid = pid
+            self._wake = threading.Event()
+            self._writer = threading.Thread(target=_run_writer, args=(weakref.ref(self), self._wake),
+                                            name="scimflask-log-writer", daemon=True)
+            self._writer.start()
+        _LIVE_LOGS.add(self)
+
+    def _due_for_pruning(self, tenant: str, added: int = 1) -> bool:
+        """True when this batch takes the tenant's count of entries written here across a
+        multiple of PRUNE_EVERY (and for its very first entry)."""
         with self._lock:
-            count = self._written.get(tenant, 0) + 1
-            self._written[tenant] = count
-        return (count - 1) % PRUNE_EVERY == 0
+            before = self._written.get(tenant, 0)
+            self._written[tenant] = before + added
+        return before == 0 or before // PRUNE_EVERY != (before + added) // PRUNE_EVERY
 
     def query(self, tenant: str, *, limit: int = 100, before: str | None = None) -> list[LogEntry]:
         if self.store is None:
             return []
+        self.flush()
         return self.store.query_log(tenant, limit=limit, before=before)
+
+
+_LIVE_LOGS: weakref.WeakSet[ProvisioningLog] = weakref.WeakSet()
+
+
+def _run_writer(owner: weakref.ref, wake: threading.Event) -> None:
+    """Wait for entries, let FLUSH_SECONDS' worth gather, store them; end when the app is gone."""
+    while True:
+        woken = wake.wait(1.0)
+        provisioning_log = owner()
+        if provisioning_log is None or provisioning_log._wake is not wake:
+            return
+        if woken:
+            time.sleep(FLUSH_SECONDS)
+            wake.clear()
+            provisioning_log.flush()
+        del provisioning_log
+
+
+@atexit.register
+def _flush_all() -> None:
+    for provisioning_log in list(_LIVE_LOGS):
+        provisioning_log.flush()

@@ -139,6 +139,8 @@ class AdminService:
     def delete_tenant(self, tenant: str) -> bool:
         """Delete the tenant with all its resources, tokens, log entries and counters."""
         check_tenant_id(tenant)
+        if self.log is not None:
+            self.log.flush()  # entries still waiting in this process would outlive the tenant
         had_tokens = bool(self.storage.list_tokens(tenant))
         existed = self.tenants.delete_tenant(tenant)
         return existed or had_tokens

@@ -1,4 +1,4 @@
-"""Parsed filters, reused across requests that differ only in their string literals.
+"""Parsed filters and PATCH paths, reused across requests that differ only in their string literals.
 
 Identity providers send the same few filter shapes with a new value each time
 (`userName eq "…"` once per user of a sync cycle), so a cache keyed by the whole text never
@@ -13,14 +13,57 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
-from ..schema.catalog import Catalog
+from ..schema.catalog import Catalog, ResourceType
 from .ast import And, Compare, Filter, Not, Or, Present, ValuePath
 from .lexer import _STRING
-from .parser import MAX_LENGTH, parse_filter
+from .parser import MAX_LENGTH, parse_filter, parse_path
+from .path import PatchPath
+
+Parsed = TypeVar("Parsed")
 
 _MARK = "\ue000"  # private-use character: cannot come from a client's literal, which is cut out
 _UNUSABLE = object()  # a shape whose literals the parser changes: always parse in full
+
+
+class ShapeCache(Generic[Parsed]):
+    """`parse(text)` with the result of the wrapped parser, parsing each shape only once."""
+
+    def __init__(self, parser: Callable[[str], Parsed], *, max_length: int = MAX_LENGTH,
+                 size: int = 1024) -> None:
+        self.parser = parser
+        self.max_length = max_length
+        self.size = size
+        self._shapes: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def parse(self, text: str) -> Parsed:
+        if len(text) <= self.max_length:
+            split = _split_literals(text)
+            if split is not None:
+                shape, literals = split
+                bound = self._shape(shape)
+                if bound is not _UNUSABLE:
+                    filled = _fill(bound, literals)  # type: ignore[arg-type]
+                    if filled is not None:
+                        return filled  # type: ignore[return-value]
+        return self.parser(text)
+
+    def _shape(self, shape: str) -> object:
+        found = self._shapes.get(shape)
+        if found is not None:
+            return found
+        try:
+            found = self.parser(shape)
+        except Exception:  # noqa: BLE001 - the real text is parsed again and raises its own error
+            found = _UNUSABLE
+        with self._lock:
+            if len(self._shapes) >= self.size:  # client-chosen keys: keep the memory bounded
+                self._shapes.clear()
+            self._shapes[shape] = found
+        return found
 
 
 class FilterCache:
@@ -30,39 +73,24 @@ class FilterCache:
         self.catalog = catalog
         self.max_length = max_length
         self.size = size
-        self._shapes: dict[tuple[str, str], object] = {}
-        self._lock = threading.Lock()
+        self._by_type: dict[str, ShapeCache[Filter]] = {}
 
     def parse(self, text: str, resource_type: str) -> Filter:
-        if len(text) <= self.max_length:
-            split = _split_literals(text)
-            if split is not None:
-                shape, literals = split
-                bound = self._shape(shape, resource_type)
-                if bound is not _UNUSABLE:
-                    filled = _fill(bound, literals)  # type: ignore[arg-type]
-                    if filled is not None:
-                        return filled
-        return self._full(text, resource_type)
+        cache = self._by_type.get(resource_type)
+        if cache is None:
+            rt = self.catalog.resource_type(resource_type)
+            cache = self._by_type.setdefault(resource_type, ShapeCache(
+                lambda text: parse_filter(text, self.catalog, rt, max_length=self.max_length),
+                max_length=self.max_length, size=self.size))
+        return cache.parse(text)
 
-    def _full(self, text: str, resource_type: str) -> Filter:
-        return parse_filter(text, self.catalog, self.catalog.resource_type(resource_type),
-                            max_length=self.max_length)
 
-    def _shape(self, shape: str, resource_type: str) -> object:
-        key = (shape, resource_type)
-        found = self._shapes.get(key)
-        if found is not None:
-            return found
-        try:
-            found = self._full(shape, resource_type)
-        except Exception:  # noqa: BLE001 - the real text is parsed again and raises its own error
-            found = _UNUSABLE
-        with self._lock:
-            if len(self._shapes) >= self.size:
-                self._shapes.clear()
-            self._shapes[key] = found
-        return found
+def parse_path_cached(text: str, catalog: Catalog, resource_type: ResourceType) -> PatchPath:
+    """`parse_path` through a shape cache kept with the catalog (PATCH requests repeat paths
+    such as `members[value eq "…"]` with a new id each time)."""
+    cache = catalog.derived(("patch path shapes", resource_type.name.lower()),
+                            lambda: ShapeCache(lambda text: parse_path(text, catalog, resource_type)))
+    return cache.parse(text)
 
 
 def _split_literals(text: str) -> tuple[str, list[str]] | None:
@@ -93,7 +121,7 @@ def _split_literals(text: str) -> tuple[str, list[str]] | None:
     return "".join(parts), literals
 
 
-def _fill(node: Filter, literals: list[str]) -> Filter | None:
+def _fill(node: Filter | PatchPath, literals: list[str]) -> Filter | PatchPath | None:
     """A copy of the shape's tree with the literals in place, or None if any placeholder was
     altered, dropped or repeated by binding (then the full parse decides)."""
     used: list[int] = []
@@ -118,7 +146,10 @@ def _fill(node: Filter, literals: list[str]) -> Filter | None:
         return current
 
     try:
-        filled = fill(node)
+        if isinstance(node, PatchPath):
+            filled = node if node.filter is None else PatchPath(node.path, fill(node.filter))
+        else:
+            filled = fill(node)
     except LookupError:
         return None
     if sorted(used) != list(range(len(literals))):

@@ -17,26 +17,20 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _depth(text: str) -> int:
-    """Deepest nesting of [ and { outside strings, without building anything."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether a parsed document nests containers more than `limit` deep.
+
+    Walks containers only (a SCIM body has a few dozen), so it costs far less than scanning
+    the text character by character; the C parser itself stops at Python's recursion limit.
+    """
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def is_json_content_type(mimetype: str) -> bool:
@@ -60,12 +54,14 @@ def json_body(request: Request, max_bytes: int) -> object:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidSyntax(f"request body is not valid UTF-8 (byte {exc.start})") from None
-    if _depth(text) > MAX_JSON_DEPTH:
-        raise InvalidSyntax(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         body = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise InvalidSyntax(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:
         raise InvalidSyntax(f"request body is not valid JSON: {exc}") from None
+    if isinstance(body, (dict, list)) and _deeper_than(body, MAX_JSON_DEPTH):
+        raise InvalidSyntax(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if "\\u" in text and _has_lone_surrogate(body):
         # JSON allows "\\ud800" escapes that decode to no Unicode character; nothing downstream
         # (databases, the response encoder) can store or echo them, so refuse them here, once.

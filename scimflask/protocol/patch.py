@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from ..errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from ..filter import parse_path
 from ..filter.ast import AttrPath, Filter
+from ..filter.cache import parse_path_cached
 from ..filter.evaluate import element_matches
 from ..filter.path import PatchPath
 from ..model import Change, Member, Resource, copy_json
@@ -188,7 +189,7 @@ def _bind_path(text: str, catalog: Catalog, rt: ResourceType) -> PatchPath:
     attribute has that name and exactly one extension does (Entra's documented
     `"path": "manager"`)."""
     try:
-        return parse_path(text, catalog, rt)
+        return parse_path_cached(text, catalog, rt)
     except InvalidPath:
         if text.lower().startswith("urn:"):
             raise

@@ -40,7 +40,7 @@ _WRAPPED = (
     "create", "get", "update", "delete", "query", "count_members", "add_token", "find_token", "list_tokens",
     "delete_token", "touch_token", "ping",
     # capabilities.py
-    "put_tenant", "get_tenant", "list_tenants", "delete_tenant", "update_token", "append_log",
+    "put_tenant", "get_tenant", "list_tenants", "delete_tenant", "update_token", "append_log", "append_logs",
     "query_log", "prune_log", "hit_counter",
 )
 

@@ -79,6 +79,11 @@ class ProvisioningLogSupport(ABC):
     def append_log(self, entry: LogEntry) -> None:
         """Store one entry."""
 
+    def append_logs(self, entries: list[LogEntry]) -> None:
+        """Store several entries (the log writes in batches); override to do it in one go."""
+        for entry in entries:
+            self.append_log(entry)
+
     @abstractmethod
     def query_log(self, tenant: str, *, limit: int = 100, before: str | None = None,
                   since: datetime | None = None) -> list[LogEntry]:

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scimflask.errors import ScimError
-from scimflask.filter import parse_filter, render
-from scimflask.filter.cache import FilterCache
+from scimflask.filter import parse_filter, parse_path, render
+from scimflask.filter.cache import FilterCache, ShapeCache, parse_path_cached
 from scimflask.testing.strategies import filters
 
 from .catalogs import make_catalog
@@ -77,13 +77,26 @@ def test_too_long_text_is_refused_even_when_its_shape_is_cached():
 
 
 def test_shapes_are_parsed_once():
-    cache = FilterCache(CATALOG)
     calls = []
-    full = cache._full
-    cache._full = lambda text, rt: (calls.append(text), full(text, rt))[1]
+    user = CATALOG.resource_type("User")
+    cache = ShapeCache(lambda text: (calls.append(text), parse_filter(text, CATALOG, user))[1])
     for i in range(50):
-        cache.parse(f'userName eq "user{i}@example.com"', "User")
+        assert cache.parse(f'userName eq "user{i}@example.com"') == reference(f'userName eq "user{i}@example.com"')
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("texts", [
+    ['members[value eq "a"]', 'members[value eq "b"]', 'members[value eq "\u00e9"]', "members"],
+    ['emails[type eq "work"].value', 'emails[type eq "home"].value', 'emails[type eq "work" and primary eq true]'],
+    ['members[value eq "a"', 'members[value zz "a"]', 'nothing[value eq "a"]', 'title', 'name.familyName'],
+    ['members[value eq "a"] and', '"quoted"', 'members[value eq "\ud800"]'],
+])
+def test_cached_patch_paths_match_the_parser(texts):
+    group, user = CATALOG.resource_type("Group"), CATALOG.resource_type("User")
+    for text in texts + texts:
+        for rt in (group, user):
+            assert outcome(lambda t, rt=rt: parse_path_cached(t, CATALOG, rt), text) == \
+                outcome(lambda t, rt=rt: parse_path(t, CATALOG, rt), text), text
 
 
 @given(st.text(max_size=40))

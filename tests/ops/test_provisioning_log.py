@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+
+import pytest
 
 from scimflask.storage.capabilities import LogEntry
 
@@ -107,9 +110,39 @@ def test_a_failing_log_never_fails_the_request(ops_app, admin, tenant, monkeypat
         raise RuntimeError("log store is down")
 
     monkeypatch.setattr(storage, "append_log", broken)
+    monkeypatch.setattr(storage, "append_logs", lambda entries: broken(entries[0]))
     response = scim.post("/Users", json={"schemas": [CORE], "userName": "still-works"})
     assert response.status_code == 201
-    assert "could not store an entry" in caplog.text
+    ops_app.extensions["scim"].log.flush()  # the background writer's turn, now
+    assert "could not store 1 entry" in caplog.text
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_entries_are_stored_once_each_in_the_background_or_within_the_request(make_app, tenant, background):
+    from tests.conftest import ScimClient
+
+    from .conftest import require_operations
+
+    app = make_app(SCIM_LOG_BACKGROUND=background)
+    require_operations(app)
+    state = app.extensions["scim"]
+    stored: list[list] = []
+    original = state.storage.append_logs
+    state.storage.append_logs = lambda entries: (stored.append(list(entries)), original(entries))[1]
+    client = ScimClient(app)
+    for index in range(20):
+        assert client.post("/Users", json={"schemas": [CORE], "userName": f"bg{index}"}).status_code == 201
+    if background:
+        # Nothing stored inside the requests themselves unless the writer already ran; all of it
+        # within a moment, in fewer writes than entries.
+        deadline = time.monotonic() + 5
+        while sum(len(batch) for batch in stored) < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    else:
+        assert [len(batch) for batch in stored] == [1] * 20
+    assert sum(len(batch) for batch in stored) == 20
+    found = state.log.query(tenant, limit=100)
+    assert sorted(e.path for e in found if e.method == "POST") == ["/Users"] * 20
 
 
 def test_retention_keeps_the_newest_entries(make_app, tenant, monkeypatch):
