@@ -21,7 +21,7 @@ def scim_response(body: Any = None, status: int = 200, headers: dict | None = No
     if body is None:
         return Response(status=status, headers=headers)
     payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    return Response(payload, status=status, headers=headers, mimetype=SCIM_JSON)
+    return Response(payload, status=status, headers=headers, content_type=SCIM_JSON)  # as is: no charset lookup
 
 
 def error_response(error: ScimError) -> Response:

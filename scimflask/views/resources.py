@@ -136,6 +136,8 @@ class ResourceItemView(MethodView):
         self.renderer = Renderer(state, rt)
 
     def _projection(self):
+        if not request.environ.get("QUERY_STRING"):  # the common case: skip parsing the query
+            return self.renderer.projection(None, None)
         return self.renderer.projection(request.args.get("attributes"),
                                         request.args.get("excludedAttributes"))
 
