@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from scimflask.model import Member
 
 
@@ -15,10 +13,11 @@ class Membership:
         self._groups_of: dict[str, set[str]] = {}
 
     def add(self, group_id: str, member: Member) -> None:
-        """Add `member` unless present (a re-add keeps the stored entry)."""
+        """Add `member` unless present (a re-add keeps the stored entry). The store keeps
+        `member` itself: callers hand in their own copies (`MemoryStorage._checked`)."""
         members = self._members.setdefault(group_id, {})
         if member.value not in members:
-            members[member.value] = replace(member)
+            members[member.value] = member
             self._groups_of.setdefault(member.value, set()).add(group_id)
 
     def remove(self, group_id: str, member_id: str) -> None:
@@ -41,10 +40,13 @@ class Membership:
 
     def members(self, group_id: str) -> list[Member]:
         """Copies of the members of `group_id`, in the order they were added."""
-        return [replace(m) for m in self._members.get(group_id, {}).values()]
+        return [Member(m.value, m.type, m.display) for m in self._members.get(group_id, {}).values()]
 
     def count(self, group_id: str) -> int:
         return len(self._members.get(group_id, ()))
+
+    def member_ids(self, group_id: str) -> set[str]:
+        return set(self._members.get(group_id, ()))
 
     def group_ids(self, member_id: str) -> set[str]:
         return set(self._groups_of.get(member_id, ()))

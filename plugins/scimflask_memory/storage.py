@@ -11,18 +11,17 @@ the provisioning log and rate-limit counters, all behind the same lock.
 from __future__ import annotations
 
 import bisect
-import copy
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from scimflask.errors import ConfigurationError, Mutability
-from scimflask.filter.ast import attribute_paths
+from scimflask.filter.ast import EQ, And, Compare, Filter, Or, ValuePath, attribute_paths
 from scimflask.filter.evaluate import matches
-from scimflask.model import Change, GroupRef, Member, Page, Query, RequestContext, Resource, Token
+from scimflask.model import Change, GroupRef, Member, Page, Query, RequestContext, Resource, Token, copy_json
 from scimflask.schema.catalog import Catalog, ResourceType
 from scimflask.storage import Conflict, NotFound, PreconditionFailed, Storage, UnknownMembers
 from scimflask.storage.base import capped
@@ -36,17 +35,24 @@ from scimflask.storage.capabilities import Tenant as TenantRecord
 
 from .counters import Counters
 from .ordering import Ordering
-from .tenant import Tenant
+from .tenant import Found, Row, Tenant
 
 logger = logging.getLogger(__name__)
 
 MEMBERS = "members"
 GROUPS = "groups"
+# Top-level names a document holds beyond `Resource.data`: a filter or sort reading one of
+# them needs the built document, any other reads `data` directly.
+DERIVED = frozenset({"id", "meta", "schemas", MEMBERS, GROUPS})
+# Index answers up to this size are sorted on each query instead of cached.
+SMALL = 64
 
 
 class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport):
-    """Per-tenant dicts behind one re-entrant lock; `eq` on unique attributes, `externalId`
-    and `id` is answered from indexes, anything else by evaluating the reference predicate."""
+    """Per-tenant dicts behind one re-entrant lock. `eq` on unique attributes, `externalId`,
+    `emails.value`, `id` and memberships, and `sw` / `eq` on the listed string attributes
+    (`indexes.SORTED_ATTRIBUTES`) are answered from indexes; anything else by evaluating the
+    reference predicate. Only the returned page is copied."""
 
     schemes = ("memory",)
     supports_keyset = True
@@ -107,18 +113,60 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
 
     def _document(self, tenant: Tenant, rt: ResourceType, stored: Resource, needs: set[str],
                   base_url: str) -> dict:
-        """The SCIM document a filter or sort reads, without copying `data` (only read) and
-        with members / groups only if the query reads them (large groups stay cheap)."""
-        view = self._attach(tenant, rt, replace(stored), MEMBERS in needs, GROUPS in needs)
-        return view.document(base_url)
+        """The SCIM document a filter or sort reads, only for reading: `stored.data` itself
+        when they read nothing but attributes (it holds every one), the cached full document
+        when they read `id` / `meta`, and a fresh one with members / groups only if they read
+        those (large groups stay cheap)."""
+        if needs.isdisjoint(DERIVED):
+            return stored.data
+        if MEMBERS in needs or GROUPS in needs:
+            view = self._attach(tenant, rt, replace(stored), MEMBERS in needs, GROUPS in needs)
+            return view.document(base_url)
+        return tenant.document(stored, base_url)
 
-    def _sorted(self, tenant: Tenant, rt: ResourceType, resources: Iterable[Resource], ordering: Ordering,
-                needs: set[str], base_url: str) -> list[tuple[tuple, Resource]]:
-        """`(sort key, resource)` rows of `resources` in the query's order."""
-        rows = [(ordering.key(self._document(tenant, rt, stored, needs, base_url)), stored)
-                for stored in resources]
+    def _rows(self, tenant: Tenant, rt: ResourceType, ids: Iterable[str], ordering: Ordering,
+              needs: set[str], base_url: str) -> list[Row]:
+        """`(sort key, id)` rows of `ids` in the query's order."""
+        if ordering.sort is None:  # default order: the created keys are kept per resource
+            keys = tenant.created_keys[rt.name]
+            rows = [(keys[id], id) for id in ids]
+            rows.sort()
+            return rows
+        table = tenant.tables[rt.name]
+        rows = [(ordering.key(self._document(tenant, rt, table[id], needs, base_url)), id) for id in ids]
         ordering.sort_rows(rows)
         return rows
+
+    def _matching(self, tenant: Tenant, rt: ResourceType, query: Query, found: Found | None,
+                  ordering: Ordering, needs: set[str], base_url: str) -> list[Row]:
+        """Every match of `query` as a row, in order: from the index answer `found`, else by
+        walking the whole order (the creation order, or the cached sorted one)."""
+        if found is not None:
+            ids = self._found(tenant, rt, query.filter, found, needs, base_url)
+            return self._rows(tenant, rt, ids, ordering, needs, base_url)
+        table = tenant.tables[rt.name]
+        if query.sort is None:
+            everything = tenant.created[rt.name]
+        else:
+            everything = tenant.ordered((rt.name, query.sort, base_url, None), lambda: self._rows(
+                tenant, rt, list(table), ordering, needs, base_url))
+        if query.filter is None:
+            return everything
+        return [row for row in everything
+                if self._matches(tenant, rt, query.filter, table[row[1]], needs, base_url)]
+
+    def _found(self, tenant: Tenant, rt: ResourceType, filter: Filter | None, found: Found, needs: set[str],
+               base_url: str) -> Collection[str]:
+        """The matching ids of an index answer: evaluated only when it is not exact."""
+        ids, exact = found
+        if exact or filter is None:
+            return ids
+        table = tenant.tables[rt.name]
+        return [id for id in ids if self._matches(tenant, rt, filter, table[id], needs, base_url)]
+
+    def _matches(self, tenant: Tenant, rt: ResourceType, filter: Filter, stored: Resource,
+                 needs: set[str], base_url: str) -> bool:
+        return matches(filter, self._document(tenant, rt, stored, needs, base_url), rt, self.catalog)
 
     def _attach(self, tenant: Tenant, rt: ResourceType, resource: Resource,
                 members: bool, groups: bool) -> Resource:
@@ -140,7 +188,7 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
     def _checked(self, tenant: Tenant, members: Iterable[Member], check: bool) -> list[Member]:
         """Copies of `members`, one per id; when `check`, each id must name a resource of the
         tenant and gets that resource's type."""
-        unique = {m.value: replace(m) for m in members}
+        unique = {m.value: Member(m.value, m.type, m.display) for m in members}
         if not check:
             return list(unique.values())
         unknown = []
@@ -172,7 +220,8 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
             members = self._checked(tenant, resource.members or (), check_members)
             if members and not self._has(rt, MEMBERS):
                 raise Mutability(f"{rt.name} resources have no members")
-            stored = replace(resource.copy(), resource_type=rt.name, version=1, members=None, groups=None)
+            stored = Resource(rt.name, resource.id, copy_json(resource.data), resource.created,
+                              resource.last_modified, 1)
             tenant.put(stored)
             for member in members:
                 tenant.membership.add(stored.id, member)
@@ -204,8 +253,9 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
             replacing = (None if change.replace_members is None
                          else self._checked(tenant, change.replace_members, check_members))
             # Everything is validated: from here on nothing can fail half-way.
-            data = stored.data if change.data is None else change.data
-            updated = replace(stored, data=copy.deepcopy(data), version=stored.version + 1, last_modified=now)
+            # Stored data is never mutated, so a membership-only change shares it.
+            data = stored.data if change.data is None else copy_json(change.data)
+            updated = replace(stored, data=data, version=stored.version + 1, last_modified=now)
             tenant.put(updated)
             if replacing is not None:
                 tenant.membership.replace(id, replacing)
@@ -227,22 +277,30 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
     def query(self, ctx: RequestContext, resource_type: str, query: Query) -> Page:
         rt = self._type(resource_type)
         ordering = Ordering(query.sort, rt, self.catalog)
+        needs = _attributes_read(query)
         with self._lock:
             tenant = self._tenant(ctx)
-            table = tenant.tables[rt.name]
-            candidates = tenant.candidates(rt.name, query.filter)
-            needs = _attributes_read(query)
-            if candidates is None:  # every resource: walk the cached order, filter in it
-                rows = tenant.ordered((rt.name, query.sort, ctx.base_url), lambda: self._sorted(
-                    tenant, rt, table.values(), ordering, needs, ctx.base_url))
-                if query.filter is not None:
-                    rows = [row for row in rows if matches(
-                        query.filter, self._document(tenant, rt, row[1], needs, ctx.base_url), rt, self.catalog)]
-            else:
-                found = [table[id] for id in candidates if id in table]
-                rows = [row for row in self._sorted(tenant, rt, found, ordering, needs, ctx.base_url)
-                        if query.filter is None or matches(
-                            query.filter, self._document(tenant, rt, row[1], needs, ctx.base_url), rt, self.catalog)]
+            flt = query.filter
+            rows: list[Row] | None = None
+            if flt is None and query.sort is None:
+                rows = tenant.created[rt.name]
+            elif not _point_lookup(flt):  # a listing: its pages come from the cached order
+                key = (rt.name, query.sort, ctx.base_url, None if flt is None else repr(flt))
+                rows = tenant.cached(key)
+            if rows is None:
+                found = None if flt is None else tenant.lookup(rt.name, flt)
+                if found is not None and len(found[0]) <= SMALL:
+                    # An index lookup: no cache, and no sort work for one match unless a keyset
+                    # position must be found in it (a lone row never has a next keyset).
+                    ids = self._found(tenant, rt, flt, found, needs, ctx.base_url)
+                    if len(ids) <= 1 and query.after is None:
+                        rows = [((), id) for id in ids]
+                    else:
+                        rows = self._rows(tenant, rt, ids, ordering, needs, ctx.base_url)
+                else:
+                    key = (rt.name, query.sort, ctx.base_url, None if flt is None else repr(flt))
+                    rows = tenant.ordered(key, lambda: self._matching(
+                        tenant, rt, query, found, ordering, needs, ctx.base_url))
             if query.after is not None:
                 start = ordering.start_after(query.after, rows)
             else:
@@ -250,11 +308,12 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
             selected = rows[start:start + max(query.count, 0)]
             next_keyset = None
             if selected and start + len(selected) < len(rows):
-                next_keyset = ordering.keyset(selected[-1][0], selected[-1][1].id)
+                next_keyset = ordering.keyset(selected[-1][0], selected[-1][1])
+            table = tenant.tables[rt.name]
             resources = [
-                self._loaded(tenant, rt, stored, with_members=query.with_members,
+                self._loaded(tenant, rt, table[id], with_members=query.with_members,
                              with_groups=query.with_groups)
-                for _, stored in selected
+                for _, id in selected
             ]
             return Page(resources=resources, total=len(rows), next_keyset=next_keyset)
 
@@ -377,6 +436,19 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
             self._records.clear()
             self._logs.clear()
             self._counters = Counters()
+
+
+def _point_lookup(node: Filter | None) -> bool:
+    """Whether `node` is made of `eq` comparisons only (alone, in a value path, and/or-ed):
+    index answers so small that keying the order cache by the filter would cost more than
+    answering again."""
+    if isinstance(node, Compare):
+        return node.op == EQ
+    if isinstance(node, ValuePath):
+        return _point_lookup(node.filter)
+    if isinstance(node, (And, Or)):
+        return _point_lookup(node.left) and _point_lookup(node.right)
+    return False
 
 
 def _attributes_read(query: Query) -> set[str]:

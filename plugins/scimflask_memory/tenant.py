@@ -1,40 +1,87 @@
-"""Everything one tenant owns in the memory backend: resources, indexes and memberships."""
+"""Everything one tenant owns in the memory backend: resources, indexes, memberships, and the
+caches derived from them (the creation order, documents, sorted query results)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Callable
 
-from scimflask.filter.ast import EQ, And, Compare, Filter, Or, ValuePath
-from scimflask.model import Resource
-from scimflask.schema.catalog import Catalog
+from scimflask.filter.ast import EQ, SW, And, Compare, Filter, Or, ValuePath
+from scimflask.filter.sort import sort_key
+from scimflask.model import Resource, format_datetime
+from scimflask.schema.catalog import Catalog, ResourceType
 
-from .indexes import EqualityIndex, indexed_attributes
+from .indexes import TEXT_TYPES, EqualityIndex, SortedIndex, indexed_attributes, sorted_attributes
 from .membership import Membership
+from .ordering import created_key
 
-MAX_ORDERS = 16  # cached sort orders per tenant (one per sortBy / sortOrder / base URL seen)
+MAX_ORDERS = 16  # cached query orders per tenant (one per sort / filter / base URL seen)
+
+Row = tuple[tuple, str]  # (sort key, resource id)
+Found = tuple[set[str], bool]  # ids, and whether they are exactly the matches (else candidates)
+Answer = Callable[[str], set[str]]  # string literal -> ids
 
 
 class Tenant:
-    """Resources per resource type, their equality indexes, and group memberships.
+    """Resources per resource type, their indexes, group memberships and derived caches.
 
     Resources are stored with `members` and `groups` unset: membership lives in
-    `self.membership` and is attached when a resource is read.
+    `self.membership` and is attached when a resource is read. Stored resources are never
+    mutated: a write stores a new object, which is what makes the caches keyed by id safe
+    to drop in `put` / `remove` only.
     """
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.tables: dict[str, dict[str, Resource]] = {}
         self.indexes: dict[str, dict[tuple[str, str, str | None], EqualityIndex]] = {}
+        self.sorted: dict[str, dict[tuple[str, str, str | None], SortedIndex]] = {}
         self.membership = Membership()
-        # (resource type, sort, base URL) -> every resource's (sort key, resource), in order;
-        # dropped by every write (a write of members always comes with a `put` of the group).
-        self._orders: dict[tuple, list[tuple[tuple, Resource]]] = {}
+        # Per type: (`created_key`, id) in the default order, and each id's created key,
+        # maintained on every write, so the unfiltered default listing costs O(page).
+        self.created: dict[str, list[Row]] = {}
+        self.created_keys: dict[str, dict[str, tuple]] = {}
+        # id -> {base URL: document without members / groups}: built once per write.
+        self._documents: dict[str, dict[str, dict]] = {}
+        # (type, sort, base URL, filter) -> every match's row, in order; dropped by every
+        # write (a write of members always comes with a `put` of the group).
+        self._orders: dict[tuple, list[Row]] = {}
+        # type -> (schema, attribute, sub) -> (answer to `eq`, answer to `sw` or None)
+        self._answers: dict[str, dict[tuple[str, str, str | None], tuple[Answer | None, Answer | None]]] = {}
         for rt in catalog.resource_types:
             self.tables[rt.name] = {}
+            self.created[rt.name] = []
+            self.created_keys[rt.name] = {}
             self.indexes[rt.name] = {
                 (attr.schema.lower(), attr.name, attr.sub): EqualityIndex(attr)
                 for attr in indexed_attributes(catalog, rt)
             }
+            self.sorted[rt.name] = {
+                (attr.schema.lower(), attr.name, attr.sub): SortedIndex(attr)
+                for attr in sorted_attributes(catalog, rt)
+            }
+            self._answers[rt.name] = self._answerable(rt)
+
+    def _answerable(self, rt: ResourceType) -> dict[tuple[str, str, str | None], tuple[Answer | None, Answer | None]]:
+        """Which paths of `rt` an index answers exactly, and how."""
+        answers: dict = {}
+        for key, index in self.sorted[rt.name].items():
+            answers[key] = (index.equal, index.starting_with)
+        for key, eq_index in self.indexes[rt.name].items():
+            if eq_index.attribute.text:
+                answers[key] = (eq_index.equal, answers.get(key, (None, None))[1])
+        core = rt.schema.lower()
+        table = self.tables[rt.name]
+        id_attr = self.catalog.top_level(rt, rt.schema, "id")
+        if id_attr is not None and id_attr.case_exact and id_attr.type in TEXT_TYPES:
+            answers[(core, id_attr.name, None)] = (lambda value: {value} if value in table else set(), None)
+        for name, related in (("members", self.membership.group_ids), ("groups", self.membership.member_ids)):
+            attr = self.catalog.top_level(rt, rt.schema, name)
+            sub = attr.sub_attribute("value") if attr is not None else None
+            if attr is not None and sub is not None and sub.case_exact and sub.type in TEXT_TYPES:
+                answers[(core, attr.name, sub.name)] = (
+                    lambda value, related=related: {id for id in related(value) if id in table}, None)
+        return answers
 
     def find(self, id: str) -> Resource | None:
         """The resource with `id` in any resource type (member ids name Users or Groups)."""
@@ -51,61 +98,124 @@ class Tenant:
         return None
 
     def put(self, resource: Resource) -> None:
-        """Insert or replace `resource`, keeping the indexes in step."""
-        table = self.tables[resource.resource_type]
+        """Insert or replace `resource`, keeping the indexes and the creation order in step;
+        index keys that did not change are not touched (a title PATCH moves no index)."""
+        name = resource.resource_type
+        table = self.tables[name]
         old = table.get(resource.id)
-        for index in self.indexes[resource.resource_type].values():
+        same_data = old is not None and old.data is resource.data
+        for index in () if same_data else self._indexes_of(name):
+            if old is None:
+                index.add(resource.id, index.keys(resource.data))
+                continue
+            if index.unchanged(old.data, resource.data):
+                continue
+            old_keys, new_keys = index.keys(old.data), index.keys(resource.data)
+            if old_keys != new_keys:
+                index.remove(resource.id, old_keys - new_keys)
+                index.add(resource.id, new_keys - old_keys)
+        if old is None or old.created != resource.created:
             if old is not None:
-                index.remove(old.id, old.data)
-            index.add(resource.id, resource.data)
+                self._forget_created(old)
+            key = self._created_key(resource)
+            self.created_keys[name][resource.id] = key
+            insort(self.created[name], (key, resource.id))
         table[resource.id] = resource
+        self._documents.pop(resource.id, None)
         self._orders.clear()
 
     def remove(self, resource: Resource) -> None:
         self._orders.clear()
-        for index in self.indexes[resource.resource_type].values():
-            index.remove(resource.id, resource.data)
-        del self.tables[resource.resource_type][resource.id]
+        self._documents.pop(resource.id, None)
+        name = resource.resource_type
+        for index in self._indexes_of(name):
+            index.remove(resource.id, index.keys(resource.data))
+        self._forget_created(resource)
+        del self.tables[name][resource.id]
         self.membership.forget(resource.id)
 
-    def ordered(self, key: tuple, build: Callable[[], list[tuple[tuple, Resource]]]
-                ) -> list[tuple[tuple, Resource]]:
+    def _indexes_of(self, resource_type: str) -> list[EqualityIndex | SortedIndex]:
+        return [*self.indexes[resource_type].values(), *self.sorted[resource_type].values()]
+
+    def _created_key(self, resource: Resource) -> tuple:
+        """The reference default-order key: `meta.created` as the document shows it (to the
+        millisecond), parsed back; computed once per write instead of once per query."""
+        rt = self.catalog.resource_type(resource.resource_type)
+        return created_key(sort_key({"meta": {"created": format_datetime(resource.created)}}, None, rt, self.catalog))
+
+    def _forget_created(self, resource: Resource) -> None:
+        rows = self.created[resource.resource_type]
+        key = self.created_keys[resource.resource_type].pop(resource.id)
+        position = bisect_left(rows, (key, resource.id))
+        if position < len(rows) and rows[position][1] == resource.id:
+            del rows[position]
+
+    def document(self, stored: Resource, base_url: str) -> dict:
+        """`stored.document(base_url)` (no members / groups), built once until the next write
+        of that resource. Shared: only for reading (filters, sort keys)."""
+        by_url = self._documents.setdefault(stored.id, {})
+        document = by_url.get(base_url)
+        if document is None:
+            document = by_url[base_url] = stored.document(base_url)
+        return document
+
+    def cached(self, key: tuple) -> list[Row] | None:
+        """The rows `ordered` computed for `key` since the last write, if any."""
+        return self._orders.get(key)
+
+    def ordered(self, key: tuple, build: Callable[[], list[Row]]) -> list[Row]:
         """The rows `build()` gives for `key`, computed once until the next write: paging
-        through an unchanged directory sorts it once, not once per page."""
+        through an unchanged directory sorts and filters it once, not once per page."""
         rows = self._orders.get(key)
         if rows is None:
+            rows = build()
             if len(self._orders) >= MAX_ORDERS:
                 self._orders.clear()
-            rows = self._orders[key] = build()
+            self._orders[key] = rows
         return rows
 
-    def candidates(self, resource_type: str, filter: Filter | None) -> set[str] | None:
-        """Ids that may match `filter`, found through the indexes; None means "scan them all".
+    def lookup(self, resource_type: str, filter: Filter, inside: bool = False) -> Found | None:
+        """Ids that may match `filter`, found through the indexes, and whether they are exactly
+        the matches; None means "only a scan can tell".
 
-        Only narrows: the caller still evaluates the filter on every candidate.
+        Exact means the evaluator would say the same for every resource: a string `eq` / `sw`
+        on an indexed path, and `and` / `or` of exact answers, except `and` inside a value path
+        (`emails[type eq "work" and value eq "x"]` needs both in one element).
         """
         if isinstance(filter, Compare):
-            return self._equality_candidates(resource_type, filter)
+            return self._compare(resource_type, filter)
         if isinstance(filter, ValuePath):  # its paths are full (`emails.value`): same lookups
-            return self.candidates(resource_type, filter.filter)
+            return None if inside else self.lookup(resource_type, filter.filter, True)
         if isinstance(filter, And):
-            left = self.candidates(resource_type, filter.left)
-            right = self.candidates(resource_type, filter.right)
+            left = self.lookup(resource_type, filter.left, inside)
+            right = self.lookup(resource_type, filter.right, inside)
             if left is None or right is None:
-                return right if left is None else left
-            return left & right
+                narrowed = right if left is None else left
+                return None if narrowed is None else (narrowed[0], False)
+            return left[0] & right[0], left[1] and right[1] and not inside
         if isinstance(filter, Or):
-            left = self.candidates(resource_type, filter.left)
-            right = self.candidates(resource_type, filter.right)
-            return None if left is None or right is None else left | right
+            left = self.lookup(resource_type, filter.left, inside)
+            right = self.lookup(resource_type, filter.right, inside)
+            if left is None or right is None:
+                return None
+            return left[0] | right[0], left[1] and right[1]
         return None
 
-    def _equality_candidates(self, resource_type: str, compare: Compare) -> set[str] | None:
-        path = compare.path
-        if compare.op != EQ or not isinstance(compare.value, str):
+    def _compare(self, resource_type: str, compare: Compare) -> Found | None:
+        if compare.op != EQ and compare.op != SW:
             return None
-        rt = self.catalog.resource_type(resource_type)
-        if path.attribute == "id" and path.sub_attribute is None and path.schema.lower() == rt.schema.lower():
-            return {compare.value} if compare.value in self.tables[resource_type] else set()
-        index = self.indexes[resource_type].get((path.schema.lower(), path.attribute, path.sub_attribute))
-        return None if index is None else index.lookup(compare.value)
+        path = compare.path
+        answer = self._answers[resource_type].get((path.schema.lower(), path.attribute, path.sub_attribute))
+        if answer is None:
+            return None
+        how = answer[0] if compare.op == EQ else answer[1]
+        if how is None:
+            return None
+        if not isinstance(compare.value, str):
+            return set(), True  # a string attribute matches no other literal
+        return how(compare.value), True
+
+    # Kept for callers that only want to narrow: the ids, or None for "scan them all".
+    def candidates(self, resource_type: str, filter: Filter | None) -> set[str] | None:
+        found = None if filter is None else self.lookup(resource_type, filter)
+        return None if found is None else found[0]

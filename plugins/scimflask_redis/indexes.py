@@ -10,6 +10,12 @@ Three kinds of index, all read from the catalog so custom schemas get them too:
 - ordered (`o:` sorted sets, lexicographic): meta.created, meta.lastModified, userName,
   displayName; one entry per resource, so paging and sorting on them cost O(log n + page),
   and `sw` on userName / displayName is one `ZRANGEBYLEX` over the prefix's range.
+- prefix (`l:` sorted sets, lexicographic, like the ordered ones): externalId,
+  name.familyName, name.givenName, emails.value; one entry per (folded) value, so `sw` and
+  `eq` on them are one `ZRANGEBYLEX`. Added later than the others, so a tenant's prefix
+  indexes are trusted only while its ready marker (`keys.prefix_ready`) holds `PREFIX_SIGNATURE`:
+  set by the first create into an empty type, or by `RedisStorage.rebuild_indexes` for data
+  written before them.
 
 A resource's entries are computed here, in Python, and stored with the resource; the Lua
 scripts remove exactly the stored entries and add the new ones in one step, so an index can never
@@ -22,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scimflask.filter.ast import AttrPath
-from scimflask.model import Resource
+from scimflask.model import Resource, format_datetime
 from scimflask.schema.catalog import COMPLEX, GLOBAL, SERVER, Catalog, ResourceType
 
 from . import keys
@@ -32,6 +38,9 @@ UNIQUE = (SERVER, GLOBAL)
 EQUALITY_PATHS = ("externalId", "emails.value")
 # Sort orders kept ready; `meta.*` are always there, the rest where the type has them.
 ORDERED_PATHS = ("meta.created", "meta.lastModified", "userName", "displayName")
+# `sw` (and `eq`) answered by a lexicographic range; userName / displayName use their ordered index.
+PREFIX_PATHS = ("externalId", "name.familyName", "name.givenName", "emails.value")
+PREFIX_SIGNATURE = "1:" + ",".join(PREFIX_PATHS)  # what a complete prefix index is marked with
 
 SEPARATOR = b"\x00\x00"  # ends an ascending entry's value
 DESC_SEPARATOR = b"\xff\xff"  # ends a descending entry's (inverted) value
@@ -60,6 +69,13 @@ def prefix_range(prefix: str) -> tuple[bytes, bytes]:
     """`ZRANGEBYLEX` bounds of the ascending entries whose value starts with `prefix` (UTF-8
     never holds the byte 0xFF, so every such entry sorts below `prefix` + 0xFF)."""
     encoded = _encode_value(prefix)
+    return b"[" + encoded, b"(" + encoded + b"\xff"
+
+
+def value_range(value: str) -> tuple[bytes, bytes]:
+    """`ZRANGEBYLEX` bounds of the ascending entries whose value is exactly `value` (the
+    separator never occurs inside an encoded value)."""
+    encoded = _encode_value(value) + SEPARATOR
     return b"[" + encoded, b"(" + encoded + b"\xff"
 
 
@@ -131,6 +147,9 @@ class TypeIndexes:
             p.path: p for p in (_resolve(catalog, resource_type, name) for name in ORDERED_PATHS) if p
         }
         self.unique_by_path: dict[AttrPath, IndexedPath] = {p.path: p for p in self.unique}
+        self.prefix: dict[AttrPath, IndexedPath] = {
+            p.path: p for p in (_resolve(catalog, resource_type, name) for name in PREFIX_PATHS) if p
+        }
 
     # -- key names ----------------------------------------------------------------------
     def unique_key(self, indexed: IndexedPath) -> str:
@@ -141,6 +160,14 @@ class TypeIndexes:
 
     def ordered_key(self, indexed: IndexedPath, descending: bool = False) -> str:
         return keys.ordered(self.resource_type, indexed.name, descending)
+
+    def prefix_key(self, indexed: IndexedPath) -> str:
+        return keys.prefix(self.resource_type, indexed.name)
+
+    @property
+    def ready_key(self) -> str:
+        """The marker saying this type's prefix indexes cover every resource of the tenant."""
+        return keys.prefix_ready(self.resource_type)
 
     @property
     def default_order(self) -> IndexedPath:
@@ -162,6 +189,10 @@ class TypeIndexes:
         })
         ordered = [entry for indexed in self.ordered.values() if indexed.path.attribute != "meta"
                    for entry in self._ordered_entries(indexed, resource)]
+        for indexed in self.prefix.values():
+            key = self.prefix_key(indexed)
+            folded = {indexed.key(value) for value in indexed.values(resource.data)} - {None}
+            ordered += [[key, sort_entry(value, resource.id)] for value in sorted(folded)]
         return {"u": unique, "s": sets, "z": ordered}
 
     def meta_entries(self, resource: Resource, sub_attribute: str) -> dict:
@@ -176,9 +207,9 @@ class TypeIndexes:
 
     def sort_value(self, indexed: IndexedPath, resource: Resource) -> str | None:
         """The value the reference sort compares, folded when the attribute is not caseExact."""
-        document = resource.document()
-        if indexed.path.attribute == "meta":
-            return document["meta"][indexed.path.sub_attribute]
+        if indexed.path.attribute == "meta":  # as `Resource.document` formats it
+            sub = indexed.path.sub_attribute
+            return format_datetime(resource.created if sub == "created" else resource.last_modified)
         values = [indexed.key(v) for v in indexed.values(resource.data)]
         present = [v for v in values if v is not None]
         return present[0] if present else None

@@ -13,6 +13,8 @@ Layout below the tenant base (`T` is a resource type name, `<id>` a resource id)
 - `i:T:<path>:<v>`   set: ids whose attribute `path` holds the folded value `v`
 - `o:T:<sort>`       sorted set (all scores 0, ordered by member): `<sort value>\\0\\0<id>`;
                      `O:T:<sort>` the same order descending (see `indexes.sort_entry`)
+- `l:T:<path>`       sorted set like `o:`, one entry per value (`indexes.PREFIX_PATHS`);
+                     `l:T` string: the prefix indexes' ready marker (see `indexes`)
 - `gm:<group id>`    hash: member id -> packed `[sequence, type, display]` (group -> members)
 - `mg:<member id>`   set: ids of the groups the member belongs to (member -> groups)
 - `lg:i`             sorted set (all scores 0): provisioning log entry ids, so by time
@@ -38,7 +40,7 @@ from urllib.parse import quote
 
 DEFAULT_PREFIX = "scim:"
 # The first part of every key below a tenant base (what `delete_tenant` may remove).
-TENANT_KINDS = ("r:", "u:", "i:", "o:", "O:", "gm:", "mg:", "lg:")
+TENANT_KINDS = ("r:", "u:", "i:", "o:", "O:", "l:", "gm:", "mg:", "lg:")
 LOG_IDS, LOG_TIMES, LOG_ENTRIES = "lg:i", "lg:t", "lg:e"
 _GLOB_SPECIAL = "\\*?[]^"
 
@@ -70,6 +72,14 @@ def equality(resource_type: str, path: str, folded: str) -> str:
 
 def ordered(resource_type: str, sort_name: str, descending: bool = False) -> str:
     return f"{'O' if descending else 'o'}:{resource_type}:{sort_name}"
+
+
+def prefix(resource_type: str, path: str) -> str:
+    return f"l:{resource_type}:{path}"
+
+
+def prefix_ready(resource_type: str) -> str:
+    return f"l:{resource_type}"
 
 
 def group_members(group_id: str) -> str:

@@ -1,33 +1,42 @@
 """Filters and sorts executed by Redis: which indexes answer what, and at what cost.
 
 Results are always exactly the reference's (`scimflask.filter.evaluate.matches`,
-`scimflask.filter.sort`): indexes only choose *which* resources to look at, and every one looked
-at is checked with the reference evaluator. Three strategies, cheapest first:
+`scimflask.filter.sort`): indexes choose *which* resources to look at, and every one looked at
+is checked with the reference evaluator, unless the index answer is exact by construction.
+Three strategies, cheapest first; strategies 1 and 2 are ONE round trip (lua/read.lua resolves
+the index lookups, loads the records and the memberships asked for):
 
 1. No filter, sort on an ordered index (none, meta.created, meta.lastModified, userName,
    displayName, either direction): `ZCARD` for the total and one `ZRANGE` (by rank, or `BYLEX`
    after a keyset) for the page. O(log n + page).
 2. Indexed filter: `id eq`, `eq` on a unique attribute (userName, Group displayName), on
    `externalId`, `emails.value`, Group `members.value` (the member -> groups set) and User
-   `groups.value` (the group -> members hash), also inside `emails[...]`; `sw` on userName and
-   displayName (a lexicographic range of their ordered index); combined with `and`
-   (the smallest side) and `or` (the union of both). When the candidates number at most
-   `CANDIDATE_LIMIT`, only they are loaded and evaluated, and sorted in Python. O(matches).
-3. Anything else (`co`, `sw` elsewhere, `gt`, `pr`, `not`, `ne`, an `or` with an unindexed side, or more
-   than `CANDIDATE_LIMIT` candidates): the ordered index of the requested sort (meta.created for
-   other sorts) is walked in `BATCH`-sized `ZRANGEBYLEX` steps, each batch loaded with one
-   pipelined round trip and evaluated. O(n) work in O(n / BATCH) round trips, never the whole
-   key space in one reply. Sorting on an attribute without an ordered index keeps the sort key
-   and id of every match in memory (O(matches)) and loads only the page.
+   `groups.value` (the group -> members hash), also inside `emails[...]`; `eq` and `sw` on
+   userName / displayName (their ordered index) and on the prefix-indexed attributes
+   (`indexes.PREFIX_PATHS`: a lexicographic range); combined with `and` (the smallest side) and
+   `or` (the union of both).
+   - Exact plans (`is_exact`: a plain `eq` / `sw` on a string attribute with the index's case
+     rule, or an `or` of them) in created / lastModified order, up to `EXACT_LIMIT` matches:
+     ordered and cut inside Redis; only the page is loaded and `total` is the match count.
+   - Otherwise, up to `CANDIDATE_LIMIT` candidates: every candidate is loaded once, evaluated
+     (unless exact) and sorted in Python; memberships come along when the filter reads them or
+     when every candidate fits on the first page (else one more round trip for the page's).
+3. Anything else (`co`, `gt`, `pr`, `not`, `ne`, an `or` with an unindexed side, more
+   candidates than the limits, a prefix index not yet built for old data): the ordered index of
+   the requested sort (meta.created for other sorts) is walked in `BATCH`-sized `ZRANGEBYLEX`
+   steps, each batch loaded with one pipelined round trip and evaluated. O(n) work in
+   O(n / BATCH) round trips, never the whole key space in one reply. Sorting on an attribute
+   without an ordered index keeps the sort key and id of every match in memory (O(matches))
+   and loads only the page.
 
-`totalResults` of strategies 2 and 3 counts every match, so it costs the evaluation above even
+`totalResults` of strategy 3 counts every match, so it costs the evaluation above even
 when `count` is 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from scimflask.errors import InvalidCursor
@@ -36,29 +45,40 @@ from scimflask.filter.evaluate import matches, parse_datetime
 from scimflask.filter.path import definition_of
 from scimflask.filter.sort import sort_key
 from scimflask.model import Keyset, Page, Query, RequestContext, Resource, format_datetime
-from scimflask.schema.catalog import DATETIME, Catalog, ResourceType
+from scimflask.schema.catalog import BINARY, DATETIME, REFERENCE, STRING, Catalog, ResourceType
 
 from . import keys
-from .indexes import IndexedPath, TypeIndexes, fold, parse_entry, prefix_range, sort_entry
-from .reader import GROUPS, MEMBERS, Reader, has_attribute
+from .indexes import (
+    PREFIX_SIGNATURE,
+    IndexedPath,
+    TypeIndexes,
+    fold,
+    parse_entry,
+    prefix_range,
+    sort_entry,
+    value_range,
+)
+from .reader import GROUPS, MEMBERS, Reader, has_attribute, to_micros
+from .scripts import pack
 
 BATCH = 200
-CANDIDATE_LIMIT = 1000
+CANDIDATE_LIMIT = 1000  # candidates loaded and evaluated in Python at most
+EXACT_LIMIT = 20000  # exact matches ordered and cut inside Redis at most (one id list in Lua)
 
 
 # -- planning -----------------------------------------------------------------------------
 @dataclass
 class Leaf:
-    """One index lookup giving a superset of a filter node's matches."""
+    """One index lookup giving a superset of a filter node's matches (read.lua resolves it)."""
 
-    kind: str  # "ids" (known ids), "unique" (HGET), "set" (SMEMBERS), "hash" (HKEYS),
-    #            "range" (ZRANGEBYLEX of an ordered index between `low` and `high`)
+    kind: str  # "ids" (a known id), "unique" (HGET), "set" (SMEMBERS), "hash" (HKEYS),
+    #            "range" (ZRANGEBYLEX of an ordered or prefix index between `low` and `high`)
     key: str = ""
-    member: str = ""  # the unique hash field
+    member: str = ""  # the unique hash field, or the id of "ids"
     low: bytes = b""
     high: bytes = b""
-    ids: set[str] = field(default_factory=set)
-    size: int = 0
+    exact: bool = False  # the lookup gives exactly the node's matches (no evaluation needed)
+    prefix: bool = False  # reads a prefix index (trusted only when the type's marker is ready)
 
 
 @dataclass
@@ -71,34 +91,75 @@ def plan(node: Filter, indexes: TypeIndexes, catalog: Catalog, rt: ResourceType)
     """Index lookups whose result contains every match of `node`, or None (scan needed)."""
     if isinstance(node, And):
         sides = [p for p in (plan(node.left, indexes, catalog, rt), plan(node.right, indexes, catalog, rt)) if p]
-        return Combine("and", sides) if len(sides) == 2 else (sides[0] if sides else None)
+        if len(sides) == 1:
+            return _inexact(sides[0])
+        return Combine("and", sides) if sides else None
     if isinstance(node, Or):
         sides = [plan(node.left, indexes, catalog, rt), plan(node.right, indexes, catalog, rt)]
         return Combine("or", sides) if all(sides) else None
     if isinstance(node, ValuePath):
         return plan(node.filter, indexes, catalog, rt)
-    if isinstance(node, Compare) and node.op == SW and isinstance(node.value, str):
-        ordered = indexes.ordered.get(node.path)
-        if ordered is None or ordered.path.attribute == "meta":
-            return None
-        low, high = prefix_range(_folded(ordered, node.value))
-        return Leaf("range", indexes.ordered_key(ordered), low=low, high=high)
-    if not (isinstance(node, Compare) and node.op == EQ and isinstance(node.value, str)):
+    if not (isinstance(node, Compare) and node.op in (EQ, SW) and isinstance(node.value, str)):
         return None  # Not, Present and other operators need the evaluator
     path, value = node.path, node.value
+    exact = _string(catalog, rt, path)
+    if node.op == SW:
+        ordered = indexes.ordered.get(path)
+        if ordered is not None and ordered.path.attribute != "meta":
+            low, high = prefix_range(_folded(ordered, value))
+            return Leaf("range", indexes.ordered_key(ordered), low=low, high=high,
+                        exact=exact and not _multi_valued(catalog, rt, path))
+        indexed = indexes.prefix.get(path)
+        if indexed is None:
+            return None
+        low, high = prefix_range(_folded(indexed, value))
+        return Leaf("range", indexes.prefix_key(indexed), low=low, high=high, exact=exact, prefix=True)
     if path == AttrPath(rt.schema, "id"):
-        return Leaf("ids", ids={value})
+        return Leaf("ids", member=value, exact=exact and _case_exact(catalog, rt, path))
     unique = indexes.unique_by_path.get(path)
     if unique is not None:
-        return Leaf("unique", indexes.unique_key(unique), member=_folded(unique, value))
+        return Leaf("unique", indexes.unique_key(unique), member=_folded(unique, value), exact=exact)
     equality = indexes.equality.get(path)
     if equality is not None:
-        return Leaf("set", indexes.equality_key(equality, _folded(equality, value)))
+        return Leaf("set", indexes.equality_key(equality, _folded(equality, value)), exact=exact)
+    indexed = indexes.prefix.get(path)
+    if indexed is not None:
+        low, high = value_range(_folded(indexed, value))
+        return Leaf("range", indexes.prefix_key(indexed), low=low, high=high, exact=exact, prefix=True)
+    ordered = indexes.ordered.get(path)
+    if ordered is not None and ordered.path.attribute != "meta":
+        low, high = value_range(_folded(ordered, value))
+        return Leaf("range", indexes.ordered_key(ordered), low=low, high=high,
+                    exact=exact and not _multi_valued(catalog, rt, path))
+    # the membership rows hold ids exactly as stored: exact when the attribute is caseExact
     if path == AttrPath(rt.schema, MEMBERS, "value") and has_attribute(catalog, rt, MEMBERS):
-        return Leaf("set", keys.member_groups(value))
+        return Leaf("set", keys.member_groups(value), exact=exact and _case_exact(catalog, rt, path))
     if path == AttrPath(rt.schema, GROUPS, "value") and has_attribute(catalog, rt, GROUPS):
-        return Leaf("hash", keys.group_members(value))
+        return Leaf("hash", keys.group_members(value), exact=exact and _case_exact(catalog, rt, path))
     return None
+
+
+def _string(catalog: Catalog, rt: ResourceType, path: AttrPath) -> bool:
+    try:
+        return definition_of(catalog, rt, path).type in (STRING, REFERENCE, BINARY)
+    except KeyError:
+        return False
+
+
+def _case_exact(catalog: Catalog, rt: ResourceType, path: AttrPath) -> bool:
+    return definition_of(catalog, rt, path).case_exact
+
+
+def _multi_valued(catalog: Catalog, rt: ResourceType, path: AttrPath) -> bool:
+    top = catalog.top_level(rt, path.schema, path.attribute)
+    return top is None or top.multi_valued
+
+
+def _inexact(node: Leaf | Combine) -> Leaf | Combine:
+    """`node` standing for a larger filter (the other side of an `and` is not indexed)."""
+    for leaf in _leaves(node):
+        leaf.exact = False
+    return node
 
 
 def _folded(indexed: IndexedPath, value: str) -> str:
@@ -113,30 +174,25 @@ def _leaves(node: Leaf | Combine) -> Iterator[Leaf]:
             yield from _leaves(part)
 
 
-def _estimate(node: Leaf | Combine) -> int:
+def is_exact(node: Leaf | Combine) -> bool:
+    """Whether the plan's ids are exactly the matches: an `and` keeps only its smaller side,
+    so only exact leaves joined by `or` are."""
     if isinstance(node, Leaf):
-        return node.size
-    sizes = [_estimate(part) for part in node.parts]
-    return min(sizes) if node.op == "and" else sum(sizes)
+        return node.exact
+    return node.op == "or" and all(is_exact(part) for part in node.parts)
 
 
-def _chosen(node: Leaf | Combine) -> Iterator[Leaf]:
-    """The leaves whose ids make the candidate set: the smallest side of each `and`."""
+def postfix(node: Leaf | Combine) -> list:
+    """The plan as read.lua takes it: fours (kind, key, a, b) in postfix order."""
     if isinstance(node, Leaf):
-        yield node
-    elif node.op == "and":
-        yield from _chosen(min(node.parts, key=_estimate))
-    else:
-        for part in node.parts:
-            yield from _chosen(part)
-
-
-def _ids(node: Leaf | Combine) -> set[str]:
-    if isinstance(node, Leaf):
-        return node.ids
-    if node.op == "and":
-        return _ids(min(node.parts, key=_estimate))
-    return set().union(*(_ids(part) for part in node.parts))
+        kind = node.kind
+        if kind == "range":
+            return [kind, node.key, node.low, node.high]
+        return [kind, node.key, node.member, ""]
+    out = postfix(node.parts[0])
+    for part in node.parts[1:]:
+        out += postfix(part) + ["&" if node.op == "and" else "|", "", "", ""]
+    return out
 
 
 def attributes_read(query: Query) -> set[str]:
@@ -171,10 +227,10 @@ class QueryRunner:
         if query.filter is None and self.ordered is not None:
             return self._index_page()
         found = plan(query.filter, self.indexes, self.catalog, self.rt) if query.filter is not None else None
-        candidates = self._candidates(found) if found is not None else None
-        if candidates is not None:
-            rows = self._evaluate(self._load(sorted(candidates)))
-            return self._page_from_rows(rows)
+        if found is not None:
+            page = self._indexed(found)
+            if page is not None:
+                return page
         if self.ordered is not None:
             return self._ordered_scan()
         walked = self._walk(self.indexes.default_order, False)
@@ -182,71 +238,89 @@ class QueryRunner:
 
     # strategy 1 ------------------------------------------------------------------------
     def _index_page(self) -> Page:
-        client, key = self.reader.client, self._ordered_key()
-        total = client.zcard(key)
-        count = max(self.query.count, 0)
-        if count == 0:
-            return Page([], total)
-        if self.query.after is not None:
-            boundary = b"(" + self._boundary(self.query.after)
-            entries = client.zrangebylex(key, boundary, b"+", 0, count + 1)
-            more = len(entries) > count
-            entries = entries[:count]
-        else:
-            start = max(self.query.start_index, 1) - 1
-            entries = client.zrange(key, start, start + count - 1)
-            more = start + len(entries) < total
-        ids = [parse_entry(entry, self.descending)[1] for entry in entries]
-        resources = [r for r in self.reader.records(self.rt, ids) if r is not None]
-        return self._finish(resources, total, more)
+        """Total, page entries, records and memberships in one read.lua call."""
+        query = self.query
+        count = max(query.count, 0)
+        boundary = b"(" + self._boundary(query.after) if query.after is not None else b""
+        loaded = self.reader.read(
+            self.rt, mode="rank", order=self.indexes.ordered_key(self.ordered, self.descending),
+            descending=self.descending, start=max(query.start_index, 1) - 1, count=count, boundary=boundary,
+            with_members=query.with_members, with_groups=query.with_groups, attach_up_to=count)
+        return self._finish(loaded.resources, loaded.total, loaded.more, loaded.attached)
 
     # strategy 2 ------------------------------------------------------------------------
-    def _candidates(self, found: Leaf | Combine) -> set[str] | None:
-        """The candidate ids, or None when there are more than CANDIDATE_LIMIT."""
-        client = self.reader.client
-        leaves = [leaf for leaf in _leaves(found) if leaf.kind != "ids"]
-        pipe = client.pipeline(transaction=False)
-        for leaf in leaves:
-            key = self.reader.key(leaf.key)
-            if leaf.kind == "unique":
-                pipe.hget(key, leaf.member)
-            elif leaf.kind == "set":
-                pipe.scard(key)
-            elif leaf.kind == "range":
-                pipe.zlexcount(key, leaf.low, leaf.high)
-            else:
-                pipe.hlen(key)
-        for leaf, reply in zip(leaves, pipe.execute(), strict=True):
-            if leaf.kind == "unique":
-                leaf.ids = {reply.decode()} if reply is not None else set()
-                leaf.kind = "ids"
-            else:
-                leaf.size = reply
-        for leaf in _leaves(found):
-            if leaf.kind == "ids":
-                leaf.size = len(leaf.ids)
-        if _estimate(found) > CANDIDATE_LIMIT:
-            return None
-        fetch = [leaf for leaf in _chosen(found) if leaf.kind != "ids"]
-        pipe = client.pipeline(transaction=False)
-        for leaf in fetch:
-            key = self.reader.key(leaf.key)
-            if leaf.kind == "set":
-                pipe.smembers(key)
-            elif leaf.kind == "range":
-                pipe.zrangebylex(key, leaf.low, leaf.high)
-            else:
-                pipe.hkeys(key)
-        for leaf, reply in zip(fetch, pipe.execute(), strict=True):
-            if leaf.kind == "range":
-                leaf.ids = {parse_entry(entry)[1] for entry in reply}
-            else:
-                leaf.ids = {item.decode() for item in reply}
-        return _ids(found)
+    def _indexed(self, found: Leaf | Combine) -> Page | None:
+        """One read.lua call resolves the plan and loads what is needed; None: too many
+        candidates (or a prefix index not ready yet), scan instead.
 
-    def _load(self, ids: list[str]) -> Iterator[Resource]:
-        for start in range(0, len(ids), BATCH):
-            yield from self._loaded(ids[start:start + BATCH])
+        Exact plans in created / lastModified order are sorted and cut inside Redis, so only
+        the page is loaded and `total` is the number of matches. Otherwise every candidate is
+        loaded once, evaluated here (unless exact) and sorted by the reference key; members and
+        groups come along when the filter reads them or when all candidates fit on the page."""
+        query = self.query
+        count = max(query.count, 0)
+        start = max(query.start_index, 1) - 1
+        exact = is_exact(found)
+        ready = (self.indexes.ready_key, PREFIX_SIGNATURE) if any(
+            leaf.prefix for leaf in _leaves(found)) else ("", "")
+        packed = pack(postfix(found))
+        order = self._redis_order()
+        after = self._millis_after() if query.after is not None else None
+        if exact and order is not None and (query.after is None or after is not None):
+            loaded = self.reader.read(
+                self.rt, plan=packed, limit=EXACT_LIMIT, mode="page", order=order, descending=self.descending,
+                start=start, count=count, with_members=query.with_members, with_groups=query.with_groups,
+                attach_up_to=count, ready=ready, after=after)
+            if loaded is not None:
+                return self._finish(loaded.resources, loaded.total, loaded.more, loaded.attached)
+            if EXACT_LIMIT >= CANDIDATE_LIMIT:
+                return None  # more matches than either limit, or the prefix index is not ready
+        evaluating = self.eval_members or self.eval_groups
+        first_page = start == 0 and query.after is None
+        loaded = self.reader.read(
+            self.rt, plan=packed, limit=CANDIDATE_LIMIT, mode="load",
+            with_members=self.eval_members or (query.with_members and not evaluating),
+            with_groups=self.eval_groups or (query.with_groups and not evaluating),
+            attach_up_to=CANDIDATE_LIMIT if evaluating else (count if first_page else 0), ready=ready)
+        if loaded is None:
+            return None
+        attached = loaded.attached
+        if evaluating and not attached:  # cannot happen: the limit covers every record
+            self.reader.attach(self.rt, loaded.resources, with_members=self.eval_members,
+                               with_groups=self.eval_groups)
+            attached = True
+        resources = loaded.resources
+        if exact:
+            rows = [(sort_key(r.document(self.ctx.base_url), query.sort, self.rt, self.catalog), r.id)
+                    for r in resources]
+        else:
+            rows = self._evaluate(iter(resources))
+        by_id = {r.id: r for r in resources}
+        members = self.eval_members or (query.with_members and not evaluating)
+        groups = self.eval_groups or (query.with_groups and not evaluating)
+        return self._page_from_rows(rows, by_id, members and attached, groups and attached)
+
+    def _millis_after(self) -> tuple[int, str] | None:
+        """A timestamp keyset as (milliseconds since the epoch, id) for read.lua; None for a
+        keyset without a value (left to the Python path)."""
+        keyset = self.query.after
+        if keyset.value is None:
+            return None
+        instant = parse_datetime(keyset.value) if isinstance(keyset.value, str) else None
+        if instant is None:
+            raise InvalidCursor("The cursor does not fit this query's sort order.")
+        return to_micros(instant) // 1000, keyset.id
+
+    def _redis_order(self) -> str | None:
+        """The record field read.lua orders by for this query's sort, if it can."""
+        sort = self.query.sort
+        if sort is None:
+            return "c"
+        if sort.path == AttrPath(self.rt.schema, "meta", "created"):
+            return "c"
+        if sort.path == AttrPath(self.rt.schema, "meta", "lastModified"):
+            return "m"
+        return None
 
     def _loaded(self, ids: list[str]) -> list[Resource]:
         resources = [r for r in self.reader.records(self.rt, ids) if r is not None]
@@ -267,8 +341,10 @@ class QueryRunner:
                 rows.append((sort_key(document, self.query.sort, self.rt, self.catalog), resource.id))
         return rows
 
-    def _page_from_rows(self, rows: list[tuple[tuple, str]]) -> Page:
-        """Sort rows in the reference order (`sort_documents`), then cut the page."""
+    def _page_from_rows(self, rows: list[tuple[tuple, str]], by_id: dict[str, Resource] | None = None,
+                        members: bool = False, groups: bool = False) -> Page:
+        """Sort rows in the reference order (`sort_documents`), then cut the page; its records
+        come from `by_id` (already loaded, with members / groups as flagged) or are read now."""
         rows.sort(key=lambda row: row[1])
         rows.sort(key=lambda row: row[0], reverse=self.descending)
         count = max(self.query.count, 0)
@@ -276,9 +352,10 @@ class QueryRunner:
             return Page([], len(rows))
         start = self._start_after(rows) if self.query.after is not None else max(self.query.start_index, 1) - 1
         selected = rows[start:start + count]
-        by_id = {r.id: r for r in self.reader.records(self.rt, [id for _, id in selected]) if r is not None}
+        if by_id is None:
+            by_id = {r.id: r for r in self.reader.records(self.rt, [id for _, id in selected]) if r is not None}
         resources = [by_id[id] for _, id in selected if id in by_id]
-        return self._finish(resources, len(rows), start + len(selected) < len(rows))
+        return self._finish(resources, len(rows), start + len(selected) < len(rows), members=members, groups=groups)
 
     def _start_after(self, rows: list[tuple[tuple, str]]) -> int:
         keyset = self.query.after
@@ -334,11 +411,10 @@ class QueryRunner:
             elif total <= start:
                 continue
             if len(selected) < count:
-                selected.append(resource.id)
+                selected.append(resource)  # kept (a page at most), not read again
             else:
                 more = True
-        by_id = {r.id: r for r in self.reader.records(self.rt, selected) if r is not None}
-        return self._finish([by_id[id] for id in selected if id in by_id], total, more)
+        return self._finish(selected, total, more, members=self.eval_members, groups=self.eval_groups)
 
     # shared ----------------------------------------------------------------------------
     def _ordered_key(self) -> str:
@@ -356,9 +432,21 @@ class QueryRunner:
             value = format_datetime(instant)
         return sort_entry(value, keyset.id, self.descending)
 
-    def _finish(self, resources: list[Resource], total: int, more: bool) -> Page:
-        self.reader.attach(self.rt, resources, with_members=self.query.with_members,
-                           with_groups=self.query.with_groups)
+    def _finish(self, resources: list[Resource], total: int, more: bool, attached: bool = False, *,
+                members: bool | None = None, groups: bool | None = None) -> Page:
+        """The page: members / groups as the query asks. `attached`: they were loaded as asked;
+        otherwise `members` / `groups` say what was loaded (for evaluation) and the rest is
+        dropped or read now (one round trip at most)."""
+        query = self.query
+        if not attached:
+            loaded_members, loaded_groups = bool(members), bool(groups)
+            for resource in resources:
+                if loaded_members and not query.with_members:
+                    resource.members = None
+                if loaded_groups and not query.with_groups:
+                    resource.groups = None
+            self.reader.attach(self.rt, resources, with_members=query.with_members and not loaded_members,
+                               with_groups=query.with_groups and not loaded_groups)
         next_keyset = None
         if resources and more:
             last = resources[-1]

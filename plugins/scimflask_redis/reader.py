@@ -2,19 +2,21 @@
 
 Records are decoded here; Group `members` and User `groups` are attached only when asked for,
 from the membership hashes and sets, so a 100k-member group costs nothing unless shown.
+`Reader.read` runs lua/read.lua: index lookup, records and memberships in one round trip.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from scimflask.model import GroupRef, Resource
 from scimflask.schema.catalog import Catalog, ResourceType
 
 from . import keys
-from .scripts import member_from_row
+from .scripts import member_from_row, pack
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MEMBERS = "members"
@@ -35,13 +37,66 @@ def has_attribute(catalog: Catalog, rt: ResourceType, name: str) -> bool:
     return catalog.top_level(rt, rt.schema, name) is not None
 
 
+@dataclass
+class Loaded:
+    """What `Reader.read` found: `total` candidates (or matches, or index entries), the
+    resources loaded, whether members / groups were attached as asked, whether more follow."""
+
+    total: int
+    resources: list[Resource]
+    attached: bool
+    more: bool
+
+
 class Reader:
     """Loads resources of one tenant; `base` is the tenant's key prefix."""
 
-    def __init__(self, client, base: str, catalog: Catalog) -> None:
+    def __init__(self, client, base: str, catalog: Catalog, script=None, layout: bytes = b"",
+                 member_prefixes: bytes | None = None) -> None:
         self.client = client
         self.base = base
         self.catalog = catalog
+        self._script = script  # the registered read.lua (see `read`)
+        self._layout = layout  # the key layout every script starts with (`RedisStorage._head`)
+        self._prefixes = member_prefixes if member_prefixes is not None else member_type_prefixes(catalog)
+
+    def read(self, rt: ResourceType, *, plan: bytes = b"", limit: int = 0, mode: str = "load",
+             order: str = "", descending: bool = False, start: int = 0, count: int = 0,
+             with_members: bool = False, with_groups: bool = False, attach_up_to: int = 0,
+             ready: tuple[str, str] = ("", ""), boundary: bytes = b"",
+             after: tuple[int, str] | None = None) -> Loaded | None:
+        """One call of lua/read.lua (its header says what each argument means); None when the
+        plan has more candidates than `limit` or its prefix index is not ready."""
+        with_members = with_members and has_attribute(self.catalog, rt, MEMBERS)
+        with_groups = with_groups and has_attribute(self.catalog, rt, GROUPS)
+        reply = self._script(keys=[self.base + keys.resource_prefix(rt.name)], args=[
+            self.base, self._layout, keys.resource_prefix(rt.name), self._prefixes, plan, limit, mode,
+            order, "1" if descending else "0", start, count, "1" if with_members else "0",
+            "1" if with_groups else "0", attach_up_to, ready[0], ready[1],
+            boundary if after is None else str(after[0]), "" if after is None else after[1],
+        ])
+        if reply[0] != b"ok":
+            return None
+        _, total, attached, rows, raw_names, more = reply
+        attached = attached == b"1"
+        names: dict[str, str | None] = {}
+        for i in range(0, len(raw_names), 2):
+            names[raw_names[i].decode()] = json.loads(raw_names[i + 1]).get("displayName")
+        resources = []
+        for row in rows:
+            id = row[0].decode()
+            resource = _decode(rt.name, id, row[1:5])
+            if resource is None:
+                continue
+            if attached and with_members:
+                flat = row[5] or []
+                ordered = sorted(member_from_row(flat[i].decode(), flat[i + 1]) for i in range(0, len(flat), 2))
+                resource.members = [member for _, member in ordered]
+            if attached and with_groups:
+                resource.groups = [GroupRef(gid, names.get(gid)) for gid in sorted(g.decode() for g in row[6] or [])]
+            resources.append(resource)
+        return Loaded(int(total), resources, attached, more == b"1")
+
 
     def key(self, suffix: str) -> str:
         return self.base + suffix
@@ -99,6 +154,12 @@ class Reader:
 
     def exists(self, rt: ResourceType, id: str) -> bool:
         return bool(self.client.exists(self.key(keys.resource(rt.name, id))))
+
+
+def member_type_prefixes(catalog: Catalog) -> bytes:
+    """Packed resource key prefixes of the types with members (where group names are)."""
+    return pack([keys.resource_prefix(rt.name) for rt in catalog.resource_types
+                 if has_attribute(catalog, rt, MEMBERS)])
 
 
 def _decode(resource_type: str, id: str, row: list) -> Resource | None:

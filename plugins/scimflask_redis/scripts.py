@@ -1,5 +1,6 @@
 """The Lua scripts that make every write one atomic step, and their Python side.
 
+Reads of a request are one script too (read.lua: index lookup, records, memberships).
 Each write (create, update, delete) is one script: uniqueness checks, the version
 compare-and-set, member checks, index maintenance and membership changes happen inside Redis
 with nothing in between, so two racing workers give one success and one `Conflict`, and no
@@ -84,6 +85,8 @@ class Scripts:
         self._create = client.register_script(common + _source("create.lua"))
         self._update = client.register_script(common + _source("update.lua"))
         self._delete = client.register_script(common + _source("delete.lua"))
+        self.read = client.register_script(common + _source("read.lua"))
+        self._reindex = client.register_script(common + _source("reindex.lua"))
         self._touch_token = client.register_script(_source("touch_token.lua"))
         self._update_token = client.register_script(_source("update_token.lua"))
         self._prune_log = client.register_script(_source("prune_log.lua"))
@@ -105,11 +108,13 @@ class Scripts:
 
     def create(self, key: str, head: list, *, resource_type: str, id: str, created: int, modified: int, data: str,
                entries: bytes, modified_entries: bytes, created_entries: bytes,
-               members: Sequence[Member], check_members: bool) -> list[Member]:
-        """Run create.lua; return the members as stored (types filled when checked)."""
+               members: Sequence[Member], check_members: bool, ready: Sequence[str] = ("", "", "")
+               ) -> list[Member]:
+        """Run create.lua; return the members as stored (types filled when checked).
+        `ready`: (marker key, signature, created index key) of the type's prefix indexes."""
         reply = self._create(keys=[key], args=[
             *head, id, created, modified, data, entries, modified_entries, created_entries,
-            pack_members(members), "1" if check_members else "0",
+            pack_members(members), "1" if check_members else "0", *ready,
         ])
         _raise_for(reply, resource_type, id)
         return members_from_triples(unpack(reply[1]))
@@ -126,6 +131,9 @@ class Scripts:
         ])
         _raise_for(reply, resource_type, id)
         return Updated(int(reply[1]), reply[2].decode(), reply[3].decode(ENCODING))
+
+    def reindex(self, key: str, head: list, *, id: str, version: int, entries: bytes) -> bool:
+        return bool(self._reindex(keys=[key], args=[*head, id, str(version), entries]))
 
     def delete(self, key: str, head: list, *, resource_type: str, id: str, expected_version: int | None) -> None:
         reply = self._delete(keys=[key], args=[

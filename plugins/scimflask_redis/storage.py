@@ -3,7 +3,8 @@
 - Layout: `keys` (one hash-tagged key space per tenant); indexes: `indexes`; what each filter
   and sort costs: `query`; atomic writes: `scripts` (Lua).
 - Every write is one Lua script, so uniqueness, version compare-and-set, index maintenance and
-  membership changes are atomic across workers and machines; reads are pipelined.
+  membership changes are atomic across workers and machines. A read (get, an indexed query, a
+  page) is one read-only script too (lua/read.lua): one round trip; scans are pipelined.
 - Connection errors and timeouts become `StorageUnavailable` (503) through `base_exceptions`;
   the client's connection pool reconnects on the next call, so the app recovers by itself.
 - The operating capabilities: tenant records in one global hash, the provisioning log in the
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from scimflask.errors import ConfigurationError, Mutability
 from scimflask.model import Change, Member, Page, Query, RequestContext, Resource, Token
 from scimflask.schema.catalog import Catalog, ResourceType
-from scimflask.storage import NotFound, Storage
+from scimflask.storage import NotFound, Storage, StorageUnavailable
 from scimflask.storage.base import capped
 from scimflask.storage.capabilities import (
     CounterSupport,
@@ -33,9 +34,18 @@ from scimflask.storage.capabilities import (
 
 from . import keys
 from .connect import make_client, split_prefix
-from .indexes import TypeIndexes
+from .indexes import PREFIX_SIGNATURE, TypeIndexes, parse_entry
 from .query import QueryRunner
-from .reader import EPOCH, GROUPS, MEMBERS, Reader, from_micros, has_attribute, to_micros
+from .reader import (
+    EPOCH,
+    GROUPS,
+    MEMBERS,
+    Reader,
+    from_micros,
+    has_attribute,
+    member_type_prefixes,
+    to_micros,
+)
 from .scripts import Scripts, pack, pack_entries
 
 try:  # redis-py is an optional dependency: without it the backend refuses to start
@@ -72,6 +82,11 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         self._scripts = Scripts(client)
         self._indexes = {rt.name: TypeIndexes(catalog, rt) for rt in catalog.resource_types}
         self._member_types = [rt for rt in catalog.resource_types]
+        layout = [keys.group_members(""), keys.member_groups("")]
+        for rt in self._member_types:
+            layout += [rt.name, keys.resource_prefix(rt.name)]
+        self._layout = pack(layout)
+        self._member_prefixes = member_type_prefixes(catalog)
 
     @classmethod
     def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> RedisStorage:
@@ -93,14 +108,12 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         return self.catalog.resource_type(name)
 
     def _reader(self, ctx: RequestContext) -> Reader:
-        return Reader(self.client, keys.tenant_base(self.prefix, ctx.tenant), self.catalog)
+        return Reader(self.client, keys.tenant_base(self.prefix, ctx.tenant), self.catalog,
+                      self._scripts.read, self._layout, self._member_prefixes)
 
     def _head(self, ctx: RequestContext) -> list:
         """The arguments every script starts with: tenant base and key layout."""
-        layout = [keys.group_members(""), keys.member_groups("")]
-        for rt in self._member_types:
-            layout += [rt.name, keys.resource_prefix(rt.name)]
-        return [keys.tenant_base(self.prefix, ctx.tenant), pack(layout)]
+        return [keys.tenant_base(self.prefix, ctx.tenant), self._layout]
 
     def _key(self, ctx: RequestContext, rt: ResourceType, id: str) -> str:
         return keys.tenant_base(self.prefix, ctx.tenant) + keys.resource(rt.name, id)
@@ -130,6 +143,7 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
             modified_entries=pack_entries(indexes.meta_entries(stored, "lastModified")),
             created_entries=pack_entries(indexes.meta_entries(stored, "created")),
             members=members, check_members=check_members,
+            ready=(indexes.ready_key, PREFIX_SIGNATURE, indexes.ordered_key(indexes.default_order)),
         )
         if has_attribute(self.catalog, rt, MEMBERS):
             stored.members = members
@@ -139,13 +153,13 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
 
     def get(self, ctx: RequestContext, resource_type: str, id: str, *,
             with_members: bool = True, with_groups: bool = True) -> Resource:
+        """One round trip: read.lua loads the record and the memberships asked for."""
         rt = self._type(resource_type)
-        reader = self._reader(ctx)
-        found = reader.records(rt, [id])[0]
-        if found is None:
+        loaded = self._reader(ctx).read(rt, plan=pack(["ids", "", id, ""]), limit=1, mode="load",
+                                        with_members=with_members, with_groups=with_groups, attach_up_to=1)
+        if loaded is None or not loaded.resources:
             raise NotFound(rt.name, id)
-        reader.attach(rt, [found], with_members=with_members, with_groups=with_groups)
-        return found
+        return loaded.resources[0]
 
     def update(self, ctx: RequestContext, resource_type: str, id: str, change: Change, *,
                expected_version: int | None = None, check_members: bool = True,
@@ -154,7 +168,8 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         if change.touches_members and not has_attribute(self.catalog, rt, MEMBERS):
             raise Mutability(f"{rt.name} resources have no members")
         indexes = self._indexes[rt.name]
-        data = None if change.data is None else json.loads(json.dumps(change.data))
+        text = None if change.data is None else json.dumps(change.data, **_JSON)
+        data = None if text is None else json.loads(text)  # a copy, as stored
         # Entries depend only on data and the timestamps; `created` plays no part in them.
         probe = Resource(rt.name, id, data or {}, now, now)
         replacing = change.replace_members is not None
@@ -163,14 +178,14 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
                 expected_version=expected_version,
                 modified=to_micros(now),
                 modified_entries=pack_entries(indexes.meta_entries(probe, "lastModified")),
-                data=None if data is None else json.dumps(data, **_JSON),
+                data=text,
                 entries=None if data is None else pack_entries(indexes.data_entries(probe)),
                 replace_members=replacing,
                 members=self._unique_members(change.replace_members if replacing else change.add_members),
                 remove=list(dict.fromkeys(change.remove_members)), check_members=check_members,
             )
-        return Resource(rt.name, id, json.loads(updated.data), from_micros(updated.created), now,
-                        updated.version)
+        return Resource(rt.name, id, json.loads(updated.data) if data is None else data,
+                        from_micros(updated.created), now, updated.version)
 
     def delete(self, ctx: RequestContext, resource_type: str, id: str, *,
                expected_version: int | None = None) -> None:
@@ -181,6 +196,31 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
     def query(self, ctx: RequestContext, resource_type: str, query: Query) -> Page:
         rt = self._type(resource_type)
         return QueryRunner(self._reader(ctx), self._indexes[rt.name], rt, self.catalog, ctx, query).run()
+
+    def rebuild_indexes(self, tenant: str) -> int:
+        """The upgrade step for data written before an index existed (the prefix indexes):
+        re-derive every resource's data entries, then mark the type's prefix indexes ready so
+        queries use them (until then they scan, so results are right either way). Safe while
+        the tenant is in use: each resource is rewritten by a compare-and-set on its version.
+        Returns the number of resources rewritten."""
+        ctx = RequestContext(tenant=tenant)
+        reader, head, done = self._reader(ctx), self._head(ctx), 0
+        for rt in self.catalog.resource_types:
+            indexes = self._indexes[rt.name]
+            key, low = reader.key(indexes.ordered_key(indexes.default_order)), b"-"
+            while True:
+                entries = self.client.zrangebylex(key, low, b"+", 0, SCAN_BATCH)
+                ids = [parse_entry(entry)[1] for entry in entries]
+                for resource in reader.records(rt, ids):
+                    if resource is not None:
+                        done += self._scripts.reindex(
+                            self._key(ctx, rt, resource.id), head, id=resource.id, version=resource.version,
+                            entries=pack_entries(indexes.data_entries(resource)))
+                if len(entries) < SCAN_BATCH:
+                    break
+                low = b"(" + entries[-1]
+            self.client.set(reader.key(indexes.ready_key), PREFIX_SIGNATURE)
+        return done
 
     def count_members(self, ctx: RequestContext, group_id: str, *, up_to: int | None = None) -> int:
         """HLEN of the group's member hash: O(1) whatever the group's size."""
@@ -310,6 +350,25 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         return [base + keys.LOG_IDS, base + keys.LOG_TIMES, base + keys.LOG_ENTRIES]
 
     def append_log(self, entry: LogEntry) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        self._queue_log(pipe, entry)
+        pipe.execute()
+
+    def append_logs(self, entries: list[LogEntry]) -> None:
+        """A batch in one round trip (one MULTI per tenant: a transaction stays in one slot)."""
+        by_tenant: dict[str, list[LogEntry]] = {}
+        for entry in entries:
+            by_tenant.setdefault(entry.tenant, []).append(entry)
+        try:
+            for batch in by_tenant.values():
+                pipe = self.client.pipeline(transaction=True)
+                for entry in batch:
+                    self._queue_log(pipe, entry)
+                pipe.execute()
+        except self.base_exceptions as exc:
+            raise StorageUnavailable(f"{type(self).__name__}: {type(exc).__name__}") from exc
+
+    def _queue_log(self, pipe, entry: LogEntry) -> None:
         ids, times, entries = self._log_keys(entry.tenant)
         record = {
             "id": entry.id, "tenant": entry.tenant, "time": to_micros(entry.time), "method": entry.method,
@@ -317,11 +376,9 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
             "token_id": entry.token_id, "resource_type": entry.resource_type,
             "resource_id": entry.resource_id, "changed": list(entry.changed), "detail": entry.detail,
         }
-        pipe = self.client.pipeline(transaction=True)
         pipe.zadd(ids, {entry.id: 0})
         pipe.zadd(times, {entry.id: record["time"]})
         pipe.hset(entries, entry.id, json.dumps(record, **_JSON))
-        pipe.execute()
 
     def query_log(self, tenant: str, *, limit: int = 100, before: str | None = None,
                   since: datetime | None = None) -> list[LogEntry]:

@@ -101,7 +101,7 @@ def index_problems(storage: RedisStorage, tenant: str = "default") -> list[str]:
             for id in client.smembers(key):
                 if (suffix, "", id.decode()) not in claimed:
                     problems.append(f"{suffix}: {id!r} claimed by no resource")
-        elif suffix[:2] in ("o:", "O:"):
+        elif suffix[:2] in ("o:", "O:") or (suffix.startswith("l:") and suffix.count(":") >= 2):
             for entry in client.zrange(key, 0, -1):
                 id = parse_entry(entry, suffix.startswith("O:"))[1]
                 if (suffix, entry.decode("utf-8", "surrogateescape"), id) not in claimed:

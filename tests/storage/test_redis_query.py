@@ -35,8 +35,9 @@ def _reference(ctx, all_ids, query):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), batch=st.sampled_from([1, 3, 200]), limit=st.sampled_from([0, 2, 1000]))
-def test_pages_agree_with_the_reference(data, batch, limit):
+@given(data=st.data(), batch=st.sampled_from([1, 3, 200]), limit=st.sampled_from([0, 2, 1000]),
+       exact_limit=st.sampled_from([0, 3, 20000]))
+def test_pages_agree_with_the_reference(data, batch, limit, exact_limit):
     ctx = RequestContext(tenant=f"q-{new_id()}", base_url="https://scim.example/v2")
     all_ids = []
     for item in data.draw(user_lists(max_size=9), label="users"):
@@ -45,7 +46,8 @@ def test_pages_agree_with_the_reference(data, batch, limit):
     query = Query(filter=data.draw(st.one_of(st.none(), FILTERS), label="filter"),
                   sort=data.draw(SORTS, label="sort"))
     size = data.draw(st.integers(1, 4), label="page size")
-    with mock.patch.object(redis_query, "BATCH", batch), mock.patch.object(redis_query, "CANDIDATE_LIMIT", limit):
+    with mock.patch.object(redis_query, "BATCH", batch), mock.patch.object(redis_query, "CANDIDATE_LIMIT", limit), \
+            mock.patch.object(redis_query, "EXACT_LIMIT", exact_limit):
         expected = _reference(ctx, all_ids, query)
         start = data.draw(st.integers(1, len(all_ids) + 2), label="startIndex")
         window = STORAGE.query(ctx, "User", Query(query.filter, query.sort, start_index=start, count=size))
