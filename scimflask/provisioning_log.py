@@ -95,6 +95,7 @@ class ProvisioningLog:
         self.background = background
         self._pending: list[LogEntry] = []
         self._pending_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._writer: threading.Thread | None = None
         self._writer_pid = 0
@@ -198,11 +199,16 @@ class ProvisioningLog:
             self._ensure_writer()
 
     def flush(self) -> None:
-        """Store every waiting entry now (before reading the log, deleting a tenant, exiting)."""
-        with self._pending_lock:
-            batch, self._pending = self._pending, []
-        if batch:
-            self._store(batch)
+        """Store every waiting entry now (before reading the log, deleting a tenant, exiting).
+
+        Batches are stored one at a time, so when this returns, a batch the writer thread had
+        already taken is stored too.
+        """
+        with self._flush_lock:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+            if batch:
+                self._store(batch)
 
     def _store(self, batch: list[LogEntry]) -> None:
         try:

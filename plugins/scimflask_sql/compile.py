@@ -13,6 +13,10 @@ Shapes produced (`r` is the resources table, `v` the values table):
   selective positive condition of a conjunction (`value eq` before `type eq "work"`) drives `e`
   through the index;
 - `members.*` / `groups.*` read the `members` table; `id` and `meta.*` read resource columns.
+
+Statements are cached by *shape* (see `FilterCompiler.bind`): the tenant and every literal are
+named bind parameters (`tenant`, `p0`, `p1`, ...), so one built statement serves every request
+of the same shape, and SQLAlchemy's compiled cache hits instead of rebuilding expressions.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlalchemy import (
     ColumnElement,
     String,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -70,6 +75,7 @@ from .tables import SqlTables
 from .values import attr_name, stamp, string_key
 
 _ORDERING = ("eq", "gt", "ge", "lt", "le")
+_TENANT = bindparam("tenant")  # every statement's tenant (expressions are immutable: shareable)
 
 
 def literal_key(definition: Attribute, op: str, value: object) -> tuple[str, object] | None:
@@ -89,7 +95,21 @@ def literal_key(definition: Attribute, op: str, value: object) -> tuple[str, obj
     return None
 
 
+def like_pattern(op: str, value: str) -> str:
+    """The LIKE pattern of `sw` / `ew` / `co` for `value`, its wildcards escaped with `/`."""
+    escaped = value.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    if op == "sw":
+        return escaped + "%"
+    if op == "ew":
+        return "%" + escaped
+    return "%" + escaped + "%"
+
+
 def apply_op(column: ColumnElement, op: str, value: object) -> ColumnElement:
+    """`column op value`; a bound parameter `value` of `sw`/`ew`/`co` holds the whole
+    `like_pattern` already."""
+    if op in SUBSTRING_OPERATORS and isinstance(value, ColumnElement):
+        return column.like(value, escape="/")
     if op == "eq":
         return column == value
     if op == "gt":
@@ -109,18 +129,21 @@ def apply_op(column: ColumnElement, op: str, value: object) -> ColumnElement:
     raise InvalidFilter(f"Unsupported comparison operator '{op}'.")
 
 
-def compare(columns: dict[str, ColumnElement], definition: Attribute, op: str, value: object) -> ColumnElement:
+def compare(columns: dict[str, ColumnElement], definition: Attribute, op: str, value: object,
+            param: str | None = None) -> ColumnElement:
     """The value in `columns` ("key" / "num" → column) satisfies `op value` (not `ne`), as
-    `scimflask.filter.evaluate.compare_value` decides."""
+    `scimflask.filter.evaluate.compare_value` decides. With `param`, the literal is the bound
+    parameter of that name (its value computed by `FilterCompiler.bind`)."""
     found = literal_key(definition, op, value)
     if found is None or found[0] not in columns or (op in SUBSTRING_OPERATORS and found[0] != "key"):
         return false()
     column, normalised = found
-    return apply_op(columns[column], op, normalised)
+    return apply_op(columns[column], op, normalised if param is None else bindparam(param))
 
 
-def _value_condition(row, definition: Attribute, op: str, value: object) -> ColumnElement:
-    return compare({"key": row.c.key, "num": row.c.num}, definition, op, value)
+def _value_condition(row, definition: Attribute, op: str, value: object,
+                     param: str | None = None) -> ColumnElement:
+    return compare({"key": row.c.key, "num": row.c.num}, definition, op, value, param)
 
 
 def _present_condition(row) -> ColumnElement:
@@ -136,16 +159,71 @@ class _Scalar:
 
 
 class FilterCompiler:
-    """Builds the WHERE condition on `tables.resources` for one query of one tenant."""
+    """Builds the WHERE condition on `tables.resources` for one resource type and base URL.
+
+    The tenant is the bind parameter `tenant`; literals are bind parameters named by `bind`,
+    which must see a filter before `condition` compiles it (`condition` calls it if not).
+    """
 
     def __init__(self, tables: SqlTables, catalog: Catalog, rt: ResourceType, tenant: str,
                  base_url: str) -> None:
         self.t = tables
         self.catalog = catalog
         self.rt = rt
-        self.tenant = tenant
+        self.tenant_value = tenant
+        self.tenant = _TENANT
         self.base_url = base_url
         self.r = tables.resources
+        self._slots: dict[int, str] = {}   # id(Compare node) -> its bind parameter
+        self._keep: list = []              # nodes made while compiling (their ids stay unique)
+
+    # -- shapes and parameters ----------------------------------------------------------
+    def bind(self, node: Filter) -> tuple[tuple, dict]:
+        """(shape, parameters) of `node`. The shape holds everything compilation decides on
+        (structure, paths, operators, which column a literal compares with, or that it can
+        match nothing); the parameters hold the normalised literals (`p0`, ...) and the
+        tenant. Two filters of one shape compile to the same statement."""
+        params: dict = {"tenant": self.tenant_value}
+        return self._shape(node, params), params
+
+    def _shape(self, node: Filter, params: dict) -> tuple:
+        if isinstance(node, (And, Or)):
+            return (type(node).__name__, self._shape(node.left, params), self._shape(node.right, params))
+        if isinstance(node, Not):
+            return ("Not", self._shape(node.expr, params))
+        if isinstance(node, ValuePath):
+            return ("ValuePath", node.path, self._shape(node.filter, params))
+        if isinstance(node, Present):
+            return ("Present", node.path)
+        if isinstance(node, Compare):
+            op = "eq" if node.op == NE else node.op
+            try:
+                found = literal_key(self._definition(node.path), op, node.value)
+            except InvalidFilter:  # compilation raises it, if it reaches this leaf
+                return ("Compare", node.path, node.op, "invalid")
+            if found is None:
+                return ("Compare", node.path, node.op, None)
+            column, value = found
+            if op in SUBSTRING_OPERATORS and isinstance(value, str):
+                value = like_pattern(op, value)
+            name = self._slots.get(id(node))
+            if name is None:  # a node object met twice keeps its parameter: the shape says so
+                name = f"p{len(params) - 1}"
+                params[name] = value
+                self._slots[id(node)] = name
+            return ("Compare", node.path, node.op, column, name)
+        return ("other", type(node).__name__)
+
+    def _param(self, node: Compare | Present) -> str | None:
+        return self._slots.get(id(node))
+
+    def _as_eq(self, node: Compare) -> Compare:
+        """`node` with `eq` for `ne`, bound to the same parameter."""
+        eq = Compare(node.path, "eq", node.value)
+        self._keep.append(eq)
+        if id(node) in self._slots:
+            self._slots[id(eq)] = self._slots[id(node)]
+        return eq
 
     # -- attributes ---------------------------------------------------------------------
     def _top(self, path: AttrPath) -> Attribute:
@@ -204,7 +282,7 @@ class FilterCompiler:
         if isinstance(node, Not):
             return not_(self.condition(node.expr))
         if isinstance(node, Compare) and node.op == NE:
-            return not_(self.condition(Compare(node.path, "eq", node.value)))
+            return not_(self.condition(self._as_eq(node)))
         if isinstance(node, ValuePath):
             return self._value_path(node)
         if isinstance(node, (Compare, Present)):
@@ -232,7 +310,7 @@ class FilterCompiler:
     def _row_condition(self, v, node: Compare | Present) -> ColumnElement:
         if isinstance(node, Present):
             return _present_condition(v)
-        return _value_condition(v, self._definition(node.path), node.op, node.value)
+        return _value_condition(v, self._definition(node.path), node.op, node.value, self._param(node))
 
     def _scalar_leaf(self, node: Compare | Present) -> ColumnElement:
         scalar = self.scalar(node.path)
@@ -242,10 +320,7 @@ class FilterCompiler:
             return false()
         if isinstance(node, Present):
             return scalar.expression != ""
-        return self._scalar_compare(scalar, node.op, node.value)
-
-    def _scalar_compare(self, scalar: _Scalar, op: str, value: object) -> ColumnElement:
-        return compare({"key": scalar.expression}, scalar.definition, op, value)
+        return compare({"key": scalar.expression}, scalar.definition, node.op, node.value, self._param(node))
 
     # -- members / groups ---------------------------------------------------------------
     def _member_columns(self, m) -> dict[str, tuple[ColumnElement, bool]]:
@@ -267,7 +342,8 @@ class FilterCompiler:
         if isinstance(node, Present):
             return and_(column.is_not(None), column != "")
         definition = self._definition(path)
-        return and_(column.is_not(None), compare({"key": column}, definition, node.op, node.value))
+        return and_(column.is_not(None), compare({"key": column}, definition, node.op, node.value,
+                                                 self._param(node)))
 
     def _member_element(self, m, node: Filter) -> ColumnElement:
         return self._element_tree(node, lambda leaf: self._element_sub_condition(
@@ -309,7 +385,7 @@ class FilterCompiler:
         if isinstance(node, Not):
             return not_(self._element_tree(node.expr, leaf))
         if isinstance(node, Compare) and node.op == NE:
-            return not_(self._element_tree(Compare(node.path, "eq", node.value), leaf))
+            return not_(self._element_tree(self._as_eq(node), leaf))
         if isinstance(node, (Compare, Present)):
             return leaf(node)
         raise InvalidFilter("A value filter cannot contain another value filter.")
@@ -407,8 +483,11 @@ class Ordering:
         return [missing.asc(), self.key.asc(), id_column.asc()]
 
     def after(self, keyset: Keyset, id_column) -> ColumnElement:
-        """Rows strictly after `keyset` in this order."""
-        value, last_id = keyset.value, keyset.id
+        """Rows strictly after `keyset` in this order: bind parameters `after_value` and
+        `after_id` (see `after_params`); the shape depends only on whether the value is missing."""
+        value, last_id = bindparam("after_value"), bindparam("after_id")
+        if keyset.value is None:
+            value = None
         if value is None:
             later = and_(self.key.is_(None), id_column > last_id)
             return or_(later, self.key.is_not(None)) if self.descending else later
@@ -417,6 +496,11 @@ class Ordering:
         if self.descending:  # missing values came first, so none follows a present one
             return or_(beyond, tied)
         return or_(beyond, tied, self.key.is_(None))
+
+
+def after_params(keyset: Keyset) -> dict:
+    return {"after_value": keyset.value, "after_id": keyset.id} if keyset.value is not None else {
+        "after_id": keyset.id}
 
 
 def ordering(compiler: FilterCompiler, sort: Sort | None) -> Ordering:

@@ -7,18 +7,24 @@ Driver defaults live here, as in Flask-SQLAlchemy's `_apply_driver_defaults`:
   caseExact `sw`/`ew`/`co`), and write transactions start with BEGIN IMMEDIATE so two writers
   queue on the busy timeout instead of failing to upgrade a read lock;
 - plain `postgresql://`, `mysql://` and `mariadb://` use psycopg 3 and PyMySQL;
-- every engine pre-pings pooled connections (a restarted database is reconnected to without
-  restarting the app) and sets connect and statement timeouts.
+- every engine pings a pooled connection before handing it out when it sat idle for more than
+  `PING_AFTER` seconds or when its socket has something to read (an idle connection's socket
+  is readable when the server or the network closed it): a restarted database is reconnected
+  to without restarting the app. Not SQLAlchemy's `pool_pre_ping`, which is one more round
+  trip on every checkout, i.e. on every storage call; the socket check is one poll() call.
+  Engines also get connect and statement timeouts.
 """
 
 from __future__ import annotations
 
 import os
+import select
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from scimflask.errors import ConfigurationError
@@ -35,6 +41,8 @@ DRIVERS = {
 CONNECT_TIMEOUT = 10      # seconds
 STATEMENT_TIMEOUT = 30    # seconds
 SQLITE_BUSY_TIMEOUT = 30  # seconds
+GROUP_CONCAT_MAX_LEN = 16 * 1024 * 1024  # MySQL/MariaDB: bytes of one JSON_ARRAYAGG result
+PING_AFTER = 2.0          # seconds a pooled connection may idle before it is pinged at checkout
 
 
 def database_url(uri: str) -> URL:
@@ -59,7 +67,7 @@ def is_memory_sqlite(url: URL) -> bool:
 
 
 def build_engine(url: URL, engine_options: dict[str, Any] | None = None) -> Engine:
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     backend = url.get_backend_name()
     if backend == "sqlite":
         options["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
@@ -77,12 +85,58 @@ def build_engine(url: URL, engine_options: dict[str, Any] | None = None) -> Engi
         options["connect_args"] = {
             "connect_timeout": CONNECT_TIMEOUT, "read_timeout": STATEMENT_TIMEOUT,
             "write_timeout": STATEMENT_TIMEOUT, "charset": "utf8mb4",
+            # JSON_ARRAYAGG (a user's groups, read with the user) is cut at this length; 1 MB
+            # by default. The storage falls back to a separate query when it is cut anyway.
+            "init_command": f"SET SESSION group_concat_max_len = {GROUP_CONCAT_MAX_LEN}",
         }
     options.update(engine_options or {})
     engine = create_engine(url, **options)
+    if not options.get("pool_pre_ping"):
+        ping_idle_connections(engine)
     if backend == "sqlite":
         prepare_sqlite(engine, memory=is_memory_sqlite(url))
     return engine
+
+
+def _socket_readable(dbapi_connection) -> bool:
+    """Whether the socket of an idle server connection has input (closed by the peer, or a
+    message from it); True when that cannot be told, so that the caller pings."""
+    try:
+        fileno = getattr(dbapi_connection, "fileno", None)
+        fd = fileno() if fileno is not None else dbapi_connection._sock.fileno()  # psycopg / PyMySQL
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+    except Exception:  # closed, or a driver without a socket we know of
+        return True
+
+
+def ping_idle_connections(engine: Engine, idle: float = PING_AFTER) -> None:
+    """At checkout, ping a connection idle for more than `idle` seconds or whose socket has
+    input; a failed ping makes the pool connect afresh (SQLAlchemy's DisconnectionError
+    protocol). SQLite connections (no server) are never pinged."""
+    if engine.dialect.name == "sqlite":
+        return
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record) -> None:
+        if record is not None:
+            record.info["scim_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy) -> None:
+        since = record.info.pop("scim_idle_since", None)
+        if since is None:
+            return  # new: just connected
+        if time.monotonic() - since <= idle and not _socket_readable(dbapi_connection):
+            return  # in steady use, and nothing came in while it was idle
+        try:
+            if not engine.dialect.do_ping(dbapi_connection):
+                raise DisconnectionError("ping failed")
+        except DisconnectionError:
+            raise
+        except Exception as exc:  # the driver's own error type: the connection is gone
+            raise DisconnectionError(str(exc)) from exc
 
 
 def prepare_sqlite(engine: Engine, *, memory: bool) -> None:
@@ -102,5 +156,7 @@ def prepare_sqlite(engine: Engine, *, memory: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        mode = "IMMEDIATE" if connection.get_execution_options().get("scim_write") else "DEFERRED"
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver: BEGIN returns nothing, and SQLAlchemy's execution machinery
+        # (context, cursor wrapping, events) costs more than the statement itself.
+        write = connection.get_execution_options().get("scim_write")
+        connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")

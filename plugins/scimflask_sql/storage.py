@@ -8,12 +8,16 @@ migrations.py. Here: transactions, integrity and paging.
   database, whatever process they run in. An update rewrites only the `values` / `uniques`
   rows of the attributes whose rows changed (old and new data are diffed in Python).
 - Uniqueness is the `uniques` primary key; its IntegrityError becomes `Conflict(attribute)`.
-- A query is one SELECT with `count(*) OVER ()` for the total (plus one SELECT for the members
-  or groups of the page when asked); keyset pages add a COUNT.
+- A query is one SELECT with `count(*) OVER ()` for the total and, for users, their groups as a
+  JSON array column (plus one SELECT for the members of a page of groups when asked); a COUNT
+  is added only for a keyset page or an empty page past the first.
+- Statements are built once per shape (compile.py) and cached on the storage, with the tenant
+  and every literal bound: SQLAlchemy's compiled cache then serves them. Reads on PostgreSQL
+  run in autocommit (no BEGIN / COMMIT round trips; READ COMMITTED gives nothing more).
 - Driver errors meaning "unreachable" become `StorageUnavailable` through `base_exceptions`;
   deadlocks and lock timeouts are retried a few times first.
-- The engine is created lazily per process (gunicorn forks after import), with pre-ping so a
-  restarted database is picked up without restarting the app. Planner statistics are kept
+- The engine is created lazily per process (gunicorn forks after import); idle connections are
+  pinged so a restarted database is picked up without restarting the app (engine.py). Planner statistics are kept
   current by the storage itself (statistics.py).
 - The operating capabilities (tenant records, provisioning log, rate-limit counters) use the
   tables of schema version 2; a counter hit is one upsert, so workers never lose a hit.
@@ -29,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Integer, Text, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import (
     DBAPIError,
@@ -59,7 +63,7 @@ from scimflask.storage.capabilities import (
     TenantSupport,
 )
 
-from .compile import FilterCompiler, ordering
+from .compile import FilterCompiler, after_params, ordering
 from .engine import build_engine, database_url, is_memory_sqlite, prepare_sqlite
 from .migrations import migrate
 from .statistics import PlannerStatistics
@@ -67,6 +71,7 @@ from .tables import SqlTables, build_tables
 from .values import parse_stamp, stamp, unique_rows, value_rows
 
 CHUNK = 500          # ids per IN (...) list: well under every driver's parameter limit
+STATEMENTS = 1024    # built statements kept per storage, by shape
 RETRIES = 3          # attempts of a write transaction that hit a deadlock or lock timeout
 _RETRYABLE = {"40001", "40P01", "55P03", 1205, 1213}  # serialization / deadlock / lock timeout
 
@@ -99,6 +104,8 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         self._pid: int | None = None
         self._ready = False
         self._setup_lock = threading.Lock()
+        # Built statements by shape (see compile.py): tenant and literals are bind parameters.
+        self._statements: dict[tuple, object] = {}
         # One in-memory SQLite connection is shared by all threads: transactions take turns.
         memory = engine is None and is_memory_sqlite(self._url)
         self._serial = threading.RLock() if memory else None
@@ -150,6 +157,10 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                 with engine.connect() as connection:
                     if write:
                         connection.execution_options(scim_write=True)
+                    elif connection.dialect.name == "postgresql":
+                        # READ COMMITTED gives each statement its own snapshot inside a
+                        # transaction too: a read needs no BEGIN / COMMIT round trips.
+                        connection.execution_options(isolation_level="AUTOCOMMIT")
                     with connection.begin():
                         yield connection
             except DBAPIError as exc:
@@ -183,9 +194,51 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         """Whether the core schema of `rt` has `attribute` (members: Groups, groups: Users)."""
         return self.catalog.top_level(rt, rt.schema, attribute) is not None
 
-    def _row_to_resource(self, row) -> Resource:
-        return Resource(row.resource_type, row.id, json.loads(row.data), parse_stamp(row.created),
-                        parse_stamp(row.last_modified), row.version)
+    def _row_to_resource(self, row, groups: bool = False) -> Resource:
+        """The resource of a row; with `groups`, its `groups_json` column (see `_groups_json`)
+        fills `groups`."""
+        resource = Resource(row.resource_type, row.id, json.loads(row.data), parse_stamp(row.created),
+                            parse_stamp(row.last_modified), row.version)
+        if groups:
+            pairs = row.groups_json
+            if isinstance(pairs, (str, bytes)):
+                try:
+                    pairs = json.loads(pairs)
+                except ValueError:  # MariaDB cut it at group_concat_max_len: see _fill_groups
+                    return resource
+            resource.groups = [GroupRef(id, display) for id, display in sorted(pairs or (), key=_first)]
+        return resource
+
+    def _fill_groups(self, connection: Connection, ctx: RequestContext, resources: list[Resource]) -> None:
+        """Read the groups of the users whose `groups_json` could not be read (MariaDB cuts
+        JSON_ARRAYAGG at `group_concat_max_len`, leaving invalid JSON) with a query of their own."""
+        missing = [resource for resource in resources if resource.groups is None]
+        if missing:
+            groups = self._groups_of(connection, ctx, [resource.id for resource in missing])
+            for resource in missing:
+                resource.groups = groups[resource.id]
+
+    def _groups_json(self):
+        """A column of the resources row: the groups of the user as a JSON array of
+        [group id, display name] (NULL or [] for none), so a page of users and their groups
+        is one statement. Each row costs one probe of `ix_members_member`, as `_groups_of` does."""
+        r, m, g = self.tables.resources, self.tables.members.alias("gm"), self.tables.resources.alias("gr")
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            aggregate = func.json_agg(func.json_build_array(m.c.group_id, g.c.display_name))
+        elif dialect == "sqlite":
+            aggregate = func.json_group_array(func.json_array(m.c.group_id, g.c.display_name))
+        else:
+            aggregate = func.json_arrayagg(func.json_array(m.c.group_id, g.c.display_name))
+        statement = (select(aggregate)
+                     .select_from(m.join(g, (g.c.tenant == m.c.tenant) & (g.c.id == m.c.group_id)))
+                     .where(m.c.tenant == r.c.tenant, m.c.member_id == r.c.id))
+        # MariaDB probes the correlated subquery through the primary key's `tenant` prefix (all
+        # the tenant's memberships, per user row) unless told to use the member index.
+        index = next(ix.name for ix in self.tables.members.indexes if ix.name.endswith("ix_members_member"))
+        for name in ("mysql", "mariadb"):
+            statement = statement.with_hint(m, f"FORCE INDEX ({index})", dialect_name=name)
+        return statement.scalar_subquery().label("groups_json")
 
     def _resource_columns(self):
         r = self.tables.resources
@@ -199,11 +252,11 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         if not check or not unique:
             return list(unique.values())
         r = self.tables.resources
+        statement = self._stmt(("types",), lambda: select(r.c.id, r.c.resource_type).where(
+            r.c.tenant == bindparam("tenant"), r.c.id.in_(bindparam("ids", expanding=True))))
         types: dict[str, str] = {}
         for chunk in _chunks(list(unique)):
-            types.update(connection.execute(
-                select(r.c.id, r.c.resource_type).where(r.c.tenant == ctx.tenant, r.c.id.in_(chunk))
-            ).all())
+            types.update(connection.execute(statement, {"tenant": ctx.tenant, "ids": chunk}).all())
         unknown = [id for id in unique if id not in types]
         if unknown:
             raise UnknownMembers(unknown)
@@ -223,11 +276,18 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         table = self.tables.members
         dialect = connection.dialect.name
         if dialect == "postgresql":
-            statement = postgresql.insert(table).on_conflict_do_nothing()
-        elif dialect == "sqlite":
-            statement = sqlite.insert(table).on_conflict_do_nothing()
-        else:
-            statement = insert(table).prefix_with("IGNORE")
+            # One statement whatever the count: the rows travel as one array per column.
+            # (An executemany is one INSERT per row on the server: ~50 ms for 100 members.)
+            statement = self._stmt(("insert_members",), lambda: postgresql.insert(table).from_select(
+                _MEMBER_COLUMNS, select(*[func.unnest(bindparam(name, type_=postgresql.ARRAY(Text()))).label(name)
+                                          for name in _MEMBER_COLUMNS])).on_conflict_do_nothing())
+            for chunk in _chunks(rows, 5000):
+                connection.execute(statement, {name: [row[name] for row in chunk] for name in _MEMBER_COLUMNS})
+            return
+        if dialect == "sqlite":  # executemany: in-process, no round trips
+            statement = self._stmt(("insert_members",), lambda: sqlite.insert(table).on_conflict_do_nothing())
+        else:  # PyMySQL sends an executemany INSERT as multi-row INSERTs
+            statement = self._stmt(("insert_members",), lambda: insert(table).prefix_with("IGNORE"))
         for chunk in _chunks(rows):
             connection.execute(statement, chunk)
 
@@ -238,15 +298,17 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         self._insert_values(connection, value_rows(self.catalog, rt, ctx.tenant, id, data))
 
     def _insert_uniques(self, connection: Connection, rows: list[tuple[str, dict]]) -> None:
+        statement = self._stmt(("insert_uniques",), lambda: insert(self.tables.uniques))
         for attribute, row in rows:
             try:  # on failure the whole transaction rolls back: no savepoint needed
-                connection.execute(insert(self.tables.uniques), row)
+                connection.execute(statement, row)
             except IntegrityError:
                 raise Conflict(attribute) from None
 
     def _insert_values(self, connection: Connection, rows: list[dict]) -> None:
+        statement = self._stmt(("insert_values",), lambda: insert(self.tables.values))
         for chunk in _chunks(rows):
-            connection.execute(insert(self.tables.values), chunk)
+            connection.execute(statement, chunk)
 
     def _rewrite_data(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str,
                       old: dict, new: dict) -> None:
@@ -258,46 +320,79 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         new_uniques = {row["attr"]: (name, row) for name, row in unique_rows(self.catalog, rt, ctx.tenant, id, new)}
         changed = sorted(attr for attr in old_uniques.keys() | new_uniques.keys()
                          if old_uniques.get(attr) != new_uniques.get(attr))
-        if changed:  # the old digests go first: the new ones may reuse none of them
-            connection.execute(delete(u).where(u.c.tenant == ctx.tenant, u.c.resource_id == id,
-                                               u.c.attr.in_(changed)))
+        gone = [attr for attr in changed if attr in old_uniques]  # an added attribute has no old rows
+        if gone:  # the old digests go first: the new ones may reuse none of them
+            connection.execute(self._attr_delete(u), {"tenant": ctx.tenant, "rid": id, "attrs": gone})
+        if changed:
             self._insert_uniques(connection, [new_uniques[attr] for attr in changed if attr in new_uniques])
         old_values = _rows_by_attr(value_rows(self.catalog, rt, ctx.tenant, id, old))
         new_values = _rows_by_attr(value_rows(self.catalog, rt, ctx.tenant, id, new))
         changed = sorted(attr for attr in old_values.keys() | new_values.keys()
                          if old_values.get(attr) != new_values.get(attr))
+        gone = [attr for attr in changed if attr in old_values]
+        if gone:
+            connection.execute(self._attr_delete(v), {"tenant": ctx.tenant, "rid": id, "attrs": gone})
         if changed:
-            connection.execute(delete(v).where(v.c.tenant == ctx.tenant, v.c.resource_id == id,
-                                               v.c.attr.in_(changed)))
             self._insert_values(connection, [row for attr in changed for row in new_values.get(attr, [])])
+
+    def _attr_delete(self, table):
+        """DELETE of the rows of some attributes of one resource (`values` or `uniques`)."""
+        return self._stmt(("attr_delete", table.name), lambda: delete(table).where(
+            table.c.tenant == bindparam("tenant"), table.c.resource_id == bindparam("rid"),
+            table.c.attr.in_(bindparam("attrs", expanding=True))))
 
     def _clear_data(self, connection: Connection, ctx: RequestContext, id: str) -> None:
         for table in (self.tables.values, self.tables.uniques):
             connection.execute(delete(table).where(table.c.tenant == ctx.tenant, table.c.resource_id == id))
 
+    def _stmt(self, key: tuple, build):
+        """The statement cached under `key`, built by `build()` on first use."""
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = build()
+            self._remember(key, statement)
+        return statement
+
+    def _by_owner(self, connection: Connection, key: str, build, tenant: str, ids: list[str]) -> Iterator:
+        """Rows of the cached statement `build(condition)` for `ids`: `=` for one id, an
+        expanding IN list of at most CHUNK ids otherwise."""
+        if len(ids) == 1:
+            yield from connection.execute(self._stmt((key, 1), lambda: build(False)),
+                                          {"tenant": tenant, "owner": ids[0]})
+            return
+        statement = self._stmt((key, "in"), lambda: build(True))
+        for chunk in _chunks(ids):
+            yield from connection.execute(statement, {"tenant": tenant, "owners": chunk})
+
     def _members_of(self, connection: Connection, ctx: RequestContext, group_ids: list[str]) -> dict[str, list[Member]]:
         m = self.tables.members
+
+        def build(many: bool):
+            owner = m.c.group_id.in_(bindparam("owners", expanding=True)) if many else m.c.group_id == bindparam("owner")
+            return (select(m.c.group_id, m.c.member_id, m.c.member_type, m.c.display)
+                    .where(m.c.tenant == bindparam("tenant"), owner).order_by(m.c.group_id, m.c.member_id))
+
         out: dict[str, list[Member]] = {id: [] for id in group_ids}
-        for chunk in _chunks(group_ids):
-            for row in connection.execute(
-                select(m.c.group_id, m.c.member_id, m.c.member_type, m.c.display)
-                .where(m.c.tenant == ctx.tenant, m.c.group_id.in_(chunk))
-                .order_by(m.c.group_id, m.c.member_id)
-            ):
-                out[row.group_id].append(Member(row.member_id, row.member_type, row.display))
+        for group_id, member_id, member_type, display in self._by_owner(
+                connection, "members_of", build, ctx.tenant, group_ids):
+            out[group_id].append(Member(member_id, member_type, display))
         return out
 
     def _groups_of(self, connection: Connection, ctx: RequestContext, member_ids: list[str]) -> dict[str, list[GroupRef]]:
         m, r = self.tables.members, self.tables.resources
+
+        def build(many: bool):
+            owner = (m.c.member_id.in_(bindparam("owners", expanding=True)) if many
+                     else m.c.member_id == bindparam("owner"))
+            return (select(m.c.member_id, m.c.group_id, r.c.display_name)
+                    .join(r, (r.c.tenant == m.c.tenant) & (r.c.id == m.c.group_id))
+                    .where(m.c.tenant == bindparam("tenant"), owner)
+                    .order_by(m.c.member_id, m.c.group_id))
+
         out: dict[str, list[GroupRef]] = {id: [] for id in member_ids}
-        for chunk in _chunks(member_ids):
-            for row in connection.execute(
-                select(m.c.member_id, m.c.group_id, r.c.display_name)
-                .join(r, (r.c.tenant == m.c.tenant) & (r.c.id == m.c.group_id))
-                .where(m.c.tenant == ctx.tenant, m.c.member_id.in_(chunk))
-                .order_by(m.c.member_id, m.c.group_id)
-            ):
-                out[row.member_id].append(GroupRef(row.group_id, row.display_name))
+        for member_id, group_id, display_name in self._by_owner(
+                connection, "groups_of", build, ctx.tenant, member_ids):
+            out[member_id].append(GroupRef(group_id, display_name))
         return out
 
     def _attach(self, connection: Connection, ctx: RequestContext, rt: ResourceType,
@@ -347,28 +442,44 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
             with_members: bool = True, with_groups: bool = True) -> Resource:
         rt = self._type(resource_type)
         r = self.tables.resources
+        groups = with_groups and self._has(rt, "groups")
+        statement = self._stmt(("get", rt.name, groups), lambda: select(
+            *self._resource_columns(), *([self._groups_json()] if groups else [])).where(
+            r.c.tenant == bindparam("tenant"), r.c.id == bindparam("rid"), r.c.resource_type == rt.name))
         with self._transaction() as connection:
-            row = connection.execute(select(*self._resource_columns()).where(
-                r.c.tenant == ctx.tenant, r.c.id == id, r.c.resource_type == rt.name)).first()
+            row = connection.execute(statement, {"tenant": ctx.tenant, "rid": id}).first()
             if row is None:
                 raise NotFound(rt.name, id)
-            resource = self._row_to_resource(row)
-            self._attach(connection, ctx, rt, [resource], with_members=with_members, with_groups=with_groups)
+            resource = self._row_to_resource(row, groups)
+            if groups:
+                self._fill_groups(connection, ctx, [resource])
+            self._attach(connection, ctx, rt, [resource], with_members=with_members, with_groups=False)
             return resource
 
     def count_members(self, ctx: RequestContext, group_id: str, *, up_to: int | None = None) -> int:
         """With `up_to`, counts at most `up_to + 1` rows of the primary key: O(up_to), not
         O(members), for the "more than SCIM_PATCH_RESPONSE_MAX_MEMBERS?" question."""
         m, r = self.tables.members, self.tables.resources
+
+        def build(limited: bool):
+            rows = select(m.c.member_id).where(m.c.tenant == bindparam("tenant"), m.c.group_id == bindparam("gid"))
+            if limited:
+                rows = rows.limit(bindparam("limit", type_=Integer))
+            found = select(r.c.id).where(r.c.tenant == bindparam("tenant"), r.c.id == bindparam("gid"),
+                                         r.c.resource_type == "Group").scalar_subquery()
+            counted = select(func.count()).select_from(rows.subquery()).scalar_subquery()
+            return select(found.label("found"), counted.label("n"))  # one round trip for both
+
+        limited = up_to is not None
+        params = {"tenant": ctx.tenant, "gid": group_id}
+        if limited:
+            params["limit"] = max(up_to, 0) + 1
         with self._transaction() as connection:
-            exists = connection.execute(select(r.c.id).where(
-                r.c.tenant == ctx.tenant, r.c.id == group_id, r.c.resource_type == "Group")).first()
-            if exists is None:
-                raise NotFound("Group", group_id)
-            rows = select(m.c.member_id).where(m.c.tenant == ctx.tenant, m.c.group_id == group_id)
-            if up_to is not None:
-                rows = rows.limit(max(up_to, 0) + 1)
-            return connection.execute(select(func.count()).select_from(rows.subquery())).scalar_one()
+            found, count = connection.execute(self._stmt(("count_members", limited), lambda: build(limited)),
+                                              params).one()
+        if found is None:
+            raise NotFound("Group", group_id)
+        return count
 
     def update(self, ctx: RequestContext, resource_type: str, id: str, change: Change, *,
                expected_version: int | None = None, check_members: bool = True,
@@ -380,9 +491,10 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
 
         def work(connection: Connection) -> Resource:
             # Lock the row and read what its `values` rows were built from (the diff needs it).
-            current = connection.execute(select(*self._resource_columns()).where(
-                r.c.tenant == ctx.tenant, r.c.id == id, r.c.resource_type == rt.name).with_for_update()
-            ).first()
+            current = connection.execute(self._stmt(("lock", rt.name), lambda: select(
+                *self._resource_columns()).where(r.c.tenant == bindparam("tenant"), r.c.id == bindparam("rid"),
+                                                 r.c.resource_type == rt.name).with_for_update()),
+                {"tenant": ctx.tenant, "rid": id}).first()
             if current is None:
                 raise NotFound(rt.name, id)
             if expected_version is not None and current.version != expected_version:
@@ -391,7 +503,9 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
             if change.data is not None:
                 values["data"] = json.dumps(change.data, ensure_ascii=False)
                 values["display_name"] = _display_name(change.data)
-            connection.execute(update(r).where(r.c.tenant == ctx.tenant, r.c.id == id).values(**values))
+            connection.execute(self._stmt(("touch",), lambda: update(r).where(
+                r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"))),
+                {"b_tenant": ctx.tenant, "b_id": id, **values})
             added = self._checked(connection, ctx, change.add_members, check_members)
             replacing = (None if change.replace_members is None
                          else self._checked(connection, ctx, change.replace_members, check_members))
@@ -415,9 +529,11 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
     def _remove_members(self, connection: Connection, ctx: RequestContext, group_id: str,
                         member_ids: list[str]) -> None:
         m = self.tables.members
+        statement = self._stmt(("remove_members",), lambda: delete(m).where(
+            m.c.tenant == bindparam("tenant"), m.c.group_id == bindparam("gid"),
+            m.c.member_id.in_(bindparam("ids", expanding=True))))
         for chunk in _chunks(list(dict.fromkeys(member_ids))):
-            connection.execute(delete(m).where(
-                m.c.tenant == ctx.tenant, m.c.group_id == group_id, m.c.member_id.in_(chunk)))
+            connection.execute(statement, {"tenant": ctx.tenant, "gid": group_id, "ids": chunk})
 
     def delete(self, ctx: RequestContext, resource_type: str, id: str, *,
                expected_version: int | None = None) -> None:
@@ -442,39 +558,88 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
 
     def query(self, ctx: RequestContext, resource_type: str, query: Query) -> Page:
         rt = self._type(resource_type)
-        r = self.tables.resources
         compiler = FilterCompiler(self.tables, self.catalog, rt, ctx.tenant, ctx.base_url)
-        wheres = [r.c.tenant == ctx.tenant, r.c.resource_type == rt.name]
-        if query.filter is not None:
-            wheres.append(compiler.condition(query.filter))
-        order = ordering(compiler, query.sort)
+        shape, params = (None, {"tenant": ctx.tenant}) if query.filter is None else compiler.bind(query.filter)
         count = max(query.count, 0)
+        sort = None if query.sort is None else (query.sort.path, query.sort.descending)
+        keyset = query.after
+        groups = query.with_groups and self._has(rt, "groups")
+        base = (rt.name, ctx.base_url, shape, sort)
         with self._transaction() as connection:
             if count == 0:
-                total = connection.execute(select(func.count()).select_from(r).where(*wheres)).scalar_one()
-                return Page([], total)
-            columns = [*self._resource_columns(), order.key.label("sort_key")]
-            page_wheres = list(wheres)
-            if query.after is not None:
-                page_wheres.append(order.after(query.after, r.c.id))
-                offset = 0
-            else:
-                columns.append(func.count().over().label("total"))
+                return Page([], self._count(connection, base, compiler, query, params))
+            if keyset is None:
                 offset = max(query.start_index, 1) - 1
-            statement = (select(*columns).where(*page_wheres)
-                         .order_by(*order.order_by(r.c.id)).limit(count + 1).offset(offset))
-            rows = connection.execute(statement).all()
+                paging: tuple = ("offset",)
+                page_params = {**params, "limit": count + 1, "offset": offset}
+            else:
+                offset = None
+                paging = ("after", keyset.value is None)
+                page_params = {**params, "limit": count + 1, **after_params(keyset)}
+            statement = self._statements.get(("page", *base, paging, groups))
+            if statement is None:
+                statement = self._page_statement(compiler, query, keyset, groups)
+                self._remember(("page", *base, paging, groups), statement)
+            rows = connection.execute(statement, page_params).all()
             more = len(rows) > count
             rows = rows[:count]
-            if query.after is None and rows:
+            if keyset is None and rows:
                 total = rows[0].total
+            elif keyset is None and offset == 0:
+                total = 0  # the first page is empty: so is the result
             else:
-                total = connection.execute(select(func.count()).select_from(r).where(*wheres)).scalar_one()
-            resources = [self._row_to_resource(row) for row in rows]
-            self._attach(connection, ctx, rt, resources, with_members=query.with_members,
-                         with_groups=query.with_groups)
+                total = self._count(connection, base, compiler, query, params)
+            resources = [self._row_to_resource(row, groups) for row in rows]
+            if groups:
+                self._fill_groups(connection, ctx, resources)
+            self._attach(connection, ctx, rt, resources, with_members=query.with_members, with_groups=False)
         next_keyset = Keyset(rows[-1].sort_key, rows[-1].id) if more else None
         return Page(resources, total, next_keyset)
+
+    def _wheres(self, compiler: FilterCompiler, query: Query) -> list:
+        r = self.tables.resources
+        wheres = [r.c.tenant == bindparam("tenant"), r.c.resource_type == compiler.rt.name]
+        if query.filter is not None:
+            wheres.append(compiler.condition(query.filter))
+        return wheres
+
+    def _page_statement(self, compiler: FilterCompiler, query: Query, keyset: Keyset | None, groups: bool):
+        """The SELECT of one page (tenant, literals, limit, offset / keyset all bound), with
+        the users' groups when `groups`."""
+        r = self.tables.resources
+        order = ordering(compiler, query.sort)
+        columns = [*self._resource_columns(), order.key.label("sort_key"),
+                   *([self._groups_json()] if groups else [])]
+        wheres = self._wheres(compiler, query)
+        if keyset is not None:
+            wheres.append(order.after(keyset, r.c.id))
+        else:
+            columns.append(func.count().over().label("total"))
+        statement = (select(*columns).where(*wheres).order_by(*order.order_by(r.c.id))
+                     .limit(bindparam("limit", type_=Integer)))
+        if keyset is None:
+            statement = statement.offset(bindparam("offset", type_=Integer))
+        return statement
+
+    def _count(self, connection: Connection, base: tuple, compiler: FilterCompiler, query: Query,
+               params: dict) -> int:
+        statement = self._statements.get(("count", *base))
+        if statement is None:
+            statement = select(func.count()).select_from(self.tables.resources).where(
+                *self._wheres(compiler, query))
+            self._remember(("count", *base), statement)
+        return connection.execute(statement, params).scalar_one()
+
+    def _remember(self, key: tuple, statement) -> None:
+        """Cache a built statement under its shape; the oldest goes beyond `STATEMENTS`
+        (filters come from clients: their shapes are not a bounded set)."""
+        statements = self._statements
+        if len(statements) >= STATEMENTS:
+            try:
+                del statements[next(iter(statements))]
+            except (KeyError, StopIteration, RuntimeError):
+                pass  # another thread evicted it first
+        statements[key] = statement
 
     # -- tokens -------------------------------------------------------------------------
     def _token(self, row) -> Token:
@@ -565,14 +730,19 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
 
     # -- provisioning log -----------------------------------------------------------------
     def append_log(self, entry: LogEntry) -> None:
-        row = {
+        self.append_logs([entry])
+
+    def append_logs(self, entries: list[LogEntry]) -> None:
+        """One transaction and one executemany for a batch (the log writes in batches)."""
+        rows = [{
             "tenant": entry.tenant, "id": entry.id, "time": stamp(entry.time), "method": entry.method,
             "path": entry.path, "status": entry.status, "outcome": entry.outcome,
             "token_id": entry.token_id, "resource_type": entry.resource_type,
             "resource_id": entry.resource_id, "detail": entry.detail,
             "changed": json.dumps(list(entry.changed), ensure_ascii=False),
-        }
-        self._write(lambda connection: connection.execute(insert(self.tables.log), row))
+        } for entry in entries]
+        if rows:
+            self._write(lambda connection: connection.execute(insert(self.tables.log), rows))
 
     def query_log(self, tenant: str, *, limit: int = 100, before: str | None = None,
                   since: datetime | None = None) -> list[LogEntry]:
@@ -670,6 +840,13 @@ def _window_start(now: datetime, window_seconds: int) -> int:
     """The epoch second at which the fixed window containing `now` starts."""
     seconds = (now - _EPOCH) // timedelta(seconds=1)
     return seconds // window_seconds * window_seconds
+
+
+_MEMBER_COLUMNS = ["tenant", "group_id", "member_id", "member_type", "display", "display_key"]
+
+
+def _first(pair):
+    return pair[0]
 
 
 def _rows_by_attr(rows: list[dict]) -> dict[str, list[dict]]:

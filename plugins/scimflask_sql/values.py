@@ -39,7 +39,15 @@ def stamp(value: datetime) -> str:
 
 
 def parse_stamp(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    """The instant of a `stamp` text. `fromisoformat` reads the fixed format (with its `Z`)
+    about ten times faster than `strptime`; anything else falls back to the strict format."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or value.utcoffset() is None or value.utcoffset():
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is timezone.utc else value.replace(tzinfo=timezone.utc)
 
 
 def datetime_key(text: object) -> str | None:

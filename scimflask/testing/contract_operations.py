@@ -172,6 +172,15 @@ class ProvisioningLogContract:
         assert found == [second, first]
         assert isinstance(found[1].changed, tuple)
 
+    def test_a_batch_stores_every_entry_for_its_own_tenant(self, scim_storage):
+        _require(scim_storage, ProvisioningLogSupport)
+        ours = [log_entry(TENANT.tenant, LOG_START + timedelta(minutes=n), changed=("title",)) for n in range(5)]
+        theirs = [log_entry(OTHER_TENANT.tenant, LOG_START + timedelta(minutes=n)) for n in range(2)]
+        scim_storage.append_logs([ours[0], theirs[0], *ours[1:], theirs[1]])
+        scim_storage.append_logs([])
+        assert scim_storage.query_log(TENANT.tenant) == ours[::-1]
+        assert scim_storage.query_log(OTHER_TENANT.tenant) == theirs[::-1]
+
     def test_list_of_changed_attributes_is_accepted(self, scim_storage):
         _require(scim_storage, ProvisioningLogSupport)
         entry = log_entry(TENANT.tenant, LOG_START, changed=["active", "displayName"])

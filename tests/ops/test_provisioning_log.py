@@ -128,7 +128,7 @@ def test_entries_are_stored_once_each_in_the_background_or_within_the_request(ma
     state = app.extensions["scim"]
     stored: list[list] = []
     original = state.storage.append_logs
-    state.storage.append_logs = lambda entries: (stored.append(list(entries)), original(entries))[1]
+    state.storage.append_logs = lambda entries: (original(entries), stored.append(list(entries)))[0]
     client = ScimClient(app)
     for index in range(20):
         assert client.post("/Users", json={"schemas": [CORE], "userName": f"bg{index}"}).status_code == 201

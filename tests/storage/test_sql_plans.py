@@ -146,3 +146,15 @@ def test_members_lookups_use_an_index(directory):
     for statement in statements:
         scans, plan = full_scans(storage, *statement)
         assert scans == [], plan
+
+
+def test_a_users_groups_are_read_through_the_member_index(directory):
+    """`get` reads a user's groups in its own statement (a correlated subquery): each user row
+    probes `ix_members_member` by (tenant, member), never the tenant's whole membership."""
+    storage, ids, groups = directory
+    found = []
+    (statement,) = captured(storage, lambda: found.append(storage.get(CTX, "User", ids[3])))
+    assert [g.value for g in found[0].groups] == [groups[3]]
+    scans, plan = full_scans(storage, *statement)
+    assert scans == [], plan
+    assert "ix_members_member" in plan, plan
