@@ -146,3 +146,20 @@ def bulk_users(storage: SqlStorage, ctx: RequestContext, datas: list[dict]) -> l
             for start in range(0, len(rows), 1000):
                 connection.execute(table.insert(), rows[start:start + 1000])
     return ids
+
+
+def sent_statements(storage, call) -> list[tuple[str, object, bool]]:
+    """(statement, parameters, executemany) of every statement `call()` sends to the database."""
+    from sqlalchemy import event
+
+    sent: list[tuple[str, object, bool]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        sent.append((statement, parameters, executemany))
+
+    event.listen(storage.engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        event.remove(storage.engine, "before_cursor_execute", record)
+    return sent

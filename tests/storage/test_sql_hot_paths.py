@@ -11,7 +11,7 @@ import pytest
 from scimflask_sql.compile import FilterCompiler, _split_driver
 from scimflask_sql.statistics import GROWTH, MIN_ROWS
 from scimflask_sql.values import unique_rows, value_rows
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from scimflask.model import Change, Member, Query, RequestContext, Resource
 from scimflask.storage import Conflict
@@ -22,6 +22,7 @@ from .sql_helpers import (  # noqa: F401 (sql_shared is a fixture)
     POSTGRES_URL,
     drop,
     new_storage,
+    sent_statements,
     sql_shared,
     storages,
     unique_prefix,
@@ -45,18 +46,8 @@ def _user(n: int, **data) -> Resource:
 
 def _sent(storage, call, kinds: tuple[str, ...]) -> list[tuple[str, object]]:
     """The (statement, parameters) pairs starting with one of `kinds` that `call()` sends."""
-    statements: list[tuple[str, object]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().upper().startswith(kinds):
-            statements.append((statement, parameters))
-
-    event.listen(storage.engine, "before_cursor_execute", record)
-    try:
-        call()
-    finally:
-        event.remove(storage.engine, "before_cursor_execute", record)
-    return statements
+    return [(statement, parameters) for statement, parameters, _ in sent_statements(storage, call)
+            if statement.lstrip().upper().startswith(kinds)]
 
 
 # -- planner statistics -------------------------------------------------------------------

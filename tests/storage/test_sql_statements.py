@@ -8,7 +8,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event
 
 from scimflask.filter.ast import AttrPath
 from scimflask.model import Change, Member, Query, RequestContext, Resource, Sort
@@ -19,6 +18,7 @@ from .sql_helpers import (  # noqa: F401 (sql_shared is a fixture)
     MYSQL_URL,
     drop,
     new_storage,
+    sent_statements,
     sql_shared,
     storages,
     unique_prefix,
@@ -37,17 +37,7 @@ def storage(request, sql_shared):
 
 def _sent(storage, call) -> list[tuple[str, object, bool]]:
     """(statement, parameters, executemany) of every statement `call()` sends."""
-    sent: list[tuple[str, object, bool]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        sent.append((statement, parameters, executemany))
-
-    event.listen(storage.engine, "before_cursor_execute", record)
-    try:
-        call()
-    finally:
-        event.remove(storage.engine, "before_cursor_execute", record)
-    return sent
+    return sent_statements(storage, call)
 
 
 def _selects(sent) -> list:
