@@ -218,11 +218,14 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
             for resource in missing:
                 resource.groups = groups[resource.id]
 
-    def _groups_json(self):
+    def _groups_json(self, source=None):
         """A column of the resources row: the groups of the user as a JSON array of
         [group id, display name] (NULL or [] for none), so a page of users and their groups
-        is one statement. Each row costs one probe of `ix_members_member`, as `_groups_of` does."""
-        r, m, g = self.tables.resources, self.tables.members.alias("gm"), self.tables.resources.alias("gr")
+        is one statement. Each row costs one probe of `ix_members_member`, as `_groups_of` does.
+        `source` is what the rows come from (the resources table, or a page subquery with its
+        `tenant` and `id`)."""
+        r = self.tables.resources if source is None else source
+        m, g = self.tables.members.alias("gm"), self.tables.resources.alias("gr")
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
             aggregate = func.json_agg(func.json_build_array(m.c.group_id, g.c.display_name))
@@ -608,18 +611,25 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         the users' groups when `groups`."""
         r = self.tables.resources
         order = ordering(compiler, query.sort)
-        columns = [*self._resource_columns(), order.key.label("sort_key"),
-                   *([self._groups_json()] if groups else [])]
+        ordered = order.order_by(r.c.id)
+        columns = [*self._resource_columns(), order.key.label("sort_key")]
         wheres = self._wheres(compiler, query)
         if keyset is not None:
             wheres.append(order.after(keyset, r.c.id))
         else:
             columns.append(func.count().over().label("total"))
-        statement = (select(*columns).where(*wheres).order_by(*order.order_by(r.c.id))
+        if groups:
+            columns += [r.c.tenant, func.row_number().over(order_by=ordered).label("position")]
+        statement = (select(*columns).where(*wheres).order_by(*ordered)
                      .limit(bindparam("limit", type_=Integer)))
         if keyset is None:
             statement = statement.offset(bindparam("offset", type_=Integer))
-        return statement
+        if not groups:
+            return statement
+        # The groups are read for the page's rows only: as a column of the inner SELECT, the
+        # databases computed them for every match (the window count and OFFSET see them all).
+        page = statement.subquery("page")
+        return select(page, self._groups_json(page)).order_by(page.c.position)
 
     def _count(self, connection: Connection, base: tuple, compiler: FilterCompiler, query: Query,
                params: dict) -> int:
