@@ -11,14 +11,13 @@ route cannot prove equivalent, goes through the full parser, so errors read exac
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from ..schema.catalog import Catalog, ResourceType
 from .ast import And, Compare, Filter, Not, Or, Present, ValuePath
-from .lexer import _STRING
+from .lexer import SyntaxProblem, _string
 from .parser import MAX_LENGTH, parse_filter, parse_path
 from .path import PatchPath
 
@@ -105,18 +104,14 @@ def _split_literals(text: str) -> tuple[str, list[str]] | None:
     literals: list[str] = []
     position = 0
     while (quote := text.find('"', position)) != -1:
-        match = _STRING.match(text, quote)
-        if match is None:
-            return None
-        value = json.loads(match.group())
         try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
+            token, end = _string(text, quote, False)  # the lexer's own decoding and checks
+        except SyntaxProblem:
             return None
         parts.append(text[position:quote])
         parts.append(f'"{_MARK}{len(literals)}"')
-        literals.append(value)
-        position = match.end()
+        literals.append(token.value)  # type: ignore[arg-type]
+        position = end
     parts.append(text[position:])
     return "".join(parts), literals
 
