@@ -17,6 +17,7 @@ import random
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -213,10 +214,12 @@ class ProvisioningLog:
     def _store(self, batch: list[LogEntry]) -> None:
         try:
             self.store.append_logs(batch)  # type: ignore[union-attr]
-            for tenant in {entry.tenant: entry for entry in batch}.values():
-                if self._due_for_pruning(tenant.tenant, sum(1 for e in batch if e.tenant == tenant.tenant)):
-                    self.store.prune_log(tenant.tenant, keep=self.max_entries,  # type: ignore[union-attr]
-                                         older_than=tenant.time - self.retention)
+            newest = {entry.tenant: entry for entry in batch}  # each tenant's last entry
+            added = Counter(entry.tenant for entry in batch)
+            for tenant, entry in newest.items():
+                if self._due_for_pruning(tenant, added[tenant]):
+                    self.store.prune_log(tenant, keep=self.max_entries,  # type: ignore[union-attr]
+                                         older_than=entry.time - self.retention)
         except Exception as exc:
             log.warning("provisioning log: could not store %d entr%s: %s", len(batch),
                         "y" if len(batch) == 1 else "ies", exc)
