@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from scimflask.model import Member, RequestContext, Resource, utcnow
+from scimflask.model import Change, Member, RequestContext, Resource, utcnow
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -81,10 +81,21 @@ def seed_users(state, tenant: str, start: int, stop: int, threads: int = 8) -> N
             pass
 
 
+GROUP_SEED_CHUNK = 20_000  # members per storage call: one call for 1,000,000 outlived Redis' socket timeout
+
+
 def seed_group(state, tenant: str, name: str, member_count: int) -> str:
-    """Create group `name` whose members are users `0 .. member_count-1`; return its id."""
-    members = [Member(user_id(i), "User") for i in range(member_count)]
+    """Create group `name` whose members are users `0 .. member_count-1`; return its id.
+
+    The first chunk goes into the create and the rest are added in chunks, as a client would
+    grow a huge group, because a single write of a million members blocks the store too long.
+    """
+    ctx = RequestContext(tenant=tenant)
+    first = min(member_count, GROUP_SEED_CHUNK)
     resource = _resource(state, "Group", group_id(name), {"schemas": [CORE_GROUP], "displayName": name})
-    resource.members = members
-    state.storage.create(RequestContext(tenant=tenant), resource, check_members=False)
+    resource.members = [Member(user_id(i), "User") for i in range(first)]
+    state.storage.create(ctx, resource, check_members=False)
+    for start in range(first, member_count, GROUP_SEED_CHUNK):
+        members = [Member(user_id(i), "User") for i in range(start, min(start + GROUP_SEED_CHUNK, member_count))]
+        state.storage.update(ctx, "Group", resource.id, Change(add_members=members), check_members=False, now=utcnow())
     return resource.id

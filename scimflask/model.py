@@ -198,12 +198,23 @@ class Change:
     `add_members` / `remove_members`: membership deltas (member ids), applied as set operations
     so their cost follows the change, not the group. `replace_members`: the complete new member
     list (PUT, or a PATCH that rewrites members); when set, the deltas are empty.
+    `base`: the resource the change was computed from, as read. When the write's
+    `expected_version` equals `base.version`, the stored row is exactly `base` (every write bumps
+    the version), so a store may diff against `base.data` and keep `base.created` instead of
+    reading the row again; the version check in its write still guards against a concurrent one.
     """
 
     data: dict | None = None
     add_members: list[Member] = field(default_factory=list)
     remove_members: list[str] = field(default_factory=list)
     replace_members: list[Member] | None = None
+    base: Resource | None = None
+
+    def base_at(self, expected_version: int | None) -> Resource | None:
+        """`base` when a write checked against `expected_version` may trust it, else None."""
+        if self.base is None or expected_version is None or self.base.version != expected_version:
+            return None
+        return self.base
 
     @property
     def touches_members(self) -> bool:

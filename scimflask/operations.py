@@ -158,7 +158,7 @@ class Operations:
         self._check_immutable(resource_type, current.data, data)
         if "password" not in data and "password" in current.data:
             data["password"] = current.data["password"]
-        change = Change(data=data)
+        change = Change(data=data, base=current)
         if members is not None and self._has_members(resource_type):
             change.replace_members = list(members)
         version = expected_version
@@ -199,6 +199,7 @@ class Operations:
                 current = self.storage.get(ctx, resource_type, id, with_members=True, with_groups=False)
                 result = apply_patch(current, operations, self.catalog, rt)
             change = result.to_change()
+            change.base = current
             cas = expected_version if expected_version is not None else (
                 current.version if change.data is not None or change.replace_members is not None else None)
             members = change.replace_members if change.replace_members is not None else change.add_members

@@ -68,7 +68,7 @@ from .engine import build_engine, database_url, is_memory_sqlite, prepare_sqlite
 from .migrations import migrate
 from .statistics import PlannerStatistics
 from .tables import SqlTables, build_tables
-from .values import parse_stamp, stamp, unique_rows, value_rows
+from .values import changed_parts, parse_stamp, stamp, unique_rows, value_rows
 
 CHUNK = 500          # ids per IN (...) list: well under every driver's parameter limit
 STATEMENTS = 1024    # built statements kept per storage, by shape
@@ -319,6 +319,7 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         between `old` and `new` data: a one-attribute PATCH touches one attribute's rows, not
         the ~15 rows of the whole user."""
         v, u = self.tables.values, self.tables.uniques
+        old, new = changed_parts(self.catalog, rt, old, new)
         old_uniques = {row["attr"]: (name, row) for name, row in unique_rows(self.catalog, rt, ctx.tenant, id, old)}
         new_uniques = {row["attr"]: (name, row) for name, row in unique_rows(self.catalog, rt, ctx.tenant, id, new)}
         changed = sorted(attr for attr in old_uniques.keys() | new_uniques.keys()
@@ -492,28 +493,37 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
             raise Mutability(f"{rt.name} resources have no members")
         r, m = self.tables.resources, self.tables.members
 
+        base = change.base_at(expected_version) if change.data is not None else None
+
         def work(connection: Connection) -> Resource:
-            # Lock the row and read what its `values` rows were built from (the diff needs it).
-            current = connection.execute(self._stmt(("lock", rt.name), lambda: select(
-                *self._resource_columns()).where(r.c.tenant == bindparam("tenant"), r.c.id == bindparam("rid"),
-                                                 r.c.resource_type == rt.name).with_for_update()),
-                {"tenant": ctx.tenant, "rid": id}).first()
-            if current is None:
-                raise NotFound(rt.name, id)
-            if expected_version is not None and current.version != expected_version:
-                raise PreconditionFailed(current.version)
-            values: dict = {"version": current.version + 1, "last_modified": stamp(now)}
+            values: dict = {"last_modified": stamp(now)}
             if change.data is not None:
                 values["data"] = json.dumps(change.data, ensure_ascii=False)
                 values["display_name"] = _display_name(change.data)
-            connection.execute(self._stmt(("touch",), lambda: update(r).where(
-                r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"))),
-                {"b_tenant": ctx.tenant, "b_id": id, **values})
+            if base is not None:
+                # The caller read the row at this version: the version check in the UPDATE
+                # itself is the compare-and-set, and no locking read is needed for the diff.
+                old_data, created, version = base.data, base.created, base.version
+                self._touch_at_version(connection, ctx, rt, id, version, values)
+            else:
+                # Lock the row and read what its `values` rows were built from (the diff needs it).
+                current = connection.execute(self._stmt(("lock", rt.name), lambda: select(
+                    *self._resource_columns()).where(r.c.tenant == bindparam("tenant"), r.c.id == bindparam("rid"),
+                                                     r.c.resource_type == rt.name).with_for_update()),
+                    {"tenant": ctx.tenant, "rid": id}).first()
+                if current is None:
+                    raise NotFound(rt.name, id)
+                if expected_version is not None and current.version != expected_version:
+                    raise PreconditionFailed(current.version)
+                old_data, created, version = json.loads(current.data), parse_stamp(current.created), current.version
+                connection.execute(self._stmt(("touch",), lambda: update(r).where(
+                    r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"))),
+                    {"b_tenant": ctx.tenant, "b_id": id, "version": version + 1, **values})
             added = self._checked(connection, ctx, change.add_members, check_members)
             replacing = (None if change.replace_members is None
                          else self._checked(connection, ctx, change.replace_members, check_members))
             if change.data is not None:
-                self._rewrite_data(connection, ctx, rt, id, json.loads(current.data), change.data)
+                self._rewrite_data(connection, ctx, rt, id, old_data, change.data)
             if replacing is not None:
                 wanted = {member.value for member in replacing}
                 present = set(connection.execute(select(m.c.member_id).where(
@@ -523,11 +533,28 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                     ctx, id, [member for member in replacing if member.value not in present]))
             self._remove_members(connection, ctx, id, change.remove_members)
             self._insert_members(connection, self._member_rows(ctx, id, added))
-            data = json.loads(values.get("data", current.data))
-            return Resource(rt.name, id, data, parse_stamp(current.created), parse_stamp(values["last_modified"]),
-                            values["version"])
+            data = json.loads(values["data"]) if "data" in values else old_data
+            return Resource(rt.name, id, data, created, parse_stamp(values["last_modified"]), version + 1)
 
         return self._write(work)
+
+    def _touch_at_version(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str,
+                          version: int, values: dict) -> None:
+        """UPDATE the row only if it is still at `version`; else say why it is not."""
+        r = self.tables.resources
+        statement = self._stmt(("touch_at", rt.name), lambda: update(r).where(
+            r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"),
+            r.c.resource_type == rt.name, r.c.version == bindparam("b_version")))
+        result = connection.execute(statement, {"b_tenant": ctx.tenant, "b_id": id, "b_version": version,
+                                                "version": version + 1, **values})
+        if result.rowcount == 1:
+            return
+        found = connection.execute(self._stmt(("version_of", rt.name), lambda: select(r.c.version).where(
+            r.c.tenant == bindparam("tenant"), r.c.id == bindparam("rid"), r.c.resource_type == rt.name)),
+            {"tenant": ctx.tenant, "rid": id}).scalar()
+        if found is None:
+            raise NotFound(rt.name, id)
+        raise PreconditionFailed(found)
 
     def _remove_members(self, connection: Connection, ctx: RequestContext, group_id: str,
                         member_ids: list[str]) -> None:

@@ -161,6 +161,39 @@ class VersionContract:
         fetched = scim_storage.get(TENANT, "Group", created.id)
         assert (fetched.data["displayName"], fetched.version) == ("Writers", 2)
 
+    def test_base_read_at_the_expected_version_applies(self, scim_storage):
+        created = scim_storage.create(TENANT, user("opal", title="Engineer"))
+        base = scim_storage.get(TENANT, "User", created.id)
+        updated = scim_storage.update(TENANT, "User", created.id,
+                                      Change(data={"userName": "opal", "title": "Lead"}, base=base),
+                                      expected_version=1, now=timestamp())
+        assert (updated.version, updated.created, updated.data["title"]) == (2, created.created, "Lead")
+        assert scim_storage.get(TENANT, "User", created.id).data == {"userName": "opal", "title": "Lead"}
+        found = scim_storage.query(TENANT, "User", Query(filter=filter_of(scim_storage, "User", 'title eq "Lead"')))
+        assert [r.id for r in found.resources] == [created.id]
+
+    def test_stale_base_changes_nothing(self, scim_storage):
+        """A write computed from an old read loses to the one that got in first, whatever the
+        store does with `base`, and a base of a deleted resource finds nothing."""
+        created = scim_storage.create(TENANT, user("piet", title="Engineer"))
+        stale = scim_storage.get(TENANT, "User", created.id)
+        scim_storage.update(TENANT, "User", created.id, Change(data={"userName": "piet", "title": "Lead"}),
+                            now=timestamp())
+        with pytest.raises(PreconditionFailed):
+            scim_storage.update(TENANT, "User", created.id,
+                                Change(data={"userName": "piet", "title": "Lost"}, base=stale),
+                                expected_version=stale.version, now=timestamp())
+        fetched = scim_storage.get(TENANT, "User", created.id)
+        assert (fetched.data["title"], fetched.version) == ("Lead", 2)
+        for title in ("Lost", "Lead"):
+            found = scim_storage.query(TENANT, "User", Query(filter=filter_of(scim_storage, "User", f'title eq "{title}"')))
+            assert [r.id for r in found.resources] == ([created.id] if title == "Lead" else [])
+        scim_storage.delete(TENANT, "User", created.id)
+        with pytest.raises(NotFound):
+            scim_storage.update(TENANT, "User", created.id,
+                                Change(data={"userName": "piet"}, base=fetched),
+                                expected_version=fetched.version, now=timestamp())
+
     def test_delete_with_matching_version(self, scim_storage):
         created = scim_storage.create(TENANT, user("ned"))
         scim_storage.delete(TENANT, "User", created.id, expected_version=1)

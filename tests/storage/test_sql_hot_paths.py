@@ -182,7 +182,26 @@ def test_patch_of_one_attribute_rewrites_only_its_rows(storage):
     assert stored.data["title"] == "Manager" and stored.version == 2 and stored.last_modified == later
 
 
-def test_rewritten_rows_match_the_data_through_a_sequence_of_changes(storage):
+def test_patch_from_its_base_reads_nothing(storage):
+    """With the resource it was computed from, an update is the version-checked UPDATE and
+    the changed rows: no locking read. Without one, the row is read (and locked) first."""
+    user = storage.create(CTX, _user(1))
+    data = {**user.data, "title": "Manager"}
+    sent = _sent(storage, lambda: storage.update(CTX, "User", user.id, Change(data=data, base=user),
+                                                 expected_version=1, now=NOW), ("SELECT", "UPDATE"))
+    assert [s.lstrip().split()[0].upper() for s, _ in sent] == ["UPDATE"], sent
+    assert _rows(storage, user.id) == _expected(storage, user.id, data)
+    again = {**data, "title": "Director"}
+    sent = _sent(storage, lambda: storage.update(CTX, "User", user.id, Change(data=again),
+                                                 expected_version=2, now=NOW), ("SELECT", "UPDATE"))
+    assert [s.lstrip().split()[0].upper() for s, _ in sent] == ["SELECT", "UPDATE"], sent
+
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+@pytest.mark.parametrize("with_base", [False, True], ids=["locking-read", "from-base"])
+def test_rewritten_rows_match_the_data_through_a_sequence_of_changes(storage, with_base):
     first, second = storage.create(CTX, _user(1)), storage.create(CTX, _user(2))
     renamed = {**first.data, "userName": "renamed"}
     steps = [
@@ -190,11 +209,18 @@ def test_rewritten_rows_match_the_data_through_a_sequence_of_changes(storage):
         {k: v for k, v in renamed.items() if k not in ("title", "externalId")},     # removals
         {**renamed, "emails": [{"value": "only@x.example", "type": "other", "primary": True}]},
         {**renamed, "nickName": "nick", "active": False},                           # additions
+        {**renamed, ENTERPRISE: {"department": "Sales", "employeeNumber": "7"}},    # an extension
+        {**renamed, ENTERPRISE: {"department": "Ops", "employeeNumber": "7"}},      # one inner value
+        {**renamed, ENTERPRISE: {"employeeNumber": "8", "costCenter": "C1"}},       # inner add/remove
+        renamed,                                                                    # extension gone
     ]
+    current = first
     for version, data in enumerate(steps, start=2):
-        updated = storage.update(CTX, "User", first.id, Change(data=data), now=NOW)
-        assert updated.version == version and updated.data == data
+        change = Change(data=data, base=current if with_base else None)
+        updated = storage.update(CTX, "User", first.id, change, expected_version=version - 1, now=NOW)
+        assert updated.version == version and updated.data == data and updated.created == first.created
         assert _rows(storage, first.id) == _expected(storage, first.id, data)
+        current = updated
     # The old userName is free again; the new one is taken.
     storage.update(CTX, "User", second.id, Change(data={**second.data, "userName": "user1"}), now=NOW)
     with pytest.raises(Conflict):
