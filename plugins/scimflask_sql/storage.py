@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, Engine, Integer, Text, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Integer, Text, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import (
     DBAPIError,
@@ -266,6 +266,44 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         for member in unique.values():
             member.type = types[member.value]
         return list(unique.values())
+
+    def _add_members(self, connection: Connection, ctx: RequestContext, group_id: str,
+                     members: list[Member], check: bool) -> list[Member]:
+        """Add `members` to a group, or return them checked for the caller to insert.
+
+        On PostgreSQL a checked add is one statement: the given ids are joined to the tenant's
+        resources (which fills each member's type), the known ones inserted, and the unknown
+        ones returned, instead of a SELECT of the types and then an INSERT.
+        """
+        if not members or not check or connection.dialect.name != "postgresql":
+            return self._checked(connection, ctx, members, check)
+        unique = {m.value: m for m in members}
+        rows = [{"member_id": m.value, "display": m.display,
+                 "display_key": None if m.display is None else m.display.lower()} for m in unique.values()]
+        statement = self._stmt(("add_members_checked",), self._add_members_checked)
+        unknown: list[str] = []
+        for chunk in _chunks(rows, 5000):
+            unknown += connection.execute(statement, {
+                "tenant": ctx.tenant, "gid": group_id,
+                **{name: [row[name] for row in chunk] for name in _GIVEN_MEMBER_COLUMNS}}).scalars()
+        if unknown:
+            raise UnknownMembers(unknown)  # the transaction rolls back what was inserted
+        return []
+
+    def _add_members_checked(self):
+        """PostgreSQL: INSERT the given members that name a resource of the tenant (taking its
+        type), skipping present ones, and SELECT the ids that name none."""
+        r, m = self.tables.resources, self.tables.members
+        given = select(*[func.unnest(bindparam(name, type_=postgresql.ARRAY(Text()))).label(name)
+                         for name in _GIVEN_MEMBER_COLUMNS]).cte("given")
+        known = select(given.c.member_id, r.c.resource_type, given.c.display, given.c.display_key).select_from(
+            given.join(r, (r.c.tenant == bindparam("tenant")) & (r.c.id == given.c.member_id))).cte("known")
+        inserted = postgresql.insert(m).from_select(_MEMBER_COLUMNS, select(
+            cast(bindparam("tenant"), Text()), cast(bindparam("gid"), Text()), known.c.member_id,
+            known.c.resource_type, known.c.display, known.c.display_key)).on_conflict_do_nothing().cte("inserted")
+        return (select(given.c.member_id)
+                .where(~select(known.c.member_id).where(known.c.member_id == given.c.member_id).exists())
+                .add_cte(inserted))
 
     def _member_rows(self, ctx: RequestContext, group_id: str, members: list[Member]) -> list[dict]:
         return [{"tenant": ctx.tenant, "group_id": group_id, "member_id": m.value,
@@ -505,6 +543,11 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                 # itself is the compare-and-set, and no locking read is needed for the diff.
                 old_data, created, version = base.data, base.created, base.version
                 self._touch_at_version(connection, ctx, rt, id, version, values)
+            elif change.data is None and connection.dialect.update_returning:
+                # A membership change keeps the data: bump the version and read the row back
+                # in one statement (PostgreSQL, SQLite) instead of a locking read first.
+                row = self._bump(connection, ctx, rt, id, expected_version, values["last_modified"])
+                old_data, created, version = json.loads(row.data), parse_stamp(row.created), row.version - 1
             else:
                 # Lock the row and read what its `values` rows were built from (the diff needs it).
                 current = connection.execute(self._stmt(("lock", rt.name), lambda: select(
@@ -519,7 +562,7 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                 connection.execute(self._stmt(("touch",), lambda: update(r).where(
                     r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"))),
                     {"b_tenant": ctx.tenant, "b_id": id, "version": version + 1, **values})
-            added = self._checked(connection, ctx, change.add_members, check_members)
+            added = self._add_members(connection, ctx, id, change.add_members, check_members)
             replacing = (None if change.replace_members is None
                          else self._checked(connection, ctx, change.replace_members, check_members))
             if change.data is not None:
@@ -532,11 +575,45 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                 self._insert_members(connection, self._member_rows(
                     ctx, id, [member for member in replacing if member.value not in present]))
             self._remove_members(connection, ctx, id, change.remove_members)
-            self._insert_members(connection, self._member_rows(ctx, id, added))
+            if added:
+                self._insert_members(connection, self._member_rows(ctx, id, added))
             data = json.loads(values["data"]) if "data" in values else old_data
             return Resource(rt.name, id, data, created, parse_stamp(values["last_modified"]), version + 1)
 
         return self._write(work)
+
+    def _bump(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str,
+              expected_version: int | None, last_modified: str):
+        """UPDATE the version (checked against `expected_version` when given) and the
+        modification time, RETURNING the row's version, created and data."""
+        r = self.tables.resources
+        checked = expected_version is not None
+
+        def build():
+            conditions = [r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"),
+                          r.c.resource_type == rt.name]
+            if checked:
+                conditions.append(r.c.version == bindparam("b_version"))
+            return (update(r).where(*conditions).values(version=r.c.version + 1)
+                    .returning(r.c.version, r.c.created, r.c.data))
+
+        params = {"b_tenant": ctx.tenant, "b_id": id, "last_modified": last_modified}
+        if checked:
+            params["b_version"] = expected_version
+        row = connection.execute(self._stmt(("bump", rt.name, checked), build), params).first()
+        if row is None:
+            self._why_not(connection, ctx, rt, id)
+        return row
+
+    def _why_not(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str) -> None:
+        """Raise why a version-checked UPDATE of the row matched nothing."""
+        r = self.tables.resources
+        found = connection.execute(self._stmt(("version_of", rt.name), lambda: select(r.c.version).where(
+            r.c.tenant == bindparam("tenant"), r.c.id == bindparam("rid"), r.c.resource_type == rt.name)),
+            {"tenant": ctx.tenant, "rid": id}).scalar()
+        if found is None:
+            raise NotFound(rt.name, id)
+        raise PreconditionFailed(found)
 
     def _touch_at_version(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str,
                           version: int, values: dict) -> None:
@@ -547,14 +624,8 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
             r.c.resource_type == rt.name, r.c.version == bindparam("b_version")))
         result = connection.execute(statement, {"b_tenant": ctx.tenant, "b_id": id, "b_version": version,
                                                 "version": version + 1, **values})
-        if result.rowcount == 1:
-            return
-        found = connection.execute(self._stmt(("version_of", rt.name), lambda: select(r.c.version).where(
-            r.c.tenant == bindparam("tenant"), r.c.id == bindparam("rid"), r.c.resource_type == rt.name)),
-            {"tenant": ctx.tenant, "rid": id}).scalar()
-        if found is None:
-            raise NotFound(rt.name, id)
-        raise PreconditionFailed(found)
+        if result.rowcount != 1:
+            self._why_not(connection, ctx, rt, id)
 
     def _remove_members(self, connection: Connection, ctx: RequestContext, group_id: str,
                         member_ids: list[str]) -> None:
@@ -880,6 +951,7 @@ def _window_start(now: datetime, window_seconds: int) -> int:
 
 
 _MEMBER_COLUMNS = ["tenant", "group_id", "member_id", "member_type", "display", "display_key"]
+_GIVEN_MEMBER_COLUMNS = ["member_id", "display", "display_key"]
 
 
 def _first(pair):

@@ -68,9 +68,11 @@ class MembershipContract:
 
     def test_unknown_added_members_change_nothing(self, scim_storage):
         a = scim_storage.create(TENANT, user("a"))
+        b = scim_storage.create(TENANT, user("b"))
         staff = scim_storage.create(TENANT, group("Staff", [a.id]))
         ghost = new_id()
         for change in (Change(add_members=[Member(ghost)]),
+                       Change(add_members=[Member(b.id), Member(ghost)]),  # the known one stays out too
                        Change(replace_members=[Member(ghost)]),
                        Change(data={"displayName": "Renamed"}, add_members=[Member(ghost)])):
             with pytest.raises(UnknownMembers) as info:
