@@ -33,7 +33,21 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, Engine, Integer, Text, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Engine,
+    Integer,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import (
     DBAPIError,
@@ -45,7 +59,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from scimflask.errors import ConfigurationError, Mutability
-from scimflask.model import Change, GroupRef, Keyset, Member, Page, Query, RequestContext, Resource, Token
+from scimflask.model import Change, GroupRef, Keyset, Member, Page, Query, RequestContext, Resource, Token, copy_json
 from scimflask.schema.catalog import Catalog, ResourceType
 from scimflask.storage import (
     Conflict,
@@ -68,7 +82,7 @@ from .engine import build_engine, database_url, is_memory_sqlite, prepare_sqlite
 from .migrations import migrate
 from .statistics import PlannerStatistics
 from .tables import SqlTables, build_tables
-from .values import changed_parts, parse_stamp, stamp, unique_rows, value_rows
+from .values import RowDiff, parse_stamp, row_diff, stamp, unique_rows, value_rows
 
 CHUNK = 500          # ids per IN (...) list: well under every driver's parameter limit
 STATEMENTS = 1024    # built statements kept per storage, by shape
@@ -149,7 +163,9 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         return self._engine
 
     @contextmanager
-    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
+    def _transaction(self, *, write: bool = False, one_statement: bool = False) -> Iterator[Connection]:
+        """A connection in a transaction. `one_statement`: the work is a single statement,
+        which PostgreSQL runs atomically by itself."""
         engine = self.engine
         with self._serialised():
             self.statistics.tick(engine)
@@ -157,9 +173,10 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                 with engine.connect() as connection:
                     if write:
                         connection.execution_options(scim_write=True)
-                    elif connection.dialect.name == "postgresql":
+                    if (one_statement or not write) and connection.dialect.name == "postgresql":
                         # READ COMMITTED gives each statement its own snapshot inside a
-                        # transaction too: a read needs no BEGIN / COMMIT round trips.
+                        # transaction too: a read, or a write that is one statement, needs no
+                        # BEGIN / COMMIT round trips.
                         connection.execution_options(isolation_level="AUTOCOMMIT")
                     with connection.begin():
                         yield connection
@@ -176,11 +193,11 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
             with self._serial:
                 yield
 
-    def _write(self, work):
+    def _write(self, work, *, one_statement: bool = False):
         """Run `work(connection)` in a write transaction, retrying deadlocks and lock timeouts."""
         for attempt in range(RETRIES):
             try:
-                with self._transaction(write=True) as connection:
+                with self._transaction(write=True, one_statement=one_statement) as connection:
                     return work(connection)
             except OperationalError as exc:
                 if attempt + 1 == RETRIES or _error_code(exc) not in _RETRYABLE:
@@ -351,31 +368,16 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         for chunk in _chunks(rows):
             connection.execute(statement, chunk)
 
-    def _rewrite_data(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str,
-                      old: dict, new: dict) -> None:
-        """Replace only the `values` and `uniques` rows of the attributes whose rows differ
-        between `old` and `new` data: a one-attribute PATCH touches one attribute's rows, not
-        the ~15 rows of the whole user."""
+    def _rewrite_data(self, connection: Connection, ctx: RequestContext, rid: str, diff: RowDiff) -> None:
+        """Replace the `uniques` and `values` rows a data change touches (see `row_diff`)."""
         v, u = self.tables.values, self.tables.uniques
-        old, new = changed_parts(self.catalog, rt, old, new)
-        old_uniques = {row["attr"]: (name, row) for name, row in unique_rows(self.catalog, rt, ctx.tenant, id, old)}
-        new_uniques = {row["attr"]: (name, row) for name, row in unique_rows(self.catalog, rt, ctx.tenant, id, new)}
-        changed = sorted(attr for attr in old_uniques.keys() | new_uniques.keys()
-                         if old_uniques.get(attr) != new_uniques.get(attr))
-        gone = [attr for attr in changed if attr in old_uniques]  # an added attribute has no old rows
-        if gone:  # the old digests go first: the new ones may reuse none of them
-            connection.execute(self._attr_delete(u), {"tenant": ctx.tenant, "rid": id, "attrs": gone})
-        if changed:
-            self._insert_uniques(connection, [new_uniques[attr] for attr in changed if attr in new_uniques])
-        old_values = _rows_by_attr(value_rows(self.catalog, rt, ctx.tenant, id, old))
-        new_values = _rows_by_attr(value_rows(self.catalog, rt, ctx.tenant, id, new))
-        changed = sorted(attr for attr in old_values.keys() | new_values.keys()
-                         if old_values.get(attr) != new_values.get(attr))
-        gone = [attr for attr in changed if attr in old_values]
-        if gone:
-            connection.execute(self._attr_delete(v), {"tenant": ctx.tenant, "rid": id, "attrs": gone})
-        if changed:
-            self._insert_values(connection, [row for attr in changed for row in new_values.get(attr, [])])
+        if diff.unique_gone:  # the old digests go first: the new ones may reuse none of them
+            connection.execute(self._attr_delete(u), {"tenant": ctx.tenant, "rid": rid, "attrs": diff.unique_gone})
+        self._insert_uniques(connection, diff.unique_new)
+        if diff.value_gone:
+            connection.execute(self._attr_delete(v), {"tenant": ctx.tenant, "rid": rid, "attrs": diff.value_gone})
+        if diff.value_new:
+            self._insert_values(connection, diff.value_new)
 
     def _attr_delete(self, table):
         """DELETE of the rows of some attributes of one resource (`values` or `uniques`)."""
@@ -566,7 +568,7 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
             replacing = (None if change.replace_members is None
                          else self._checked(connection, ctx, change.replace_members, check_members))
             if change.data is not None:
-                self._rewrite_data(connection, ctx, rt, id, old_data, change.data)
+                self._rewrite_data(connection, ctx, id, row_diff(self.catalog, rt, ctx.tenant, id, old_data, change.data))
             if replacing is not None:
                 wanted = {member.value for member in replacing}
                 present = set(connection.execute(select(m.c.member_id).where(
@@ -580,7 +582,52 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
             data = json.loads(values["data"]) if "data" in values else old_data
             return Resource(rt.name, id, data, created, parse_stamp(values["last_modified"]), version + 1)
 
+        if base is not None and not change.touches_members and self.engine.dialect.name == "postgresql":
+            diff = row_diff(self.catalog, rt, ctx.tenant, id, base.data, change.data)
+            if not diff.touches_uniques:  # a unique conflict must name its attribute: see _insert_uniques
+                return self._update_in_one_statement(ctx, rt, base, change.data, diff, now)
         return self._write(work)
+
+    def _update_in_one_statement(self, ctx: RequestContext, rt: ResourceType, base: Resource, data: dict,
+                                 diff: RowDiff, now: datetime) -> Resource:
+        """PostgreSQL: the version-checked UPDATE of the row and the rewrite of its changed
+        `values` rows as one statement in autocommit, one round trip instead of five
+        (BEGIN, UPDATE, DELETE, INSERT, COMMIT). A single statement is atomic by itself."""
+        last_modified = stamp(now)
+        params = {"b_tenant": ctx.tenant, "b_id": base.id, "b_version": base.version,
+                  "b_new_version": base.version + 1, "b_last_modified": last_modified,
+                  "b_data": json.dumps(data, ensure_ascii=False), "b_display_name": _display_name(data),
+                  "b_gone": diff.value_gone,
+                  **{f"v_{name}": [row[name] for row in diff.value_new] for name, _ in _VALUE_ROW_COLUMNS}}
+
+        def work(connection: Connection) -> None:
+            statement = self._stmt(("update_one_statement", rt.name), lambda: self._one_statement_update(rt))
+            if not connection.execute(statement, params).scalar():
+                self._why_not(connection, ctx, rt, base.id)
+
+        self._write(work, one_statement=True)
+        return Resource(rt.name, base.id, copy_json(data), base.created, parse_stamp(last_modified), base.version + 1)
+
+    def _one_statement_update(self, rt: ResourceType):
+        """WITH touched AS (UPDATE … WHERE version = :v RETURNING id), gone AS (DELETE the
+        changed attributes' rows if touched), added AS (INSERT the new rows if touched)
+        SELECT count(*) FROM touched."""
+        r, v = self.tables.resources, self.tables.values
+        touched = (update(r).where(r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"),
+                                   r.c.resource_type == rt.name, r.c.version == bindparam("b_version"))
+                   .values(version=bindparam("b_new_version"), last_modified=bindparam("b_last_modified"),
+                           data=bindparam("b_data"), display_name=bindparam("b_display_name"))
+                   .returning(r.c.id).cte("touched"))
+        gone = delete(v).where(v.c.tenant == bindparam("b_tenant"), v.c.resource_id.in_(select(touched.c.id)),
+                               v.c.attr == any_(bindparam("b_gone", type_=postgresql.ARRAY(Text())))).cte("gone")
+        rows = select(*[func.unnest(bindparam(f"v_{name}", type_=postgresql.ARRAY(kind))).label(name)
+                        for name, kind in _VALUE_ROW_COLUMNS]).subquery("rows")
+        added = insert(v).from_select(
+            ["tenant", "resource_id", *[name for name, _ in _VALUE_ROW_COLUMNS]],
+            select(cast(bindparam("b_tenant"), Text()), cast(bindparam("b_id"), Text()),
+                   *[rows.c[name] for name, _ in _VALUE_ROW_COLUMNS])
+            .where(select(touched.c.id).exists())).cte("added")
+        return select(func.count()).select_from(touched).add_cte(gone).add_cte(added)
 
     def _bump(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str,
               expected_version: int | None, last_modified: str):
@@ -952,17 +999,13 @@ def _window_start(now: datetime, window_seconds: int) -> int:
 
 _MEMBER_COLUMNS = ["tenant", "group_id", "member_id", "member_type", "display", "display_key"]
 _GIVEN_MEMBER_COLUMNS = ["member_id", "display", "display_key"]
+# The columns of a `values` row besides its owner, with their element types for unnest().
+_VALUE_ROW_COLUMNS = [("attr", Text()), ("sub", Text()), ("elem", Integer()), ("key", Text()),
+                      ("num", postgresql.DOUBLE_PRECISION()), ("sort_rep", Boolean())]
 
 
 def _first(pair):
     return pair[0]
-
-
-def _rows_by_attr(rows: list[dict]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for row in rows:
-        out.setdefault(row["attr"], []).append(row)
-    return out
 
 
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:

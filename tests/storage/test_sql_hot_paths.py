@@ -14,7 +14,7 @@ from scimflask_sql.values import unique_rows, value_rows
 from sqlalchemy import select, text
 
 from scimflask.model import Change, Member, Query, RequestContext, Resource
-from scimflask.storage import Conflict
+from scimflask.storage import Conflict, PreconditionFailed
 from scimflask.testing.contract_support import filter_of
 
 from .sql_helpers import (  # noqa: F401 (sql_shared is a fixture)
@@ -182,14 +182,37 @@ def test_patch_of_one_attribute_rewrites_only_its_rows(storage):
     assert stored.data["title"] == "Manager" and stored.version == 2 and stored.last_modified == later
 
 
+def _kinds(sent) -> list[str]:
+    return [statement.lstrip().split()[0].upper() for statement, _, _ in sent]
+
+
 def test_patch_from_its_base_reads_nothing(storage):
     """With the resource it was computed from, an update is the version-checked UPDATE and
-    the changed rows: no locking read. Without one, the row is read (and locked) first."""
+    the changed rows: no locking read. On PostgreSQL, when no unique attribute changes, that is
+    one statement in autocommit (no BEGIN/COMMIT). Without a base, the row is read first."""
     user = storage.create(CTX, _user(1))
     data = {**user.data, "title": "Manager"}
-    sent = _sent(storage, lambda: storage.update(CTX, "User", user.id, Change(data=data, base=user),
-                                                 expected_version=1, now=NOW), ("SELECT", "UPDATE"))
-    assert [s.lstrip().split()[0].upper() for s, _ in sent] == ["UPDATE"], sent
+    sent = sent_statements(storage, lambda: storage.update(CTX, "User", user.id, Change(data=data, base=user),
+                                                           expected_version=1, now=NOW))
+    if storage.engine.dialect.name == "postgresql":
+        assert _kinds(sent) == ["WITH"], sent
+        assert all(word in sent[0][0].upper() for word in ("UPDATE", "DELETE", "INSERT"))
+    else:
+        assert _kinds(sent) == ["UPDATE", "DELETE", "INSERT"], sent
+    assert _rows(storage, user.id) == _expected(storage, user.id, data)
+    stored = storage.get(CTX, "User", user.id)
+    assert (stored.data, stored.version, stored.created) == (data, 2, user.created)
+    # A stale base changes nothing, on the one-statement path as on the others.
+    with pytest.raises(PreconditionFailed):
+        storage.update(CTX, "User", user.id, Change(data={**data, "title": "Lost"}, base=user),
+                       expected_version=1, now=NOW)
+    assert _rows(storage, user.id) == _expected(storage, user.id, data)
+    # A userName change must name the attribute on conflict: not the one-statement path.
+    storage.create(CTX, _user(2))
+    with pytest.raises(Conflict) as info:
+        storage.update(CTX, "User", stored.id, Change(data={**data, "userName": "USER2"}, base=stored),
+                       expected_version=2, now=NOW)
+    assert info.value.attribute == "userName"
     assert _rows(storage, user.id) == _expected(storage, user.id, data)
     again = {**data, "title": "Director"}
     sent = _sent(storage, lambda: storage.update(CTX, "User", user.id, Change(data=again),
