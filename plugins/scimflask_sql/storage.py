@@ -3,10 +3,14 @@
 The data model is described in tables.py, filter compilation in compile.py, schema versions in
 migrations.py. Here: transactions, integrity and paging.
 
-- Each public method is one transaction. Writes lock the resource row first (`SELECT ... FOR
-  UPDATE`, then the version check), so concurrent writers of one resource queue in the
-  database, whatever process they run in. An update rewrites only the `values` / `uniques`
-  rows of the attributes whose rows changed (old and new data are diffed in Python).
+- Each public method is one transaction. A write's first statement takes the resource row's
+  lock, so concurrent writers of one resource queue in the database, whatever process they run
+  in: a version-checked UPDATE when the caller read the row at that version (`Change.base`),
+  an UPDATE … RETURNING for membership changes where the database has it, else a locking
+  SELECT and the version check. An update rewrites only the `values` / `uniques` rows of the
+  attributes whose rows changed (old and new data are diffed in Python, values.py `row_diff`).
+  On PostgreSQL a PATCH that changes no unique attribute is one statement (WITH UPDATE,
+  DELETE, INSERT) in autocommit, and added members are checked and inserted by one statement.
 - Uniqueness is the `uniques` primary key; its IntegrityError becomes `Conflict(attribute)`.
 - A query is one SELECT with `count(*) OVER ()` for the total and, for users, their groups as a
   JSON array column (plus one SELECT for the members of a page of groups when asked); a COUNT
