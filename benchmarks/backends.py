@@ -101,13 +101,13 @@ class Backend:
     def _prepare_redis(self, workdir: Path) -> None:
         import redis
 
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+        # No read timeout: after a 1,000,000-user run FLUSHDB takes longer than any short one.
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5, socket_timeout=None)
         try:
             client.flushdb()
         finally:
             client.close()
         self.uri = REDIS_URL
-
 
     def refresh_statistics(self) -> None:
         """Update the query planner's statistics after a bulk load, as the database's own

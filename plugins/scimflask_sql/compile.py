@@ -471,12 +471,18 @@ def _core_group(catalog: Catalog) -> str:
 # -- sorting and keysets ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Ordering:
-    """What ORDER BY and a keyset read: the sort expression (None → the default order)."""
+    """What ORDER BY and a keyset read: the sort expression (None → the default order).
+    `nullable`: whether the key can be missing. The default order's key never is, and
+    leaving out the "missing last" CASE lets the database read it from the created-order
+    index instead of sorting every match."""
 
     key: ColumnElement
     descending: bool
+    nullable: bool = True
 
     def order_by(self, id_column) -> list:
+        if not self.nullable:
+            return [self.key.desc() if self.descending else self.key.asc(), id_column.asc()]
         missing = case((self.key.is_(None), 1), else_=0)
         if self.descending:
             return [missing.desc(), self.key.desc(), id_column.asc()]
@@ -507,7 +513,7 @@ def ordering(compiler: FilterCompiler, sort: Sort | None) -> Ordering:
     """The sort expression of `sort` (reference `sort_value`) for the resources of `compiler`."""
     r = compiler.r
     if sort is None:
-        return Ordering(r.c.created_key, False)
+        return Ordering(r.c.created_key, False, nullable=False)
     path = sort.path
     definition = compiler._definition(path)
     special = compiler._special(path)

@@ -158,3 +158,23 @@ def test_a_users_groups_are_read_through_the_member_index(directory):
     scans, plan = full_scans(storage, *statement)
     assert scans == [], plan
     assert "ix_members_member" in plan, plan
+
+
+def test_a_deep_page_reads_the_index_and_only_its_own_rows(directory):
+    """An unfiltered page far into the directory: the inner SELECT orders and skips over the
+    created-order index (ids and keys only) and the page's rows are fetched by primary key; no
+    table of ours is scanned. The total is a plain COUNT (a database may scan for it when, as
+    here, the tenant is the whole table: every row is a match)."""
+    storage, ids, _ = directory
+    pages = []
+    statements = captured(storage, lambda: pages.append(storage.query(CTX, "User", Query(
+        start_index=5001, count=100, with_groups=True))))
+    page = pages[0]
+    assert page.total == USERS and len(page.resources) == 100
+    walked = storage.query(CTX, "User", Query(start_index=5001, count=1, with_groups=False)).resources
+    assert page.resources[0].id == walked[0].id
+    assert all(resource.groups is not None for resource in page.resources)
+    (page_sql, parameters), (count_sql, _) = statements
+    scans, plan = full_scans(storage, page_sql, parameters)
+    assert scans == [], plan
+    assert count_sql.lstrip().upper().startswith("SELECT COUNT(*)") and "data" not in count_sql.lower(), count_sql
