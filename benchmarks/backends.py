@@ -39,9 +39,12 @@ class Backend:
     # Seeding parallelism: SQLite has one writer at a time, so more only adds lock waits.
     seed_processes: int = 2
     seed_threads: int = 8
+    keep: bool = False  # reuse the directory a previous run left (see run.py --keep)
 
-    def prepare(self, workdir: Path) -> None:
-        """Point `uri` at an empty store, or raise Unavailable."""
+    def prepare(self, workdir: Path, *, keep: bool = False) -> None:
+        """Point `uri` at an empty store (with `keep`: at the store a previous run left, for
+        the services that outlive a run), or raise Unavailable."""
+        self.keep = keep
         try:
             getattr(self, f"_prepare_{self.name}")(workdir)
         except Unavailable:
@@ -70,7 +73,7 @@ class Backend:
         with psycopg.connect(bench, autocommit=True, connect_timeout=5) as connection:
             tables = [row[0] for row in connection.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'scim\\_%'")]
-            if tables:
+            if tables and not self.keep:
                 connection.execute("DROP TABLE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
         self.uri = _with_database(POSTGRES_URL, BENCH_DATABASE)
         # Seeding only: commits need not wait for the WAL flush (the server keeps the default).
@@ -89,7 +92,7 @@ class Backend:
                 cursor.execute("SELECT table_name FROM information_schema.tables "
                                "WHERE table_schema = %s AND table_name LIKE 'scim\\_%%'", (BENCH_DATABASE,))
                 tables = [row[0] for row in cursor.fetchall()]
-                if tables:
+                if tables and not self.keep:
                     cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
                     cursor.execute("DROP TABLE " + ", ".join(f"`{BENCH_DATABASE}`.`{t}`" for t in tables))
                     cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
@@ -104,7 +107,8 @@ class Backend:
         # No read timeout: after a 1,000,000-user run FLUSHDB takes longer than any short one.
         client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5, socket_timeout=None)
         try:
-            client.flushdb()
+            if not self.keep:
+                client.flushdb()
         finally:
             client.close()
         self.uri = REDIS_URL

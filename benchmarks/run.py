@@ -49,11 +49,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="size M the big group is grown to by PATCH (default min(N, 5000))")
     parser.add_argument("--scaling-only", action="store_true",
                         help="only the scaling workloads (lookups and membership batches per size)")
+    parser.add_argument("--keep", action="store_true",
+                        help="PostgreSQL, MariaDB, Redis: reuse the directory the previous run left (users and "
+                             "scale groups already there are not seeded again), e.g. to re-measure a 1,000,000 step")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (memory:// always runs 1)")
     parser.add_argument("--duration", type=float, default=None, help="seconds per timed workload (default 5, quick 1)")
     parser.add_argument("--concurrency", type=int, default=None, help="client connections (default workers x 4)")
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if args.keep and {"memory", "sqlite"} & set(args.backends):
+        parser.error("--keep needs a store that outlives a run: postgres, mysql or redis")
     for name in args.backends:
         if name not in BACKENDS:
             parser.error(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
@@ -112,7 +117,7 @@ def merge_ceilings(first: dict, second: dict) -> dict:
 
 def run_backend(name: str, args, workdir: Path, logs: Path, rows: list[dict], memory: list[dict]) -> None:
     store = backend(name)
-    store.prepare(workdir)
+    store.prepare(workdir, keep=args.keep)
     workers = 1 if store.in_process else args.workers
     token = secrets.token_urlsafe(24)
     env = {"BENCH_STORAGE_URI": store.uri, "BENCH_TOKEN": token, "BENCH_TENANT": TENANT,
@@ -142,13 +147,20 @@ def run_backend(name: str, args, workdir: Path, logs: Path, rows: list[dict], me
             record(workloads.entra_cycle(target, N), "main")
 
         seeded, rss_seeded, rss_load = 0, rss_start, 0
+        if args.keep:
+            seeded = workloads.user_count(target)
+            log(f"[{name}] kept {seeded:,} users from the previous run")
         for size in args.users:
-            log(f"[{name}] seeding users {seeded:,} .. {size:,}")
-            began = time.monotonic()
-            seeding.seed_users(store, server.port, TENANT, seeded, size)
-            store.refresh_statistics()
-            log(f"[{name}] seeded {size - seeded:,} users in {time.monotonic() - began:.1f}s")
-            seeded = size
+            if size < seeded:  # a step means a directory of `size` users: not this one
+                log(f"[{name}] step {size:,} skipped: the kept directory holds {seeded:,} users")
+                continue
+            if size > seeded:
+                log(f"[{name}] seeding users {seeded:,} .. {size:,}")
+                began = time.monotonic()
+                seeding.seed_users(store, server.port, TENANT, seeded, size)
+                store.refresh_statistics()
+                log(f"[{name}] seeded {size - seeded:,} users in {time.monotonic() - began:.1f}s")
+                seeded = size
             rss_seeded = server.worker_rss_kib()
             with RssSampler(server) as sampler:
                 for lookup in LOOKUPS:
@@ -157,8 +169,10 @@ def run_backend(name: str, args, workdir: Path, logs: Path, rows: list[dict], me
                     if size == N:
                         record(dict(row), "main", quiet=True)
             rss_load = max(rss_load, sampler.peak)
-            group = seeding.seed_group(store, server.port, TENANT, f"scale-{size}", size)
-            store.refresh_statistics()
+            group = workloads.existing_group(target, f"scale-{size}") if args.keep else None
+            if group is None:
+                group = seeding.seed_group(store, server.port, TENANT, f"scale-{size}", size)
+                store.refresh_statistics()
             for row in workloads.group_batches_at_size(target, group, size, batches=min(10, size // 100 - 1)):
                 record(row, "scale")
 

@@ -7,6 +7,7 @@ concurrent req/s, "latency" rows (one client, sequential) with the ceiling's one
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import statistics
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from .directory import PATCH_OP, external_id, user_document, user_id, user_name, work_email
+from .directory import group_id as seeded_group_id
 from .load import Client, LoadResult, run_load
 
 PREFIX = "/scim/v2"
@@ -69,6 +71,31 @@ def _total(data: bytes) -> int | None:
         return json.loads(data)["totalResults"]
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _get(target: Target, path: str) -> tuple[int, bytes]:
+    """One GET outside any timed load (what a --keep run finds in the store)."""
+    connection = http.client.HTTPConnection("127.0.0.1", target.port, timeout=target.request_timeout)
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Bearer {target.token}"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def user_count(target: Target) -> int:
+    status, data = _get(target, f"{PREFIX}/Users?count=0")
+    total = _total(data) if status == 200 else None
+    if total is None:
+        raise RuntimeError(f"could not count the users kept from the previous run (HTTP {status})")
+    return total
+
+
+def existing_group(target: Target, name: str) -> str | None:
+    """The id of the seeded group `name` if the store holds it."""
+    status, _ = _get(target, f"{PREFIX}/Groups/{seeded_group_id(name)}?excludedAttributes=members")
+    return seeded_group_id(name) if status == 200 else None
 
 
 # -- the ceiling ---------------------------------------------------------------------------

@@ -40,6 +40,20 @@ def test_seeded_group_holds_the_first_users(app):
     assert sorted(m["value"] for m in response.get_json()["members"]) == sorted(user_id(i) for i in range(3))
 
 
+def test_a_group_larger_than_a_seeding_chunk_gets_every_member(app, monkeypatch):
+    """Huge groups are seeded as a create and then adds of a chunk each (one write of a
+    million members outlived Redis' socket timeout): no chunk may be lost or repeated."""
+    from benchmarks import directory
+
+    monkeypatch.setattr(directory, "GROUP_SEED_CHUNK", 2)
+    state = app.extensions["scim"]
+    seed_users(state, "bench", 0, 7, threads=1)
+    gid = seed_group(state, "bench", "chunked", 7)
+    response = app.test_client().get(f"/scim/v2/Groups/{gid}", headers={"Authorization": f"Bearer {TOKEN}"})
+    members = [m["value"] for m in response.get_json()["members"]]
+    assert sorted(members) == sorted(user_id(i) for i in range(7))
+
+
 def test_scaling_table_flags_latency_that_more_than_doubles():
     rows = [{"phase": "scale", "backend": "b", "workload": "w", "n": n, "p50_ms": p50, "errors": 0}
             for n, p50 in ((1000, 2.0), (100000, 4.5))]
