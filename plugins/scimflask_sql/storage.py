@@ -723,7 +723,7 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                 return Page([], self._count(connection, base, compiler, query, params))
             if keyset is None:
                 offset = max(query.start_index, 1) - 1
-                paging: tuple = ("offset",)
+                paging: tuple = ("offset", offset > 0)
                 page_params = {**params, "limit": count + 1, "offset": offset}
             else:
                 offset = None
@@ -731,7 +731,7 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                 page_params = {**params, "limit": count + 1, **after_params(keyset)}
             statement = self._statements.get(("page", *base, paging, groups))
             if statement is None:
-                statement = self._page_statement(compiler, query, keyset, groups)
+                statement = self._page_statement(compiler, query, keyset, groups, deferred=paging == ("offset", True))
                 self._remember(("page", *base, paging, groups), statement)
             rows = connection.execute(statement, page_params).all()
             more = len(rows) > count
@@ -754,39 +754,50 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
             wheres.append(compiler.condition(query.filter))
         return wheres
 
-    def _page_statement(self, compiler: FilterCompiler, query: Query, keyset: Keyset | None, groups: bool):
+    def _page_statement(self, compiler: FilterCompiler, query: Query, keyset: Keyset | None, groups: bool, *,
+                        deferred: bool = False):
         """The SELECT of one page (tenant, literals, limit, offset / keyset all bound).
 
-        The matches are ordered and cut in a narrow inner SELECT of ids and sort keys, which
-        the created-order index can answer alone; only the page's rows are then joined back for
-        their documents (and, when `groups`, their users' groups). `totalResults` comes from the
-        page itself when it is the last one, else from a COUNT over the same index. Before, a
-        `count(*) OVER ()` column carried every match's document through a sort and the
-        OFFSET: a page of 100 of 10,000 users cost ~300 ms on SQLite; now ~3 ms of SQL.
+        `deferred` (pages past the first by startIndex): the matches are ordered and skipped
+        in a narrow inner SELECT of ids and sort keys, which the created-order index can answer
+        alone, and only the page's rows are joined back for their documents, so the OFFSET
+        never carries the documents it skips. A first page or a keyset page reads only its own
+        rows anyway and stays one plain SELECT (a lookup is one), which plans faster.
+        `totalResults` comes from the page itself when it is the last one, else from a COUNT.
+        Before, a `count(*) OVER ()` column made the database sort and carry every match with
+        its document: a page of 100 of 10,000 users cost ~300 ms on SQLite.
         """
         r = self.tables.resources
         order = ordering(compiler, query.sort)
         wheres = self._wheres(compiler, query)
         if keyset is not None:
             wheres.append(order.after(keyset, r.c.id))
-        statement = (select(r.c.tenant, r.c.id, order.key.label("sort_key")).where(*wheres).order_by(*order.order_by(r.c.id))
+        columns = [r.c.tenant, r.c.id, order.key.label("sort_key")]
+        if not deferred:
+            columns += [r.c[name] for name in _ROW_COLUMNS if name != "id"]
+        statement = (select(*columns).where(*wheres).order_by(*order.order_by(r.c.id))
                      .limit(bindparam("limit", type_=Integer)))
         if keyset is None:
             statement = statement.offset(bindparam("offset", type_=Integer))
+        if not deferred and not groups:
+            return statement
         page = statement.subquery("page")
-        stored = self.tables.resources.alias("stored")
-        if self.engine.dialect.name == "postgresql":
-            # LATERAL: one primary-key probe per page row. As a plain join, PostgreSQL may
-            # guess a hash join over a full scan of the resources for a page of 100; the LIMIT
-            # keeps it from flattening the LATERAL back into such a join.
-            row = select(*[stored.c[name] for name in _ROW_COLUMNS]).where(
-                stored.c.tenant == page.c.tenant, stored.c.id == page.c.id).limit(1).lateral("row")
-            source = page.join(row, true())
+        if deferred:
+            stored = self.tables.resources.alias("stored")
+            if self.engine.dialect.name == "postgresql":
+                # LATERAL: one primary-key probe per page row. As a plain join, PostgreSQL may
+                # guess a hash join over a full scan of the resources for a page of 100; the
+                # LIMIT keeps it from flattening the LATERAL back into such a join.
+                row = select(*[stored.c[name] for name in _ROW_COLUMNS]).where(
+                    stored.c.tenant == page.c.tenant, stored.c.id == page.c.id).limit(1).lateral("row")
+                source = page.join(row, true())
+            else:
+                row = stored
+                source = page.join(row, (row.c.tenant == page.c.tenant) & (row.c.id == page.c.id))
         else:
-            row = stored
-            source = page.join(row, (row.c.tenant == page.c.tenant) & (row.c.id == page.c.id))
+            row, source = page, page
         columns = [*[row.c[name] for name in _ROW_COLUMNS], page.c.sort_key]
-        if groups:
+        if groups:  # for the page's rows only, not for every match the OFFSET walks
             columns.append(self._groups_json(page))
         # The page's own order, re-applied to its sort keys (the same comparison as inside).
         return (select(*columns).select_from(source)
