@@ -473,8 +473,9 @@ def _core_group(catalog: Catalog) -> str:
 class Ordering:
     """What ORDER BY and a keyset read: the sort expression (None → the default order).
     `nullable`: whether the key can be missing. The default order's key never is, and
-    leaving out the "missing last" CASE lets the database read it from the created-order
-    index instead of sorting every match."""
+    leaving out the "missing last" CASE lets the database read an unfiltered listing from
+    the created-order index instead of sorting every match (storage.py `_page_statement`
+    keeps the CASE when a filter should drive the plan)."""
 
     key: ColumnElement
     descending: bool

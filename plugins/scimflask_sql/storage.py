@@ -769,6 +769,11 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         """
         r = self.tables.resources
         order = ordering(compiler, query.sort)
+        if query.filter is not None and not order.nullable:
+            # With a filter, keep the "missing last" CASE in the default order: an ORDER BY the
+            # created-order index can serve tempts SQLite into walking the whole tenant in that
+            # order and testing the filter per row, instead of letting the filter drive.
+            order = replace(order, nullable=True)
         wheres = self._wheres(compiler, query)
         if keyset is not None:
             wheres.append(order.after(keyset, r.c.id))
