@@ -12,9 +12,10 @@ migrations.py. Here: transactions, integrity and paging.
   On PostgreSQL a PATCH that changes no unique attribute is one statement (WITH UPDATE,
   DELETE, INSERT) in autocommit, and added members are checked and inserted by one statement.
 - Uniqueness is the `uniques` primary key; its IntegrityError becomes `Conflict(attribute)`.
-- A query is one SELECT with `count(*) OVER ()` for the total and, for users, their groups as a
-  JSON array column (plus one SELECT for the members of a page of groups when asked); a COUNT
-  is added only for a keyset page or an empty page past the first.
+- A query is one SELECT of the page with, for users, their groups as a JSON array column (plus
+  one SELECT for the members of a page of groups when asked); a COUNT is added unless the page
+  is the last one (a lookup's only page). Pages past the first by startIndex are cut over ids
+  and sort keys and joined back, so the OFFSET never carries documents.
 - Statements are built once per shape (compile.py) and cached on the storage, with the tenant
   and every literal bound: SQLAlchemy's compiled cache then serves them. Reads on PostgreSQL
   run in autocommit (no BEGIN / COMMIT round trips; READ COMMITTED gives nothing more).
@@ -539,6 +540,8 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         r, m = self.tables.resources, self.tables.members
 
         base = change.base_at(expected_version) if change.data is not None else None
+        # With a base the diff needs no read: computed once, for either write path below.
+        diff = None if base is None else row_diff(self.catalog, rt, ctx.tenant, id, base.data, change.data)
 
         def work(connection: Connection) -> Resource:
             values: dict = {"last_modified": stamp(now)}
@@ -569,11 +572,15 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                 connection.execute(self._stmt(("touch",), lambda: update(r).where(
                     r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"))),
                     {"b_tenant": ctx.tenant, "b_id": id, "version": version + 1, **values})
+            # Removes first, then adds (PostgreSQL inserts them here): a delta naming an id in
+            # both ends with it present on every dialect.
+            self._remove_members(connection, ctx, id, change.remove_members)
             added = self._add_members(connection, ctx, id, change.add_members, check_members)
             replacing = (None if change.replace_members is None
                          else self._checked(connection, ctx, change.replace_members, check_members))
             if change.data is not None:
-                self._rewrite_data(connection, ctx, id, row_diff(self.catalog, rt, ctx.tenant, id, old_data, change.data))
+                self._rewrite_data(connection, ctx, id,
+                                   diff if diff is not None else row_diff(self.catalog, rt, ctx.tenant, id, old_data, change.data))
             if replacing is not None:
                 wanted = {member.value for member in replacing}
                 present = set(connection.execute(select(m.c.member_id).where(
@@ -581,16 +588,14 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                 self._remove_members(connection, ctx, id, sorted(present - wanted))
                 self._insert_members(connection, self._member_rows(
                     ctx, id, [member for member in replacing if member.value not in present]))
-            self._remove_members(connection, ctx, id, change.remove_members)
             if added:
                 self._insert_members(connection, self._member_rows(ctx, id, added))
             data = json.loads(values["data"]) if "data" in values else old_data
             return Resource(rt.name, id, data, created, parse_stamp(values["last_modified"]), version + 1)
 
-        if base is not None and not change.touches_members and self.engine.dialect.name == "postgresql":
-            diff = row_diff(self.catalog, rt, ctx.tenant, id, base.data, change.data)
-            if not diff.touches_uniques:  # a unique conflict must name its attribute: see _insert_uniques
-                return self._update_in_one_statement(ctx, rt, base, change.data, diff, now)
+        if (diff is not None and not diff.touches_uniques and not change.touches_members
+                and self.engine.dialect.name == "postgresql"):  # a unique conflict must name its attribute
+            return self._update_in_one_statement(ctx, rt, base, change.data, diff, now)
         return self._write(work)
 
     def _update_in_one_statement(self, ctx: RequestContext, rt: ResourceType, base: Resource, data: dict,
@@ -618,8 +623,7 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         changed attributes' rows if touched), added AS (INSERT the new rows if touched)
         SELECT count(*) FROM touched."""
         r, v = self.tables.resources, self.tables.values
-        touched = (update(r).where(r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"),
-                                   r.c.resource_type == rt.name, r.c.version == bindparam("b_version"))
+        touched = (update(r).where(*self._this_row(rt, at_version=True))
                    .values(version=bindparam("b_new_version"), last_modified=bindparam("b_last_modified"),
                            data=bindparam("b_data"), display_name=bindparam("b_display_name"))
                    .returning(r.c.id).cte("touched"))
@@ -642,11 +646,7 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         checked = expected_version is not None
 
         def build():
-            conditions = [r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"),
-                          r.c.resource_type == rt.name]
-            if checked:
-                conditions.append(r.c.version == bindparam("b_version"))
-            return (update(r).where(*conditions).values(version=r.c.version + 1)
+            return (update(r).where(*self._this_row(rt, at_version=checked)).values(version=r.c.version + 1)
                     .returning(r.c.version, r.c.created, r.c.data))
 
         params = {"b_tenant": ctx.tenant, "b_id": id, "last_modified": last_modified}
@@ -656,6 +656,15 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         if row is None:
             self._why_not(connection, ctx, rt, id)
         return row
+
+    def _this_row(self, rt: ResourceType, *, at_version: bool) -> list:
+        """The WHERE of an UPDATE of one resource row, bound as `b_tenant` / `b_id` (an UPDATE's
+        own column names are taken by its SET) and, `at_version`, `b_version`: the compare-and-set."""
+        r = self.tables.resources
+        conditions = [r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"), r.c.resource_type == rt.name]
+        if at_version:
+            conditions.append(r.c.version == bindparam("b_version"))
+        return conditions
 
     def _why_not(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str) -> None:
         """Raise why a version-checked UPDATE of the row matched nothing."""
@@ -670,10 +679,8 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
     def _touch_at_version(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str,
                           version: int, values: dict) -> None:
         """UPDATE the row only if it is still at `version`; else say why it is not."""
-        r = self.tables.resources
-        statement = self._stmt(("touch_at", rt.name), lambda: update(r).where(
-            r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"),
-            r.c.resource_type == rt.name, r.c.version == bindparam("b_version")))
+        statement = self._stmt(("touch_at", rt.name), lambda: update(self.tables.resources).where(
+            *self._this_row(rt, at_version=True)))
         result = connection.execute(statement, {"b_tenant": ctx.tenant, "b_id": id, "b_version": version,
                                                 "version": version + 1, **values})
         if result.rowcount != 1:

@@ -66,6 +66,13 @@ class MembershipContract:
         _patch(scim_storage, staff.id, replace_members=[])
         assert _member_ids(scim_storage, staff.id) == set()
 
+    def test_an_id_both_removed_and_added_ends_present(self, scim_storage):
+        """Removes apply before adds, so a change naming one id in both keeps it a member."""
+        a = scim_storage.create(TENANT, user("a"))
+        staff = scim_storage.create(TENANT, group("Staff"))
+        _patch(scim_storage, staff.id, add_members=[Member(a.id)], remove_members=[a.id])
+        assert _member_ids(scim_storage, staff.id) == {a.id}
+
     def test_unknown_added_members_change_nothing(self, scim_storage):
         a = scim_storage.create(TENANT, user("a"))
         b = scim_storage.create(TENANT, user("b"))
