@@ -18,9 +18,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from .auth import Principal, authenticate_bearer
 from .config import ConfigKeys
 from .errors import ScimError, ServiceUnavailable, Unauthorized
-from .extension import ScimState
 from .model import RequestContext, utcnow
-from .provisioning_log import RequestRecord
+from .ops.provisioning_log import RequestRecord
+from .state import ScimState, current_scim
 from .storage.capabilities import CounterSupport
 from .storage.errors import StorageUnavailable
 from .views.http import ALL_METHODS, error_response, method_not_allowed, scim_route
@@ -41,7 +41,7 @@ def _handle_scim_error(error: ScimError) -> Response:
 
 
 def _handle_storage_unavailable(error: StorageUnavailable) -> Response:
-    metrics = getattr(current_app.extensions.get("scim"), "metrics", None)
+    metrics = current_scim().metrics
     if metrics is not None:
         metrics.storage_errors.inc()
     log.error("storage unavailable: %s", error, exc_info=error.__cause__ or error)

@@ -12,6 +12,7 @@ import click
 from .auth import new_token
 from .config import ConfigKeys, from_environ
 from .errors import ConfigurationError
+from .state import EXTENSION_KEY
 
 DEFAULT_STORAGE_URI = "sqlite:///scim.db"
 
@@ -37,7 +38,7 @@ def _app(config: dict):
 
 
 def _state(app):
-    return app.extensions["scim"]
+    return app.extensions[EXTENSION_KEY]
 
 
 storage_option = click.option(
@@ -87,7 +88,7 @@ def serve(host: str, port: int, storage: str | None, prefix: str | None, workers
     else:
         from werkzeug.serving import run_simple
 
-        from .protocol.limits import ScimRequestHandler
+        from .server.devserver import ScimRequestHandler
 
         run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=ScimRequestHandler)
 
@@ -106,7 +107,7 @@ def _serve_gunicorn(config: dict, host: str, port: int, workers: int, timeout: i
             self.cfg.set("timeout", timeout)
             # gthread, answering gunicorn's own refusals (over-long request line, headers) as SCIM
             # JSON; its limits sit above RequestLimits' so the app answers first, with detail.
-            self.cfg.set("worker_class", "scimflask.protocol.limits.ScimThreadWorker")
+            self.cfg.set("worker_class", "scimflask.server.worker.ScimThreadWorker")
             self.cfg.set("limit_request_line", 8190)
             self.cfg.set("limit_request_field_size", 8190)
             self.cfg.set("threads", 4)
@@ -169,7 +170,7 @@ def _admin(storage: str | None):
 
 
 def _run_admin(operation):
-    from .admin.service import AdminError
+    from .ops.admin.service import AdminError
 
     try:
         return operation()
@@ -303,7 +304,7 @@ def _progress(label: str):
 
 
 def _open(uri: str):
-    from .migrate import open_storage
+    from .ops.migrate import open_storage
 
     try:
         return open_storage(uri)
@@ -312,7 +313,7 @@ def _open(uri: str):
 
 
 def _tenants(storage, extra: tuple[str, ...]) -> list[str]:
-    from .migrate import tenants_of
+    from .ops.migrate import tenants_of
 
     return tenants_of(storage, from_environ().get(ConfigKeys.DEFAULT_TENANT, "default"), extra)
 
@@ -329,7 +330,7 @@ extra_tenant_option = click.option(
 @extra_tenant_option
 def migrate_command(source_uri: str, target_uri: str, verify_all: bool, extra_tenants: tuple[str, ...]) -> None:
     """Copy every tenant, token, user, group and membership; run again to resume."""
-    from .migrate import migrate, verify
+    from .ops.migrate import migrate, verify
 
     source, target = _open(source_uri), _open(target_uri)
     tenants = _tenants(source, extra_tenants)
@@ -352,7 +353,7 @@ def _report(problems: list[str]) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
 def export_command(storage: str | None, extra_tenants: tuple[str, ...], path: str) -> None:
     """Write every tenant, token and resource to PATH as JSON Lines."""
-    from .migrate import export_file
+    from .ops.migrate import export_file
 
     source = _open(storage or DEFAULT_STORAGE_URI)
     written = export_file(source, _tenants(source, extra_tenants), path, _progress("exporting"))
@@ -364,7 +365,7 @@ def export_command(storage: str | None, extra_tenants: tuple[str, ...], path: st
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_command(storage: str | None, path: str) -> None:
     """Load a JSON Lines export into the storage; run again to resume."""
-    from .migrate import copy_records, read_file
+    from .ops.migrate import copy_records, read_file
 
     target = _open(storage or DEFAULT_STORAGE_URI)
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+from .protocol.messages import ERROR
 
 
 class ConfigurationError(Exception):
@@ -29,7 +29,7 @@ class ScimError(Exception):
         self.headers = headers or {}
 
     def to_dict(self) -> dict:
-        body: dict = {"schemas": [ERROR_SCHEMA], "status": str(self.status)}
+        body: dict = {"schemas": [ERROR], "status": str(self.status)}
         if self.scim_type:
             body["scimType"] = self.scim_type
         body["detail"] = self.detail

@@ -9,6 +9,7 @@ and what the reference evaluator reads.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -26,6 +27,10 @@ def copy_json(value):
 
 
 _CONTAINERS = (dict, list)
+
+# `locate(resource_type_name, id)` -> the resource's URL; the catalog builds one per base URL
+# (`Catalog.locator`), since only it knows each type's endpoint.
+Locator = Callable[[str, str], str]
 
 
 def utcnow() -> datetime:
@@ -61,12 +66,12 @@ class Member:
     type: str | None = None
     display: str | None = None
 
-    def to_dict(self, base_url: str = "") -> dict:
+    def to_dict(self, locate: Locator | None = None) -> dict:
         out: dict = {"value": self.value}
         if self.type:
             out["type"] = self.type
-            if base_url:
-                out["$ref"] = f"{base_url}/{self.type}s/{self.value}"
+            if locate is not None:
+                out["$ref"] = locate(self.type, self.value)
         if self.display is not None:
             out["display"] = self.display
         return out
@@ -80,10 +85,10 @@ class GroupRef:
     display: str | None = None
     type: str = "direct"
 
-    def to_dict(self, base_url: str = "") -> dict:
+    def to_dict(self, locate: Locator | None = None) -> dict:
         out: dict = {"value": self.value, "type": self.type}
-        if base_url:
-            out["$ref"] = f"{base_url}/Groups/{self.value}"
+        if locate is not None:
+            out["$ref"] = locate("Group", self.value)
         if self.display is not None:
             out["display"] = self.display
         return out
@@ -120,8 +125,11 @@ class Resource:
     def external_id(self) -> str | None:
         return self.data.get("externalId")
 
-    def document(self, base_url: str = "") -> dict:
-        """The full SCIM document (what filters and projection read), without `schemas`."""
+    def document(self, locate: Locator | None = None) -> dict:
+        """The full SCIM document (what filters and projection read), without `schemas`.
+
+        With `locate`, `meta.location` and every member's and group's `$ref` are filled in.
+        """
         doc = dict(self.data)
         doc["id"] = self.id
         doc["meta"] = {
@@ -130,12 +138,12 @@ class Resource:
             "lastModified": format_datetime(self.last_modified),
             "version": f'W/"{self.version}"',
         }
-        if base_url:
-            doc["meta"]["location"] = f"{base_url}/{self.resource_type}s/{self.id}"
+        if locate is not None:
+            doc["meta"]["location"] = locate(self.resource_type, self.id)
         if self.members is not None:
-            doc["members"] = [m.to_dict(base_url) for m in self.members]
+            doc["members"] = [m.to_dict(locate) for m in self.members]
         if self.groups is not None:
-            doc["groups"] = [g.to_dict(base_url) for g in self.groups]
+            doc["groups"] = [g.to_dict(locate) for g in self.groups]
         return doc
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import ConfigKeys
-from .errors import ERROR_SCHEMA
+from .protocol.messages import BULK_REQUEST, BULK_RESPONSE, ERROR, LIST_RESPONSE, PATCH_OP, SCIM_JSON, SEARCH_REQUEST
 from .schema.catalog import (
     BINARY,
     BOOLEAN,
@@ -40,13 +40,7 @@ from .schema.catalog import (
 
 OPENAPI_VERSION = "3.1.0"
 OPENAPI_PATH = "/openapi.json"
-SCIM_JSON = "application/scim+json"
 
-LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
-BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 
 # The xsd:dateTime and base64 forms `scimflask.schema.coerce` accepts.
 DATETIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
@@ -188,7 +182,7 @@ def message_schemas(catalog: Catalog) -> dict[str, dict]:
         "type": "object",
         "required": ["schemas", "status"],
         "properties": {
-            "schemas": {"type": "array", "items": {"const": ERROR_SCHEMA}, "minItems": 1, "maxItems": 1},
+            "schemas": {"type": "array", "items": {"const": ERROR}, "minItems": 1, "maxItems": 1},
             "status": {"type": "string", "pattern": "^[1-5][0-9]{2}$"},
             "scimType": {"type": "string"},
             "detail": {"type": "string"},

@@ -11,10 +11,14 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from .config import ConfigKeys
 from .errors import (
+    InvalidCursor,
+    InvalidFilter,
     InvalidValue,
     Mutability,
     NotFoundError,
@@ -24,14 +28,21 @@ from .errors import (
     Uniqueness,
 )
 from .events import CREATED, DELETED, PATCHED, REPLACED, ResourceEvent
-from .extension import ScimState
 from .filter import parse_attr_path
 from .filter.ast import Filter
 from .model import Change, Member, Page, Query, RequestContext, Resource, Sort, utcnow
 from .protocol.paging import CursorPosition, Paging
 from .protocol.patch import MembersRequired, PatchResult, apply_patch, parse_patch_request
 from .schema.catalog import ResourceType
-from .storage.errors import Conflict, NotFound, PreconditionFailed, UnknownMembers
+from .state import ScimState
+from .storage.errors import (
+    ResourceNotFound,
+    StaleKeyset,
+    UniqueConflict,
+    UnknownMembers,
+    UnsupportedFilter,
+    VersionMismatch,
+)
 
 log = logging.getLogger("scimflask")
 
@@ -60,17 +71,35 @@ class SearchResult:
 
 
 def _storage_error(exc: Exception, resource_type: str) -> ScimError:
-    """Turn a storage contract error into the SCIM error the client sees."""
-    if isinstance(exc, NotFound):
+    """The SCIM error (RFC 7644 §3.12) a client sees for a storage contract error."""
+    if isinstance(exc, ResourceNotFound):
         return NotFoundError(f"{exc.resource_type} {exc.id!r} not found")
-    if isinstance(exc, Conflict):
+    if isinstance(exc, UniqueConflict):
         return Uniqueness(f"{exc.attribute} is already in use by another {resource_type}")
-    if isinstance(exc, PreconditionFailed):
+    if isinstance(exc, VersionMismatch):
         return PreconditionFailedError("the resource was modified: its version no longer matches If-Match")
     if isinstance(exc, UnknownMembers):
         shown = ", ".join(exc.ids[:10]) + (" …" if len(exc.ids) > 10 else "")
         return InvalidValue(f"members must name existing Users or Groups; unknown: {shown}")
+    if isinstance(exc, StaleKeyset):
+        return InvalidCursor("The cursor does not fit this query's sort order.")
+    if isinstance(exc, UnsupportedFilter):
+        return InvalidFilter(str(exc))
     raise exc
+
+
+# The storage errors a request can cause; StorageUnavailable is answered 503 by the blueprint.
+_CLIENT_ERRORS = (ResourceNotFound, UniqueConflict, VersionMismatch, UnknownMembers, StaleKeyset,
+                  UnsupportedFilter)
+
+
+@contextmanager
+def translated(resource_type: str) -> Iterator[None]:
+    """Raise the SCIM error for any storage contract error raised inside the block."""
+    try:
+        yield
+    except _CLIENT_ERRORS as exc:
+        raise _storage_error(exc, resource_type) from None
 
 
 class Operations:
@@ -113,27 +142,21 @@ class Operations:
     # -- single resources ---------------------------------------------------------------
     def get(self, ctx: RequestContext, resource_type: str, id: str, *, with_members: bool = True,
             with_groups: bool = True) -> Resource:
-        try:
+        with translated(resource_type):
             return self.storage.get(ctx, resource_type, id, with_members=with_members,
                                     with_groups=with_groups)
-        except NotFound as exc:
-            raise _storage_error(exc, resource_type) from None
 
     def create(self, ctx: RequestContext, resource_type: str, body: dict) -> Resource:
         data, members = self.state.validator(resource_type).load(body, mode="create")
         now = utcnow()
-        resource = Resource(resource_type=self.resource_type(resource_type).name, id=str(uuid.uuid4()),
-                            data=data, created=now, last_modified=now, version=1,
-                            members=None)
-        is_group = self._has_members(resource_type)
-        if is_group:
-            resource.members = list(members or [])
-        try:
+        rt = self.resource_type(resource_type)
+        resource = Resource(resource_type=rt.name, id=str(uuid.uuid4()), data=data, created=now,
+                            last_modified=now, version=1,
+                            members=list(members or []) if self.catalog.has_members(rt) else None)
+        with translated(resource_type):
             created = self._member_policy(
                 lambda check: self.storage.create(ctx, resource, check_members=check),
                 resource.members if resource.members is not None else [])
-        except (Conflict, UnknownMembers) as exc:
-            raise _storage_error(exc, resource_type) from None
         self._notify(CREATED, ctx, created.resource_type, created.id, created.data, tuple(data))
         return created
 
@@ -149,27 +172,22 @@ class Operations:
         them), which saves the response a third storage call.
         """
         data, members = self.state.validator(resource_type).load(body, mode="replace")
-        try:
+        with translated(resource_type):
             current = self.storage.get(ctx, resource_type, id, with_members=False, with_groups=with_groups)
-        except NotFound as exc:
-            raise _storage_error(exc, resource_type) from None
         if "id" in body and isinstance(body["id"], str) and body["id"] != id:
             raise Mutability(f"id {body['id']!r} in the body does not match the resource's id")
         self._check_immutable(resource_type, current.data, data)
         if "password" not in data and "password" in current.data:
             data["password"] = current.data["password"]
         change = Change(data=data, base=current)
-        if members is not None and self._has_members(resource_type):
+        if members is not None and self.catalog.has_members(resource_type):
             change.replace_members = list(members)
-        version = expected_version
-        try:
+        with translated(resource_type):
             updated = self._member_policy(
                 lambda check: self.storage.update(ctx, resource_type, id, change,
-                                                  expected_version=version, check_members=check,
+                                                  expected_version=expected_version, check_members=check,
                                                   now=utcnow()),
                 change.replace_members or [])
-        except (NotFound, Conflict, PreconditionFailed, UnknownMembers) as exc:
-            raise _storage_error(exc, resource_type) from None
         self._notify(REPLACED, ctx, updated.resource_type, id, updated.data, tuple(data))
         if with_groups:
             updated.groups = current.groups
@@ -187,50 +205,46 @@ class Operations:
         rt = self.resource_type(resource_type)
         operations = parse_patch_request(body, self.catalog, rt)
         for attempt in range(PATCH_ATTEMPTS):
-            try:
-                current = self.storage.get(ctx, resource_type, id, with_members=False, with_groups=with_groups)
-            except NotFound as exc:
-                raise _storage_error(exc, resource_type) from None
-            if expected_version is not None and current.version != expected_version:
-                raise PreconditionFailedError("the resource was modified: its version no longer matches If-Match")
-            try:
-                result = apply_patch(current, operations, self.catalog, rt)
-            except MembersRequired:
-                current = self.storage.get(ctx, resource_type, id, with_members=True, with_groups=False)
-                result = apply_patch(current, operations, self.catalog, rt)
-            change = result.to_change()
-            change.base = current
-            cas = expected_version if expected_version is not None else (
-                current.version if change.data is not None or change.replace_members is not None else None)
-            members = change.replace_members if change.replace_members is not None else change.add_members
-            try:
-                updated = self._member_policy(
-                    lambda check, change=change, cas=cas: self.storage.update(
-                        ctx, resource_type, id, change, expected_version=cas, check_members=check, now=utcnow()),
-                    members)
-            except PreconditionFailed as exc:
-                if expected_version is not None:
-                    raise _storage_error(exc, resource_type) from None
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-                continue
-            except (NotFound, Conflict, UnknownMembers) as exc:
-                raise _storage_error(exc, resource_type) from None
+            with translated(resource_type):
+                current, result = self._patched(ctx, rt, id, operations, expected_version, with_groups)
+                change = result.to_change()
+                change.base = current
+                cas = expected_version if expected_version is not None else (
+                    current.version if change.data is not None or change.replace_members is not None else None)
+                members = change.replace_members if change.replace_members is not None else change.add_members
+                try:
+                    updated = self._member_policy(
+                        lambda check, change=change, cas=cas: self.storage.update(
+                            ctx, resource_type, id, change, expected_version=cas, check_members=check,
+                            now=utcnow()),
+                        members)
+                except VersionMismatch:
+                    if expected_version is not None:
+                        raise
+                    time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                    continue
             self._notify(PATCHED, ctx, updated.resource_type, id, updated.data, result.changed)
             if with_groups:
                 updated.groups = current.groups
             return updated, result
         raise ServiceUnavailable("the resource is being changed by other requests; retry", headers={"Retry-After": "1"})
 
-    def delete(self, ctx: RequestContext, resource_type: str, id: str, expected_version: int | None) -> None:
+    def _patched(self, ctx: RequestContext, rt: ResourceType, id: str, operations: list,
+                 expected_version: int | None, with_groups: bool) -> tuple[Resource, PatchResult]:
+        """The current resource and the PATCH applied to it (members read only when needed)."""
+        current = self.storage.get(ctx, rt.name, id, with_members=False, with_groups=with_groups)
+        if expected_version is not None and current.version != expected_version:
+            raise PreconditionFailedError("the resource was modified: its version no longer matches If-Match")
         try:
-            self.storage.delete(ctx, resource_type, id, expected_version=expected_version)
-        except (NotFound, PreconditionFailed) as exc:
-            raise _storage_error(exc, resource_type) from None
-        self._notify(DELETED, ctx, self.resource_type(resource_type).name, id, None)
+            return current, apply_patch(current, operations, self.catalog, rt)
+        except MembersRequired:
+            current = self.storage.get(ctx, rt.name, id, with_members=True, with_groups=False)
+            return current, apply_patch(current, operations, self.catalog, rt)
 
-    def _has_members(self, resource_type: str) -> bool:
-        rt = self.resource_type(resource_type)
-        return self.catalog.top_level(rt, rt.schema, "members") is not None
+    def delete(self, ctx: RequestContext, resource_type: str, id: str, expected_version: int | None) -> None:
+        with translated(resource_type):
+            self.storage.delete(ctx, resource_type, id, expected_version=expected_version)
+        self._notify(DELETED, ctx, self.resource_type(resource_type).name, id, None)
 
     def _check_immutable(self, resource_type: str, old: dict, new: dict) -> None:
         """RFC 7643 §2.2: an immutable attribute that has a value may not change (PUT)."""
@@ -266,18 +280,21 @@ class Operations:
                       with_groups=params.with_groups)
         if paging.cursor is None:
             query = replace(query, start_index=paging.start_index)
-            page = self.storage.query(ctx, rt.name, query)
+            with translated(rt.name):
+                page = self.storage.query(ctx, rt.name, query)
             return SearchResult(page.resources, page.total, paging.start_index)
         codec = self.state.cursors
         fingerprint = codec.query_fingerprint(ctx.tenant, rt.name, flt, sort)
         position = codec.decode(paging.cursor, fingerprint)
         if self.storage.supports_keyset:
-            page = self.storage.query(ctx, rt.name, replace(query, after=position.keyset))
+            with translated(rt.name):
+                page = self.storage.query(ctx, rt.name, replace(query, after=position.keyset))
             next_cursor = None
             if page.next_keyset is not None:
                 next_cursor = codec.encode(CursorPosition(keyset=page.next_keyset), fingerprint)
         else:
-            page = self.storage.query(ctx, rt.name, replace(query, start_index=position.offset + 1))
+            with translated(rt.name):
+                page = self.storage.query(ctx, rt.name, replace(query, start_index=position.offset + 1))
             end = position.offset + len(page.resources)
             next_cursor = codec.encode(CursorPosition(offset=end), fingerprint) if end < page.total else None
         return SearchResult(page.resources, page.total, None, next_cursor)

@@ -1,4 +1,5 @@
-"""One pluggy plugin manager per Scim instance: built-ins, entry points, extras, blocks."""
+"""One pluggy plugin manager per Scim instance (built-ins, entry points, extras, blocks), and what
+the plugins contribute: the schema catalog and the storage backend."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import pluggy
 
 from . import hookspecs
 from .errors import ConfigurationError
+from .schema import default_catalog
+from .schema.catalog import Catalog
+from .storage.base import Storage
+from .storage.registry import StorageRegistry
 
 ENTRY_POINT_GROUP = "scimflask.plugins"
 # The distribution whose entry points are the built-in plugins; they load even when
@@ -63,3 +68,21 @@ def make_plugin_manager(*, extra_plugins: Iterable = (), blocked: Iterable[str] 
         pm.register(plugin, name=name)
     pm.check_pending()
     return pm
+
+
+def build_catalog(pm: pluggy.PluginManager) -> Catalog:
+    """The core schemas plus every plugin's `scimflask_register_schemas` additions."""
+    catalog = default_catalog()
+    pm.hook.scimflask_register_schemas(catalog=catalog)
+    return catalog
+
+
+def open_storage(pm: pluggy.PluginManager, uri: str, options: dict | None = None) -> Storage:
+    """The backend the plugins register for `uri`'s scheme, over a catalog built from `pm`.
+
+    `Scim.init_app` and the command-line tools (migrate, export, import) open storage this one
+    way, so a backend sees the same schemas whichever of them opened it.
+    """
+    registry = StorageRegistry()
+    pm.hook.scimflask_register_storage(registry=registry)
+    return registry.lookup(uri).from_uri(uri, dict(options or {}), build_catalog(pm))

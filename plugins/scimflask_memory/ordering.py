@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from scimflask.errors import InvalidCursor
 from scimflask.filter.evaluate import parse_datetime
 from scimflask.filter.path import definition_of
 from scimflask.filter.sort import sort_key
 from scimflask.model import Keyset, Sort
 from scimflask.schema.catalog import DATETIME, Catalog, ResourceType
+from scimflask.storage import StaleKeyset
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MICROSECOND = timedelta(microseconds=1)
@@ -76,5 +76,5 @@ class Ordering:
                 else:
                     low = middle + 1
         except TypeError:  # a position of another sort attribute's type
-            raise InvalidCursor("The cursor does not fit this query's sort order.") from None
+            raise StaleKeyset("the keyset does not fit this query's sort order") from None
         return low

@@ -18,12 +18,18 @@ from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from scimflask.errors import ConfigurationError, Mutability
 from scimflask.filter.ast import EQ, And, Compare, Filter, Or, ValuePath, attribute_paths
 from scimflask.filter.evaluate import matches
 from scimflask.model import Change, GroupRef, Member, Page, Query, RequestContext, Resource, Token, copy_json
 from scimflask.schema.catalog import Catalog, ResourceType
-from scimflask.storage import Conflict, NotFound, PreconditionFailed, Storage, UnknownMembers
+from scimflask.storage import (
+    ConfigurationError,
+    ResourceNotFound,
+    Storage,
+    UniqueConflict,
+    UnknownMembers,
+    VersionMismatch,
+)
 from scimflask.storage.base import capped
 from scimflask.storage.capabilities import (
     CounterSupport,
@@ -103,7 +109,7 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
     def _stored(self, tenant: Tenant, rt: ResourceType, id: str) -> Resource:
         resource = tenant.tables[rt.name].get(id)
         if resource is None:
-            raise NotFound(rt.name, id)
+            raise ResourceNotFound(rt.name, id)
         return resource
 
     def _loaded(self, tenant: Tenant, rt: ResourceType, stored: Resource, *,
@@ -121,7 +127,7 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
             return stored.data
         if MEMBERS in needs or GROUPS in needs:
             view = self._attach(tenant, rt, replace(stored), MEMBERS in needs, GROUPS in needs)
-            return view.document(base_url)
+            return view.document(self.catalog.locator(base_url))
         return tenant.document(stored, base_url)
 
     def _rows(self, tenant: Tenant, rt: ResourceType, ids: Iterable[str], ordering: Ordering,
@@ -205,7 +211,7 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
     @staticmethod
     def _check_version(stored: Resource, expected_version: int | None) -> None:
         if expected_version is not None and expected_version != stored.version:
-            raise PreconditionFailed(stored.version)
+            raise VersionMismatch(stored.version)
 
     # -- resources ------------------------------------------------------------------------
     def create(self, ctx: RequestContext, resource: Resource, *, check_members: bool = True) -> Resource:
@@ -214,12 +220,10 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
             tenant = self._tenant(ctx)
             taken = tenant.conflict(rt.name, resource.id, resource.data)
             if taken is not None:
-                raise Conflict(taken)
+                raise UniqueConflict(taken)
             if resource.id in tenant.tables[rt.name]:
-                raise Conflict("id")
+                raise UniqueConflict("id")
             members = self._checked(tenant, resource.members or (), check_members)
-            if members and not self._has(rt, MEMBERS):
-                raise Mutability(f"{rt.name} resources have no members")
             stored = Resource(rt.name, resource.id, copy_json(resource.data), resource.created,
                               resource.last_modified, 1)
             tenant.put(stored)
@@ -243,12 +247,10 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
             tenant = self._tenant(ctx)
             stored = self._stored(tenant, rt, id)
             self._check_version(stored, expected_version)
-            if change.touches_members and not self._has(rt, MEMBERS):
-                raise Mutability(f"{rt.name} resources have no members")
             if change.data is not None:
                 taken = tenant.conflict(rt.name, id, change.data)
                 if taken is not None:
-                    raise Conflict(taken)
+                    raise UniqueConflict(taken)
             added = self._checked(tenant, change.add_members, check_members)
             replacing = (None if change.replace_members is None
                          else self._checked(tenant, change.replace_members, check_members))

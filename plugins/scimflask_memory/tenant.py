@@ -151,12 +151,12 @@ class Tenant:
             del rows[position]
 
     def document(self, stored: Resource, base_url: str) -> dict:
-        """`stored.document(base_url)` (no members / groups), built once until the next write
+        """`stored.document` located under `base_url` (no members / groups), built once until the next write
         of that resource. Shared: only for reading (filters, sort keys)."""
         by_url = self._documents.setdefault(stored.id, {})
         document = by_url.get(base_url)
         if document is None:
-            document = by_url[base_url] = stored.document(base_url)
+            document = by_url[base_url] = stored.document(self.catalog.locator(base_url))
         return document
 
     def cached(self, key: tuple) -> list[Row] | None:

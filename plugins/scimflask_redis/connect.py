@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from scimflask.errors import ConfigurationError
+from scimflask.storage import ConfigurationError
 
 # Fail fast instead of hanging a request when Redis is unreachable (seconds).
 DEFAULT_TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0}

@@ -39,13 +39,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from scimflask.errors import InvalidCursor
 from scimflask.filter.ast import EQ, SW, And, AttrPath, Compare, Filter, Or, ValuePath, attribute_paths
 from scimflask.filter.evaluate import matches, parse_datetime
 from scimflask.filter.path import definition_of
 from scimflask.filter.sort import sort_key
 from scimflask.model import Keyset, Page, Query, RequestContext, Resource, format_datetime
 from scimflask.schema.catalog import BINARY, DATETIME, REFERENCE, STRING, Catalog, ResourceType
+from scimflask.storage import StaleKeyset
 
 from . import keys
 from .indexes import (
@@ -291,7 +291,7 @@ class QueryRunner:
             attached = True
         resources = loaded.resources
         if exact:
-            rows = [(sort_key(r.document(self.ctx.base_url), query.sort, self.rt, self.catalog), r.id)
+            rows = [(sort_key(r.document(self.catalog.locator(self.ctx.base_url)), query.sort, self.rt, self.catalog), r.id)
                     for r in resources]
         else:
             rows = self._evaluate(iter(resources))
@@ -308,7 +308,7 @@ class QueryRunner:
             return None
         instant = parse_datetime(keyset.value) if isinstance(keyset.value, str) else None
         if instant is None:
-            raise InvalidCursor("The cursor does not fit this query's sort order.")
+            raise StaleKeyset("the keyset does not fit this query's sort order")
         return to_micros(instant) // 1000, keyset.id
 
     def _redis_order(self) -> str | None:
@@ -328,7 +328,7 @@ class QueryRunner:
         return resources
 
     def _matches(self, resource: Resource) -> tuple[bool, dict]:
-        document = resource.document(self.ctx.base_url)
+        document = resource.document(self.catalog.locator(self.ctx.base_url))
         ok = self.query.filter is None or matches(self.query.filter, document, self.rt, self.catalog)
         return ok, document
 
@@ -363,7 +363,7 @@ class QueryRunner:
         if self._datetimes and value is not None:
             value = parse_datetime(value)
             if value is None:
-                raise InvalidCursor("The cursor does not fit this query's sort order.")
+                raise StaleKeyset("the keyset does not fit this query's sort order")
         position = (1,) if value is None else (0, value)
         try:
             for index, (key, id) in enumerate(rows):
@@ -373,7 +373,7 @@ class QueryRunner:
                 elif (key < position) == self.descending:
                     return index
         except TypeError:
-            raise InvalidCursor("The cursor does not fit this query's sort order.") from None
+            raise StaleKeyset("the keyset does not fit this query's sort order") from None
         return len(rows)
 
     # strategy 3 ------------------------------------------------------------------------
@@ -424,11 +424,11 @@ class QueryRunner:
         """The ordered-index entry of a keyset position (entries after it follow it)."""
         value = keyset.value
         if value is not None and not isinstance(value, str):
-            raise InvalidCursor("The cursor does not fit this query's sort order.")
+            raise StaleKeyset("the keyset does not fit this query's sort order")
         if value is not None and self.ordered.path.attribute == "meta":
             instant = parse_datetime(value)
             if instant is None:
-                raise InvalidCursor("The cursor does not fit this query's sort order.")
+                raise StaleKeyset("the keyset does not fit this query's sort order")
             value = format_datetime(instant)
         return sort_entry(value, keyset.id, self.descending)
 
@@ -450,7 +450,7 @@ class QueryRunner:
         next_keyset = None
         if resources and more:
             last = resources[-1]
-            key = sort_key(last.document(self.ctx.base_url), self.query.sort, self.rt, self.catalog)
+            key = sort_key(last.document(self.catalog.locator(self.ctx.base_url)), self.query.sort, self.rt, self.catalog)
             value = key[1] if len(key) > 1 else None
             next_keyset = Keyset(value.isoformat() if isinstance(value, datetime) else value, last.id)
         return Page(resources, total, next_keyset)

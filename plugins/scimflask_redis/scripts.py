@@ -3,7 +3,7 @@
 Reads of a request are one script too (read.lua: index lookup, records, memberships).
 Each write (create, update, delete) is one script: uniqueness checks, the version
 compare-and-set, member checks, index maintenance and membership changes happen inside Redis
-with nothing in between, so two racing workers give one success and one `Conflict`, and no
+with nothing in between, so two racing workers give one success and one `UniqueConflict`, and no
 index entry ever outlives or predates its resource. Scripts are registered with
 `register_script` (EVALSHA, reloaded transparently after a server restart) and work on
 fakeredis when `lupa` is installed.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from scimflask.model import Member
-from scimflask.storage import Conflict, NotFound, PreconditionFailed, UnknownMembers
+from scimflask.storage import ResourceNotFound, UniqueConflict, UnknownMembers, VersionMismatch
 
 ENCODING = "utf-8"
 
@@ -147,13 +147,13 @@ def _raise_for(reply: list, resource_type: str, id: str) -> None:
     if status == "ok":
         return
     if status == "conflict":
-        raise Conflict(reply[1].decode(ENCODING))
+        raise UniqueConflict(reply[1].decode(ENCODING))
     if status == "unknown":
         raise UnknownMembers([item.decode(ENCODING) for item in reply[1:]])
     if status == "precondition":
-        raise PreconditionFailed(int(reply[1]))
+        raise VersionMismatch(int(reply[1]))
     if status == "notfound":
-        raise NotFound(resource_type, id)
+        raise ResourceNotFound(resource_type, id)
     raise RuntimeError(f"unexpected script reply {status!r}")
 
 

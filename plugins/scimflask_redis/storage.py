@@ -19,10 +19,9 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from scimflask.errors import ConfigurationError, Mutability
 from scimflask.model import Change, Member, Page, Query, RequestContext, Resource, Token
 from scimflask.schema.catalog import Catalog, ResourceType
-from scimflask.storage import NotFound, Storage, StorageUnavailable
+from scimflask.storage import ConfigurationError, ResourceNotFound, Storage, StorageUnavailable
 from scimflask.storage.base import capped
 from scimflask.storage.capabilities import (
     CounterSupport,
@@ -130,8 +129,6 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
     def create(self, ctx: RequestContext, resource: Resource, *, check_members: bool = True) -> Resource:
         rt = self._type(resource.resource_type)
         members = self._unique_members(resource.members or ())
-        if members and not has_attribute(self.catalog, rt, MEMBERS):
-            raise Mutability(f"{rt.name} resources have no members")
         stored = Resource(rt.name, resource.id, resource.data, resource.created, resource.last_modified, 1)
         stored = stored.copy()
         indexes = self._indexes[rt.name]
@@ -158,15 +155,13 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         loaded = self._reader(ctx).read(rt, plan=pack(["ids", "", id, ""]), limit=1, mode="load",
                                         with_members=with_members, with_groups=with_groups, attach_up_to=1)
         if loaded is None or not loaded.resources:
-            raise NotFound(rt.name, id)
+            raise ResourceNotFound(rt.name, id)
         return loaded.resources[0]
 
     def update(self, ctx: RequestContext, resource_type: str, id: str, change: Change, *,
                expected_version: int | None = None, check_members: bool = True,
                now: datetime) -> Resource:
         rt = self._type(resource_type)
-        if change.touches_members and not has_attribute(self.catalog, rt, MEMBERS):
-            raise Mutability(f"{rt.name} resources have no members")
         indexes = self._indexes[rt.name]
         text = None if change.data is None else json.dumps(change.data, **_JSON)
         data = None if text is None else json.loads(text)  # a copy, as stored
@@ -231,7 +226,7 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         pipe.hlen(reader.key(keys.group_members(group_id)))
         exists, count = pipe.execute()
         if not exists:
-            raise NotFound(rt.name, group_id)
+            raise ResourceNotFound(rt.name, group_id)
         return capped(count, up_to)
 
     # -- tokens -------------------------------------------------------------------------

@@ -42,7 +42,6 @@ from sqlalchemy import (
     true,
 )
 
-from scimflask.errors import InvalidFilter
 from scimflask.filter.ast import (
     NE,
     SUBSTRING_OPERATORS,
@@ -70,6 +69,7 @@ from scimflask.schema.catalog import (
     Catalog,
     ResourceType,
 )
+from scimflask.storage import UnsupportedFilter
 
 from .tables import SqlTables
 from .values import attr_name, stamp, string_key
@@ -126,7 +126,7 @@ def apply_op(column: ColumnElement, op: str, value: object) -> ColumnElement:
         return column.endswith(value, autoescape=True)
     if op == "co":
         return column.contains(value, autoescape=True)
-    raise InvalidFilter(f"Unsupported comparison operator '{op}'.")
+    raise UnsupportedFilter(f"Unsupported comparison operator '{op}'.")
 
 
 def compare(columns: dict[str, ColumnElement], definition: Attribute, op: str, value: object,
@@ -199,7 +199,7 @@ class FilterCompiler:
             op = "eq" if node.op == NE else node.op
             try:
                 found = literal_key(self._definition(node.path), op, node.value)
-            except InvalidFilter:  # compilation raises it, if it reaches this leaf
+            except UnsupportedFilter:  # compilation raises it, if it reaches this leaf
                 return ("Compare", node.path, node.op, "invalid")
             if found is None:
                 return ("Compare", node.path, node.op, None)
@@ -229,7 +229,7 @@ class FilterCompiler:
     def _top(self, path: AttrPath) -> Attribute:
         attribute = self.catalog.top_level(self.rt, path.schema, path.attribute)
         if attribute is None:
-            raise InvalidFilter(f"Unknown attribute '{path}'.")
+            raise UnsupportedFilter(f"Unknown attribute '{path}'.")
         return attribute
 
     def _definition(self, path: AttrPath) -> Attribute:
@@ -238,7 +238,7 @@ class FilterCompiler:
             return top
         sub = top.sub_attribute(path.sub_attribute)
         if sub is None:
-            raise InvalidFilter(f"Unknown attribute '{path}'.")
+            raise UnsupportedFilter(f"Unknown attribute '{path}'.")
         return sub
 
     def _is_core(self, path: AttrPath) -> bool:
@@ -287,7 +287,7 @@ class FilterCompiler:
             return self._value_path(node)
         if isinstance(node, (Compare, Present)):
             return self._leaf(node)
-        raise InvalidFilter(f"Unsupported filter node {type(node).__name__}.")
+        raise UnsupportedFilter(f"Unsupported filter node {type(node).__name__}.")
 
     def _leaf(self, node: Compare | Present) -> ColumnElement:
         special = self._special(node.path)
@@ -388,7 +388,7 @@ class FilterCompiler:
             return not_(self._element_tree(self._as_eq(node), leaf))
         if isinstance(node, (Compare, Present)):
             return leaf(node)
-        raise InvalidFilter("A value filter cannot contain another value filter.")
+        raise UnsupportedFilter("A value filter cannot contain another value filter.")
 
     def _value_path(self, node: ValuePath) -> ColumnElement:
         top = self._top(node.path)

@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.pool import StaticPool
 
-from scimflask.errors import ConfigurationError
+from scimflask.storage import ConfigurationError
 
 DRIVERS = {
     "sqlite": "sqlite",

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, Engine, func, inspect, select, text
 
-from scimflask.errors import ConfigurationError
+from scimflask.storage import ConfigurationError
 
 from .tables import SqlTables
 from .values import stamp

@@ -11,7 +11,7 @@ migrations.py. Here: transactions, integrity and paging.
   attributes whose rows changed (old and new data are diffed in Python, values.py `row_diff`).
   On PostgreSQL a PATCH that changes no unique attribute is one statement (WITH UPDATE,
   DELETE, INSERT) in autocommit, and added members are checked and inserted by one statement.
-- Uniqueness is the `uniques` primary key; its IntegrityError becomes `Conflict(attribute)`.
+- Uniqueness is the `uniques` primary key; its IntegrityError becomes `UniqueConflict(attribute)`.
 - A query is one SELECT of the page with, for users, their groups as a JSON array column (plus
   one SELECT for the members of a page of groups when asked); a COUNT is added unless the page
   is the last one (a lookup's only page). Pages past the first by startIndex are cut over ids
@@ -64,16 +64,16 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from scimflask.errors import ConfigurationError, Mutability
 from scimflask.model import Change, GroupRef, Keyset, Member, Page, Query, RequestContext, Resource, Token, copy_json
 from scimflask.schema.catalog import Catalog, ResourceType
 from scimflask.storage import (
-    Conflict,
-    NotFound,
-    PreconditionFailed,
+    ConfigurationError,
+    ResourceNotFound,
     Storage,
     StorageUnavailable,
+    UniqueConflict,
     UnknownMembers,
+    VersionMismatch,
 )
 from scimflask.storage.capabilities import (
     CounterSupport,
@@ -367,7 +367,7 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
             try:  # on failure the whole transaction rolls back: no savepoint needed
                 connection.execute(statement, row)
             except IntegrityError:
-                raise Conflict(attribute) from None
+                raise UniqueConflict(attribute) from None
 
     def _insert_values(self, connection: Connection, rows: list[dict]) -> None:
         statement = self._stmt(("insert_values",), lambda: insert(self.tables.values))
@@ -460,8 +460,6 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
     # -- resources ------------------------------------------------------------------------
     def create(self, ctx: RequestContext, resource: Resource, *, check_members: bool = True) -> Resource:
         rt = self._type(resource.resource_type)
-        if resource.members and not self._has(rt, "members"):
-            raise Mutability(f"{rt.name} resources have no members")
         data = resource.data
 
         def work(connection: Connection) -> list[Member]:
@@ -474,7 +472,7 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                     "display_name": _display_name(data), "data": json.dumps(data, ensure_ascii=False),
                 })
             except IntegrityError:
-                raise Conflict("id") from None
+                raise UniqueConflict("id") from None
             self._write_data(connection, ctx, rt, resource.id, data)
             self._insert_members(connection, self._member_rows(ctx, resource.id, members))
             return members
@@ -499,7 +497,7 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
         with self._transaction() as connection:
             row = connection.execute(statement, {"tenant": ctx.tenant, "rid": id}).first()
             if row is None:
-                raise NotFound(rt.name, id)
+                raise ResourceNotFound(rt.name, id)
             resource = self._row_to_resource(row, groups)
             if groups:
                 self._fill_groups(connection, ctx, [resource])
@@ -528,15 +526,13 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
             found, count = connection.execute(self._stmt(("count_members", limited), lambda: build(limited)),
                                               params).one()
         if found is None:
-            raise NotFound("Group", group_id)
+            raise ResourceNotFound("Group", group_id)
         return count
 
     def update(self, ctx: RequestContext, resource_type: str, id: str, change: Change, *,
                expected_version: int | None = None, check_members: bool = True,
                now: datetime) -> Resource:
         rt = self._type(resource_type)
-        if change.touches_members and not self._has(rt, "members"):
-            raise Mutability(f"{rt.name} resources have no members")
         r, m = self.tables.resources, self.tables.members
 
         base = change.base_at(expected_version) if change.data is not None else None
@@ -565,9 +561,9 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                                                      r.c.resource_type == rt.name).with_for_update()),
                     {"tenant": ctx.tenant, "rid": id}).first()
                 if current is None:
-                    raise NotFound(rt.name, id)
+                    raise ResourceNotFound(rt.name, id)
                 if expected_version is not None and current.version != expected_version:
-                    raise PreconditionFailed(current.version)
+                    raise VersionMismatch(current.version)
                 old_data, created, version = json.loads(current.data), parse_stamp(current.created), current.version
                 connection.execute(self._stmt(("touch",), lambda: update(r).where(
                     r.c.tenant == bindparam("b_tenant"), r.c.id == bindparam("b_id"))),
@@ -673,8 +669,8 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
             r.c.tenant == bindparam("tenant"), r.c.id == bindparam("rid"), r.c.resource_type == rt.name)),
             {"tenant": ctx.tenant, "rid": id}).scalar()
         if found is None:
-            raise NotFound(rt.name, id)
-        raise PreconditionFailed(found)
+            raise ResourceNotFound(rt.name, id)
+        raise VersionMismatch(found)
 
     def _touch_at_version(self, connection: Connection, ctx: RequestContext, rt: ResourceType, id: str,
                           version: int, values: dict) -> None:
@@ -706,9 +702,9 @@ class SqlStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport)
                 r.c.tenant == ctx.tenant, r.c.id == id, r.c.resource_type == rt.name).with_for_update()
             ).scalar()
             if found is None:
-                raise NotFound(rt.name, id)
+                raise ResourceNotFound(rt.name, id)
             if expected_version is not None and found != expected_version:
-                raise PreconditionFailed(found)
+                raise VersionMismatch(found)
             self._clear_data(connection, ctx, id)
             connection.execute(delete(m).where(m.c.tenant == ctx.tenant, m.c.group_id == id))
             connection.execute(delete(m).where(m.c.tenant == ctx.tenant, m.c.member_id == id))

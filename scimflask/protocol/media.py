@@ -1,14 +1,14 @@
-"""Request bodies in, application/scim+json out (RFC 7644 §3.1, §3.8)."""
+"""Request bodies: media types and JSON documents, checked before anything reads them (RFC 7644 §3.1, §3.8).
+
+The bytes come from the HTTP layer (`scimflask.views.http.json_object`); this module never sees a request."""
 
 from __future__ import annotations
 
 import json
 
-from flask import Request
+from ..errors import InvalidSyntax, ScimError
+from .messages import SCIM_JSON
 
-from ..errors import InvalidSyntax, PayloadTooLarge, ScimError
-
-SCIM_JSON = "application/scim+json"
 # JSON nested deeper than this is refused before Python's recursion limit is near.
 MAX_JSON_DEPTH = 64
 
@@ -37,17 +37,15 @@ def is_json_content_type(mimetype: str) -> bool:
     return mimetype in ("", "application/json", SCIM_JSON) or mimetype.endswith("+json")
 
 
-def json_body(request: Request, max_bytes: int) -> object:
-    """Parse the body as JSON, or raise the SCIM error that says what is wrong with it."""
-    if not is_json_content_type(request.mimetype):
-        raise ScimError(f"Content-Type {request.mimetype!r} is not supported; send {SCIM_JSON} or application/json",
+def check_media_type(mimetype: str) -> None:
+    """Refuse (415) a body whose Content-Type is not JSON."""
+    if not is_json_content_type(mimetype):
+        raise ScimError(f"Content-Type {mimetype!r} is not supported; send {SCIM_JSON} or application/json",
                         status=415, scim_type="invalidSyntax")
-    length = request.content_length
-    if length is not None and length > max_bytes:
-        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-    raw = request.stream.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+
+
+def parse_json(raw: bytes) -> object:
+    """Parse a request body as JSON, or raise the SCIM error that says what is wrong with it."""
     if not raw.strip():
         raise InvalidSyntax("request body is empty; a JSON object is required")
     try:
@@ -85,10 +83,3 @@ def _has_lone_surrogate(value: object) -> bool:
         elif isinstance(item, list):
             stack.extend(item)
     return False
-
-
-def json_object(request: Request, max_bytes: int) -> dict:
-    body = json_body(request, max_bytes)
-    if not isinstance(body, dict):
-        raise InvalidSyntax("request body must be a JSON object")
-    return body

@@ -39,6 +39,7 @@ from ..schema.catalog import (
     ResourceType,
 )
 from ..schema.coerce import coerce_attribute_value
+from .messages import PATCH_OP
 from .patch_document import ADD, REMOVE, REPLACE, Target, apply_to_container
 from .patch_members import (
     MEMBERS,
@@ -48,7 +49,6 @@ from .patch_members import (
     members_from_value,
 )
 
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 OPERATIONS = (ADD, REPLACE, REMOVE)
 
 __all__ = [

@@ -140,6 +140,10 @@ class ResourceType:
     def schema_ids(self) -> tuple[str, ...]:
         return (self.schema, *(urn for urn, _ in self.extensions))
 
+    def location(self, base_url: str, id: str) -> str:
+        """The URL of one resource of this type: the endpoint it is served at, then its id."""
+        return f"{base_url}/{self.endpoint.strip('/')}/{id}"
+
     def to_dict(self, location: str | None = None) -> dict:
         out: dict[str, Any] = {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
@@ -300,6 +304,18 @@ class Catalog:
         except KeyError:
             value = self._derived[key] = build()
             return value
+
+    def has_members(self, resource_type: ResourceType | str) -> bool:
+        """Whether the type's core schema defines `members` (Groups do; Users do not)."""
+        rt = self.resource_type(resource_type) if isinstance(resource_type, str) else resource_type
+        return self.top_level(rt, rt.schema, "members") is not None
+
+    def locator(self, base_url: str) -> Callable[[str, str], str]:
+        """`locate(resource_type_name, id)`: the URL of a resource under `base_url`."""
+        def locate(resource_type: str, id: str) -> str:
+            return self.resource_type(resource_type).location(base_url, id)
+
+        return locate
 
     def top_level(self, resource_type: ResourceType, urn: str, name: str) -> Attribute | None:
         names = self.derived(("top_level", resource_type.name.lower(), urn.lower()), lambda: {

@@ -258,8 +258,7 @@ class ResourceValidator:
             raise ValueError(f"unknown must be one of {', '.join(UNKNOWN_POLICIES)}, not {unknown!r}")
         self.resource_type = current_resource_type(catalog, resource_type)
         self._schema = build_schema(catalog, self.resource_type, unknown=unknown)
-        self._has_members = catalog.top_level(self.resource_type, self.resource_type.schema,
-                                              MEMBERS_KEY) is not None
+        self._has_members = catalog.has_members(self.resource_type)
 
     def load(self, body: dict, *, mode: str) -> tuple[dict, list[Member] | None]:
         """`data` with canonical names (no id/meta/schemas/groups/members) and the members.

@@ -3,17 +3,20 @@
 from .base import Storage
 from .capabilities import CounterSupport, LogEntry, ProvisioningLogSupport, Tenant, TenantSupport
 from .errors import (
-    Conflict,
-    NotFound,
-    PreconditionFailed,
+    ConfigurationError,
+    ResourceNotFound,
+    StaleKeyset,
     StorageError,
     StorageUnavailable,
+    UniqueConflict,
     UnknownMembers,
+    UnsupportedFilter,
+    VersionMismatch,
 )
 from .registry import StorageRegistry
 
 __all__ = [
-    "Storage", "StorageRegistry", "StorageError", "NotFound", "Conflict", "PreconditionFailed",
-    "UnknownMembers", "StorageUnavailable", "Tenant", "LogEntry", "TenantSupport",
-    "ProvisioningLogSupport", "CounterSupport",
+    "Storage", "StorageRegistry", "StorageError", "ResourceNotFound", "UniqueConflict", "VersionMismatch",
+    "UnknownMembers", "StaleKeyset", "UnsupportedFilter", "StorageUnavailable", "ConfigurationError",
+    "Tenant", "LogEntry", "TenantSupport", "ProvisioningLogSupport", "CounterSupport",
 ]

@@ -15,7 +15,7 @@ What a backend guarantees:
 - each method is atomic: it happens wholly or not at all, also across processes;
 - uniqueness (every top-level attribute whose definition says `uniqueness: server`, compared
   case-insensitively unless `caseExact`) is enforced by the store itself, so two workers racing
-  to create the same userName give one success and one `Conflict`;
+  to create the same userName give one success and one `UniqueConflict`;
 - version checks are compare-and-set on `Resource.version`;
 - returned objects are copies the caller may mutate;
 - the meaning of a filter and of a sort is exactly the reference evaluator's
@@ -101,7 +101,7 @@ class Storage(ABC):
         """Store a new resource (version 1) and return a copy of it as stored.
 
         For Groups, `resource.members` is the initial member list (possibly empty).
-        :raises Conflict: a unique attribute is taken in the tenant.
+        :raises UniqueConflict: a unique attribute is taken in the tenant.
         :raises UnknownMembers: `check_members` and some member id names no User or Group of
             the tenant. When checking, the backend fills in each member's `type`.
         """
@@ -113,7 +113,7 @@ class Storage(ABC):
         (Users; every group with a membership row for the user) only if `with_groups`; the
         other stays None.
 
-        :raises NotFound:
+        :raises ResourceNotFound:
         """
 
     @abstractmethod
@@ -125,9 +125,9 @@ class Storage(ABC):
         Increments `version` and sets `last_modified` to `now`. Membership deltas are set
         operations: adding a present member or removing an absent one is not an error, and
         their cost must not grow with the size of the group.
-        :raises NotFound:
-        :raises PreconditionFailed: `expected_version` is given and differs from the stored one.
-        :raises Conflict: the new data takes a unique value of another resource.
+        :raises ResourceNotFound:
+        :raises VersionMismatch: `expected_version` is given and differs from the stored one.
+        :raises UniqueConflict: the new data takes a unique value of another resource.
         :raises UnknownMembers: as in `create`, for added or replacing members.
         """
 
@@ -139,8 +139,8 @@ class Storage(ABC):
         Groups that lose a member this way keep their version: the change is derived from the
         delete, and bumping every group of a user would make a delete cost O(groups).
 
-        :raises NotFound:
-        :raises PreconditionFailed:
+        :raises ResourceNotFound:
+        :raises VersionMismatch:
         """
 
     @abstractmethod
@@ -164,7 +164,7 @@ class Storage(ABC):
         With `up_to`, the caller only asks "more than `up_to`?": the answer is the count, or
         `up_to + 1` when there are more, so a backend may stop counting there.
         The default loads the group; backends should override it with a cheap count.
-        :raises NotFound:
+        :raises ResourceNotFound:
         """
         group = self.get(ctx, "Group", group_id, with_members=True, with_groups=False)
         return capped(len(group.members or []), up_to)

@@ -1,13 +1,20 @@
-"""Errors a storage backend raises; the blueprint alone turns them into SCIM responses."""
+"""The errors a storage backend raises, each named for what went wrong in the store.
+
+These are the only exceptions a backend raises on purpose. Core (`scimflask.operations`)
+translates each into the SCIM error the client sees, so a backend never needs to know the
+protocol's status codes or `scimType` values.
+"""
 
 from __future__ import annotations
+
+from ..errors import ConfigurationError
 
 
 class StorageError(Exception):
     """Base class of every error the storage contract defines."""
 
 
-class NotFound(StorageError):
+class ResourceNotFound(StorageError):
     """No resource of that type and id in the caller's tenant."""
 
     def __init__(self, resource_type: str, id: str) -> None:
@@ -16,7 +23,7 @@ class NotFound(StorageError):
         self.id = id
 
 
-class Conflict(StorageError):
+class UniqueConflict(StorageError):
     """A uniqueness constraint would be violated; `attribute` names it (e.g. "userName")."""
 
     def __init__(self, attribute: str) -> None:
@@ -24,7 +31,7 @@ class Conflict(StorageError):
         self.attribute = attribute
 
 
-class PreconditionFailed(StorageError):
+class VersionMismatch(StorageError):
     """`expected_version` did not match the stored version (the compare-and-set failed)."""
 
     def __init__(self, current_version: int | None = None) -> None:
@@ -40,5 +47,20 @@ class UnknownMembers(StorageError):
         self.ids = ids
 
 
+class StaleKeyset(StorageError):
+    """`Query.after` holds a keyset this query's sort order cannot place (a cursor from another
+    query, or from before the backend changed how it encodes keys)."""
+
+
+class UnsupportedFilter(StorageError):
+    """The backend cannot evaluate this (already validated) filter; the message says what."""
+
+
 class StorageUnavailable(StorageError):
     """The backend cannot be reached or failed; the request may be retried later (503)."""
+
+
+__all__ = [
+    "StorageError", "ResourceNotFound", "UniqueConflict", "VersionMismatch", "UnknownMembers",
+    "StaleKeyset", "UnsupportedFilter", "StorageUnavailable", "ConfigurationError",
+]

@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ..model import Change, Member, Query
-from ..storage import Conflict
+from ..storage import UniqueConflict
 from .contract_support import TENANT, filter_of, group, timestamp, user
 
 THREADS = 8
@@ -48,6 +48,6 @@ class ConcurrencyContract:
         winners = [r for r in results if not isinstance(r, Exception)]
         losers = [r for r in results if isinstance(r, Exception)]
         assert len(winners) == 1
-        assert all(isinstance(r, Conflict) and r.attribute == "userName" for r in losers)
+        assert all(isinstance(r, UniqueConflict) and r.attribute == "userName" for r in losers)
         page = scim_storage.query(TENANT, "User", Query(filter=filter_of(scim_storage, "User", 'userName eq "racer"')))
         assert [r.id for r in page.resources] == [winners[0].id]

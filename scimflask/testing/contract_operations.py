@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ..model import Query, Token
-from ..storage import NotFound
+from ..storage import ResourceNotFound
 from ..storage.capabilities import (
     CounterSupport,
     LogEntry,
@@ -105,7 +105,7 @@ class TenantContract:
         member, team, secret = seeded[TENANT.tenant]
         assert scim_storage.get_tenant(TENANT.tenant) is None
         for resource_type, id in (("User", member.id), ("Group", team.id)):
-            with pytest.raises(NotFound):
+            with pytest.raises(ResourceNotFound):
                 scim_storage.get(TENANT, resource_type, id)
             assert scim_storage.query(TENANT, resource_type, Query()).total == 0
         assert scim_storage.find_token(secret.secret_hash) is None
@@ -135,7 +135,7 @@ class TenantContract:
         secret = token(TENANT.tenant, "default secret")
         scim_storage.add_token(secret)
         assert scim_storage.delete_tenant(TENANT.tenant) is False
-        with pytest.raises(NotFound):
+        with pytest.raises(ResourceNotFound):
             scim_storage.get(TENANT, "User", member.id)
         assert scim_storage.find_token(secret.secret_hash) is None
 

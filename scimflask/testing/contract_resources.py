@@ -6,7 +6,7 @@ import pytest
 
 from ..model import Change, Query
 from ..schema.catalog import ENTERPRISE_USER
-from ..storage import Conflict, NotFound, PreconditionFailed
+from ..storage import ResourceNotFound, UniqueConflict, VersionMismatch
 from .contract_support import TENANT, filter_of, group, query_all, rich_user_data, timestamp, user, user_from
 
 
@@ -46,16 +46,16 @@ class ResourceContract:
 
     def test_unknown_id_is_not_found(self, scim_storage):
         missing = user("nobody")
-        with pytest.raises(NotFound):
+        with pytest.raises(ResourceNotFound):
             scim_storage.get(TENANT, "User", missing.id)
-        with pytest.raises(NotFound):
+        with pytest.raises(ResourceNotFound):
             scim_storage.update(TENANT, "User", missing.id, Change(data={"userName": "x"}), now=timestamp())
-        with pytest.raises(NotFound):
+        with pytest.raises(ResourceNotFound):
             scim_storage.delete(TENANT, "User", missing.id)
 
     def test_a_user_id_is_not_a_group(self, scim_storage):
         created = scim_storage.create(TENANT, user("dave"))
-        with pytest.raises(NotFound):
+        with pytest.raises(ResourceNotFound):
             scim_storage.get(TENANT, "Group", created.id)
 
     def test_update_replaces_data_and_bumps_version(self, scim_storage):
@@ -84,9 +84,9 @@ class ResourceContract:
     def test_delete_removes_the_resource(self, scim_storage):
         created = scim_storage.create(TENANT, user("gina"))
         scim_storage.delete(TENANT, "User", created.id)
-        with pytest.raises(NotFound):
+        with pytest.raises(ResourceNotFound):
             scim_storage.get(TENANT, "User", created.id)
-        with pytest.raises(NotFound):
+        with pytest.raises(ResourceNotFound):
             scim_storage.delete(TENANT, "User", created.id)
         assert scim_storage.query(TENANT, "User", Query()).total == 0
 
@@ -97,14 +97,14 @@ class UniquenessContract:
 
     def test_user_name_is_unique_ignoring_case(self, scim_storage):
         scim_storage.create(TENANT, user("Hank@Example.com"))
-        with pytest.raises(Conflict) as info:
+        with pytest.raises(UniqueConflict) as info:
             scim_storage.create(TENANT, user("hank@example.COM"))
         assert info.value.attribute == "userName"
         assert scim_storage.query(TENANT, "User", Query()).total == 1
 
     def test_group_display_name_is_unique_ignoring_case(self, scim_storage):
         scim_storage.create(TENANT, group("Admins"))
-        with pytest.raises(Conflict) as info:
+        with pytest.raises(UniqueConflict) as info:
             scim_storage.create(TENANT, group("ADMINS"))
         assert info.value.attribute == "displayName"
         assert scim_storage.query(TENANT, "Group", Query()).total == 1
@@ -120,7 +120,7 @@ class UniquenessContract:
     def test_update_cannot_take_another_resources_value(self, scim_storage):
         scim_storage.create(TENANT, user("jack"))
         jill = scim_storage.create(TENANT, user("jill"))
-        with pytest.raises(Conflict) as info:
+        with pytest.raises(UniqueConflict) as info:
             scim_storage.update(TENANT, "User", jill.id, Change(data={"userName": "JACK"}), now=timestamp())
         assert info.value.attribute == "userName"
         fetched = scim_storage.get(TENANT, "User", jill.id)
@@ -153,10 +153,10 @@ class VersionContract:
     def test_stale_version_changes_nothing(self, scim_storage):
         created = scim_storage.create(TENANT, group("Readers"))
         scim_storage.update(TENANT, "Group", created.id, Change(data={"displayName": "Writers"}), now=timestamp())
-        with pytest.raises(PreconditionFailed):
+        with pytest.raises(VersionMismatch):
             scim_storage.update(TENANT, "Group", created.id, Change(data={"displayName": "Lost"}),
                                 expected_version=1, now=timestamp())
-        with pytest.raises(PreconditionFailed):
+        with pytest.raises(VersionMismatch):
             scim_storage.delete(TENANT, "Group", created.id, expected_version=1)
         fetched = scim_storage.get(TENANT, "Group", created.id)
         assert (fetched.data["displayName"], fetched.version) == ("Writers", 2)
@@ -179,7 +179,7 @@ class VersionContract:
         stale = scim_storage.get(TENANT, "User", created.id)
         scim_storage.update(TENANT, "User", created.id, Change(data={"userName": "piet", "title": "Lead"}),
                             now=timestamp())
-        with pytest.raises(PreconditionFailed):
+        with pytest.raises(VersionMismatch):
             scim_storage.update(TENANT, "User", created.id,
                                 Change(data={"userName": "piet", "title": "Lost"}, base=stale),
                                 expected_version=stale.version, now=timestamp())
@@ -189,7 +189,7 @@ class VersionContract:
             found = scim_storage.query(TENANT, "User", Query(filter=filter_of(scim_storage, "User", f'title eq "{title}"')))
             assert [r.id for r in found.resources] == ([created.id] if title == "Lead" else [])
         scim_storage.delete(TENANT, "User", created.id)
-        with pytest.raises(NotFound):
+        with pytest.raises(ResourceNotFound):
             scim_storage.update(TENANT, "User", created.id,
                                 Change(data={"userName": "piet"}, base=fetched),
                                 expected_version=fetched.version, now=timestamp())
@@ -197,5 +197,5 @@ class VersionContract:
     def test_delete_with_matching_version(self, scim_storage):
         created = scim_storage.create(TENANT, user("ned"))
         scim_storage.delete(TENANT, "User", created.id, expected_version=1)
-        with pytest.raises(NotFound):
+        with pytest.raises(ResourceNotFound):
             scim_storage.get(TENANT, "User", created.id)

@@ -113,7 +113,7 @@ def reference_ids(storage: Storage, ctx: RequestContext, resource_type: str, all
     """What `query` must return, in order: the reference evaluator and sort applied to the
     documents of `all_ids` as `storage.get` returns them."""
     rt = storage.catalog.resource_type(resource_type)
-    documents = [storage.get(ctx, resource_type, id).document(ctx.base_url) for id in all_ids]
+    documents = [storage.get(ctx, resource_type, id).document(storage.catalog.locator(ctx.base_url)) for id in all_ids]
     if query.filter is not None:
         documents = [d for d in documents if matches(query.filter, d, rt, storage.catalog)]
     return [d["id"] for d in sort_documents(documents, query.sort, rt, storage.catalog)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ..model import Change, Member, Query
-from ..storage import NotFound, UnknownMembers
+from ..storage import ResourceNotFound, UnknownMembers
 from .contract_support import OTHER_TENANT, TENANT, filter_of, group, timestamp, user
 
 
@@ -24,11 +24,11 @@ class TenancyContract:
         mine = scim_storage.create(TENANT, user("quinn", externalId="q-1"))
         staff = scim_storage.create(TENANT, group("Staff", [mine.id]))
         for resource_type, id in (("User", mine.id), ("Group", staff.id)):
-            with pytest.raises(NotFound):
+            with pytest.raises(ResourceNotFound):
                 scim_storage.get(OTHER_TENANT, resource_type, id)
-            with pytest.raises(NotFound):
+            with pytest.raises(ResourceNotFound):
                 scim_storage.update(OTHER_TENANT, resource_type, id, Change(), now=timestamp())
-            with pytest.raises(NotFound):
+            with pytest.raises(ResourceNotFound):
                 scim_storage.delete(OTHER_TENANT, resource_type, id)
         for text in (None, 'externalId eq "q-1"', f'id eq "{mine.id}"', 'userName sw "q"'):
             page = scim_storage.query(OTHER_TENANT, "User", Query(filter=filter_of(scim_storage, "User", text)))

@@ -14,19 +14,17 @@ import re
 from dataclasses import dataclass
 from typing import cast
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from ..config import ConfigKeys
 from ..errors import InvalidSyntax, InvalidValue, NotFoundError, PayloadTooLarge, ScimError
-from ..extension import ScimState
 from ..model import Resource
 from ..operations import Operations
 from ..protocol.etag import etag_for, expected_version
-from ..protocol.media import json_object
-from .http import request_context, scim_response, scim_route
+from ..protocol.messages import BULK_REQUEST, BULK_RESPONSE
+from ..state import ScimState
+from .http import json_object, request_context, scim_response, scim_route
 
-BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 _REFERENCE = re.compile(r"^bulkId:(.+)$")
 _METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -126,18 +124,18 @@ def register(bp: Blueprint, state: ScimState) -> None:
             if len(parts) != 1:
                 raise ScimError(f"POST goes to a resource type endpoint, not {op.path!r}", status=405)
             resource = ops.create(ctx, rt.name, data)
-            return _result(op, resource, 201, ctx.base_url)
+            return _result(op, resource, 201, rt.location(ctx.base_url, resource.id))
         if len(parts) != 2:
             raise ScimError(f"{op.method} needs a resource id in its path", status=405)
         id = parts[1]
         version = expected_version(op.version)
         if op.method == "PUT":
-            return _result(op, ops.replace(ctx, rt.name, id, data, version), 200, ctx.base_url)
+            return _result(op, ops.replace(ctx, rt.name, id, data, version), 200, rt.location(ctx.base_url, id))
         if op.method == "PATCH":
             resource, _ = ops.patch(ctx, rt.name, id, data, version)
-            return _result(op, resource, 200, ctx.base_url)
+            return _result(op, resource, 200, rt.location(ctx.base_url, id))
         ops.delete(ctx, rt.name, id, version)
-        out = {"method": op.method, "location": f"{ctx.base_url}{rt.endpoint}/{id}", "status": "204"}
+        out = {"method": op.method, "location": rt.location(ctx.base_url, id), "status": "204"}
         if op.bulk_id:
             out["bulkId"] = op.bulk_id
         return out
@@ -145,7 +143,7 @@ def register(bp: Blueprint, state: ScimState) -> None:
     @scim_route(bp, "/Bulk", ("POST",))
     def bulk_view():
         config = state.config
-        body = json_object(request, config[ConfigKeys.MAX_PAYLOAD_BYTES])
+        body = json_object(config[ConfigKeys.MAX_PAYLOAD_BYTES])
         operations, fail_on_errors = _parse(body, config[ConfigKeys.BULK_MAX_OPERATIONS])
         created: dict[str, str] = {}
         failed: set[str] = set()
@@ -190,8 +188,8 @@ def register(bp: Blueprint, state: ScimState) -> None:
         return scim_response(body, 200)
 
 
-def _result(op: BulkOperation, resource: Resource, status: int, base_url: str) -> dict:
-    out = {"method": op.method, "location": f"{base_url}/{resource.resource_type}s/{resource.id}",
+def _result(op: BulkOperation, resource: Resource, status: int, location: str) -> dict:
+    out = {"method": op.method, "location": location,
            "version": etag_for(resource.version), "status": str(status)}
     if op.bulk_id:
         out["bulkId"] = op.bulk_id

@@ -7,11 +7,11 @@ from flask import Blueprint, request
 
 from ..config import ConfigKeys
 from ..errors import NotFoundError, ScimError
-from ..extension import ScimState
+from ..protocol.messages import LIST_RESPONSE
+from ..state import ScimState
 from .http import request_context, scim_response, scim_route
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
-LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 def service_provider_config(state: ScimState, base_url: str) -> dict:

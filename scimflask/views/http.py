@@ -9,9 +9,10 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
-from ..errors import ScimError
+from ..errors import InvalidSyntax, PayloadTooLarge, ScimError
 from ..model import RequestContext
-from ..protocol.media import SCIM_JSON
+from ..protocol.media import check_media_type, parse_json
+from ..protocol.messages import SCIM_JSON
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -22,6 +23,26 @@ def scim_response(body: Any = None, status: int = 200, headers: dict | None = No
         return Response(status=status, headers=headers)
     payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     return Response(payload, status=status, headers=headers, content_type=SCIM_JSON)  # as is: no charset lookup
+
+
+def json_body(max_bytes: int) -> object:
+    """The current request's body as JSON; reads at most `max_bytes` + 1 bytes (413 beyond)."""
+    check_media_type(request.mimetype)
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    return parse_json(raw)
+
+
+def json_object(max_bytes: int) -> dict:
+    """The current request's body, which must be a JSON object."""
+    body = json_body(max_bytes)
+    if not isinstance(body, dict):
+        raise InvalidSyntax("request body must be a JSON object")
+    return body
 
 
 def error_response(error: ScimError) -> Response:

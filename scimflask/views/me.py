@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from ..errors import ScimError
-from ..extension import ScimState
+from ..state import ScimState
 from .http import principal, scim_route
 from .resources import ITEM_METHODS, ResourceItemView
 

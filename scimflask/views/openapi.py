@@ -13,8 +13,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Blueprint, Response
 
-from ..extension import ScimState
 from ..openapi import OPENAPI_PATH, build_openapi
+from ..state import ScimState
 from .http import scim_route
 
 

@@ -7,18 +7,16 @@ from flask.views import MethodView
 
 from ..config import ConfigKeys
 from ..errors import ScimError
-from ..extension import ScimState
 from ..model import Resource
 from ..operations import Operations, SearchParams
 from ..protocol.etag import etag_for, expected_version, not_modified
-from ..protocol.media import json_object
+from ..protocol.messages import LIST_RESPONSE
 from ..protocol.paging import parse_paging
 from ..protocol.projection import loads, parse_attribute_list, project
 from ..schema.catalog import ResourceType
 from ..schema.validate import schemas_for
-from .http import request_context, scim_response, scim_route
-
-LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+from ..state import ScimState
+from .http import json_object, request_context, scim_response, scim_route
 
 
 class Renderer:
@@ -35,7 +33,7 @@ class Renderer:
         return attrs, excl, with_members, with_groups
 
     def document(self, resource: Resource, base_url: str, attrs, excl) -> dict:
-        document = resource.document(base_url)
+        document = resource.document(self.state.catalog.locator(base_url))
         document["schemas"] = schemas_for(resource.data, self.rt)
         return project(document, self.state.catalog, self.rt, attributes=attrs, excluded=excl)
 
@@ -99,7 +97,7 @@ def resource_response(renderer: Renderer, resource: Resource, status: int, attrs
     body = renderer.document(resource, ctx.base_url, attrs, excl)
     headers = {"ETag": etag_for(resource.version)}
     if status == 201:
-        headers["Location"] = body.get("meta", {}).get("location") or resource.document(ctx.base_url)["meta"]["location"]
+        headers["Location"] = renderer.rt.location(ctx.base_url, resource.id)
     return scim_response(body, status, headers)
 
 
@@ -119,7 +117,7 @@ class ResourceListView(MethodView):
         return scim_response(self.renderer.list_response(result, ctx.base_url, attrs, excl))
 
     def post(self):
-        body = json_object(request, self.state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
+        body = json_object(self.state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
         attrs, excl, with_members, with_groups = self.renderer.projection(
             request.args.get("attributes"), request.args.get("excludedAttributes"))
         resource = self.ops.create(request_context(), self.rt.name, body)
@@ -153,7 +151,7 @@ class ResourceItemView(MethodView):
         return resource_response(self.renderer, resource, 200, attrs, excl)
 
     def put(self, id: str):
-        body = json_object(request, self.state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
+        body = json_object(self.state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
         attrs, excl, with_members, with_groups = self._projection()
         version = expected_version(request.headers.get("If-Match"))
         updated = self.ops.replace(request_context(), self.rt.name, id, body, version, with_groups=with_groups)
@@ -161,7 +159,7 @@ class ResourceItemView(MethodView):
                                  else updated, 200, attrs, excl)
 
     def patch(self, id: str):
-        body = json_object(request, self.state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
+        body = json_object(self.state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
         attrs, excl, with_members, with_groups = self._projection()
         version = expected_version(request.headers.get("If-Match"))
         ctx = request_context()
@@ -169,7 +167,7 @@ class ResourceItemView(MethodView):
         mode = self.state.config[ConfigKeys.PATCH_RESPONSE]
         if mode == "no-content":
             return scim_response(None, 204, {"ETag": etag_for(updated.version)})
-        if mode == "auto" and with_members and self.ops._has_members(self.rt.name):
+        if mode == "auto" and with_members and self.state.catalog.has_members(self.rt):
             limit = self.state.config[ConfigKeys.PATCH_RESPONSE_MAX_MEMBERS]
             if self.state.storage.count_members(ctx, id, up_to=limit) > limit:
                 return scim_response(None, 204, {"ETag": etag_for(updated.version)})

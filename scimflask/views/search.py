@@ -7,18 +7,17 @@ pages are stitched together by index.
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from ..config import ConfigKeys
 from ..errors import InvalidFilter, InvalidSyntax, InvalidValue, ScimError
-from ..extension import ScimState
 from ..operations import Operations, SearchParams
-from ..protocol.media import json_object
+from ..protocol.messages import LIST_RESPONSE, SEARCH_REQUEST
 from ..protocol.paging import Paging
-from .http import request_context, scim_response, scim_route
-from .resources import LIST_RESPONSE, Renderer, search_params
+from ..state import ScimState
+from .http import json_object, request_context, scim_response, scim_route
+from .resources import Renderer, search_params
 
-SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 _FIELDS = {"schemas", "attributes", "excludedattributes", "filter", "sortby", "sortorder",
            "startindex", "count", "cursor"}
 _CANONICAL = {name.lower(): name for name in ("schemas", "attributes", "excludedAttributes", "filter",
@@ -27,7 +26,7 @@ _CANONICAL = {name.lower(): name for name in ("schemas", "attributes", "excluded
 
 def search_request(state: ScimState) -> dict:
     """The SearchRequest body with canonical key names, checked for shape."""
-    body = json_object(request, state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
+    body = json_object(state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
     source = {}
     for key, value in body.items():
         lowered = key.lower()

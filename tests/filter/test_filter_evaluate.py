@@ -235,7 +235,7 @@ def test_values_of_the_wrong_type_match_no_comparison():
 def test_resource_document_round_trip():
     created = datetime(2024, 2, 29, 12, 0, 0, 123456, tzinfo=timezone.utc)
     resource = Resource("User", "abc", {"userName": "Zoë", ENTERPRISE_USER: {"department": "R&D"}}, created, created)
-    document = resource.document("https://scim.example.com/v2")
+    document = resource.document(CATALOG.locator("https://scim.example.com/v2"))
     for text, expected in [
         ('userName eq "ZOË"', True),
         (f'{ENTERPRISE_USER}:department eq "r&d"', True),

@@ -1,8 +1,8 @@
-"""Apps and servers wired the way `scimflask serve` should wire them (see limits.py).
+"""Apps and servers wired the way `scimflask serve` should wire them (see scimflask.server).
 
 Started by test_server_limits.py in subprocesses:
 `python -m tests.hardening.server_apps PORT` runs werkzeug with `ScimRequestHandler`, and
-`gunicorn -k scimflask.protocol.limits.ScimThreadWorker 'tests.hardening.server_apps:limited_app()'`
+`gunicorn -k scimflask.server.worker.ScimThreadWorker 'tests.hardening.server_apps:limited_app()'`
 runs gunicorn. Both apps read `SCIM_*` from the environment and carry `RequestLimits`.
 """
 
@@ -13,7 +13,8 @@ import sys
 from flask import Flask
 
 from scimflask import create_app
-from scimflask.protocol.limits import RequestLimits, ScimRequestHandler
+from scimflask.server.devserver import ScimRequestHandler
+from scimflask.server.limits import RequestLimits
 
 
 def limited_app() -> Flask:

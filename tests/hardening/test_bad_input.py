@@ -16,7 +16,7 @@ import pytest
 
 from scimflask import create_app
 from scimflask.auth import new_token
-from scimflask.errors import ERROR_SCHEMA
+from scimflask.protocol.messages import ERROR as ERROR_SCHEMA
 
 from ..conftest import TOKEN, ScimClient, storage_config
 from .typed_extension import TYPED
@@ -371,7 +371,7 @@ def assert_scim_error(answer, status: int, scim_type: str | None) -> dict:
 
 
 # -- found by the catalogue and the fuzzers, fixed since; kept as regular cases -------------------
-# Unpaired UTF-16 surrogate escapes ("\ud800") decode to no Unicode character; media.json_body
+# Unpaired UTF-16 surrogate escapes ("\ud800") decode to no Unicode character; views.http.json_body
 # refuses them before anything can try to store or echo them.
 CASES.update({
     "surrogate-attribute-value": Bad(*POST_USERS, 400, "invalidSyntax",

@@ -16,9 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scimflask import create_app
-from scimflask.errors import ERROR_SCHEMA, ScimError
+from scimflask.errors import ScimError
 from scimflask.model import Member, Resource, utcnow
-from scimflask.protocol.patch import PATCH_OP, MembersRequired, apply_patch, parse_patch_request
+from scimflask.protocol.messages import ERROR as ERROR_SCHEMA
+from scimflask.protocol.messages import PATCH_OP
+from scimflask.protocol.patch import MembersRequired, apply_patch, parse_patch_request
 from scimflask.schema import default_catalog
 
 from ..conftest import TOKEN, ScimClient

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scimflask.errors import ERROR_SCHEMA
+from scimflask.protocol.messages import ERROR as ERROR_SCHEMA
 
 from ..conftest import ScimClient
 

@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from scimflask import create_app
-from scimflask.errors import ERROR_SCHEMA
+from scimflask.protocol.messages import ERROR as ERROR_SCHEMA
 
 from ..conftest import TOKEN
 from .fuzz_settings import examples

@@ -2,7 +2,7 @@
 
 Each server runs in a subprocess on a free port and gets raw bytes over a socket (the test
 client cannot send a request a real server would refuse). "Wired" servers use
-`scimflask.protocol.limits` the way tests/hardening/server_apps.py does; the `scimflask serve`
+`scimflask.server.limits` the way tests/hardening/server_apps.py does; the `scimflask serve`
 tests run the same checks against the CLI, which uses those pieces itself.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from scimflask.errors import ERROR_SCHEMA
-from scimflask.protocol.limits import MAX_HEADER_FIELD_LENGTH, MAX_URI_LENGTH, RequestLimits
+from scimflask.protocol.messages import ERROR as ERROR_SCHEMA
+from scimflask.server.limits import MAX_HEADER_FIELD_LENGTH, MAX_URI_LENGTH, RequestLimits
 
 from ..conftest import TOKEN, ScimClient
 
@@ -60,7 +60,7 @@ def _start(command: list[str]):
 @pytest.fixture(scope="module", params=[
     pytest.param([sys.executable, "-m", "tests.hardening.server_apps", "{port}"], id="werkzeug-wired"),
     pytest.param([str(BIN / "gunicorn"), "-b", "127.0.0.1:{port}", "-w", "1",
-                  "-k", "scimflask.protocol.limits.ScimThreadWorker",
+                  "-k", "scimflask.server.worker.ScimThreadWorker",
                   "tests.hardening.server_apps:limited_app()"], id="gunicorn-wired"),
     pytest.param([str(BIN / "scimflask"), "serve", "--port", "{port}"], id="cli-werkzeug"),
     pytest.param([str(BIN / "scimflask"), "serve", "--port", "{port}", "--workers", "1"], id="cli-gunicorn"),

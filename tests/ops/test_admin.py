@@ -178,13 +178,13 @@ def test_tenant_state_is_trusted_briefly_by_other_workers(monkeypatch):
     from scimflask_memory import MemoryStorage
 
     from scimflask.errors import Forbidden
+    from scimflask.ops.tenancy import TenantStatus
     from scimflask.schema import default_catalog
     from scimflask.storage.capabilities import Tenant
-    from scimflask.tenancy import TenantStatus
 
     storage = MemoryStorage(default_catalog())
     clock = [100.0]
-    monkeypatch.setattr("scimflask.tenancy.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("scimflask.ops.tenancy.time.monotonic", lambda: clock[0])
     status = TenantStatus(ttl=5.0)
     status.check(storage, "acme")  # no record: enabled
     storage.put_tenant(Tenant(id="acme", created=utcnow(), disabled=True))

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from scimflask.cli import main
-from scimflask.migrate import export_records, migrate, open_storage, tenants_of, verify
 from scimflask.model import Member, RequestContext, Resource, utcnow
+from scimflask.ops.migrate import export_records, migrate, open_storage, tenants_of, verify
 from scimflask.storage.capabilities import Tenant, TenantSupport
 from tests.conftest import POSTGRES_URL, REDIS_URL, _needs
 

@@ -146,7 +146,7 @@ def test_entries_are_stored_once_each_in_the_background_or_within_the_request(ma
 
 
 def test_retention_keeps_the_newest_entries(make_app, tenant, monkeypatch):
-    from scimflask import provisioning_log
+    from scimflask.ops import provisioning_log
     from tests.conftest import ScimClient
 
     from .conftest import ADMIN_TOKEN, AdminClient, require_operations

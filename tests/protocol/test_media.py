@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from flask import Flask, request
+from flask import Flask
 
 from scimflask.errors import ScimError
-from scimflask.protocol.media import MAX_JSON_DEPTH, json_body
+from scimflask.protocol.media import MAX_JSON_DEPTH
+from scimflask.views.http import json_body
 
 APP = Flask(__name__)
 
 
 def parse(raw: str):
     with APP.test_request_context("/", method="POST", data=raw.encode(), content_type="application/scim+json"):
-        return json_body(request, 10_000_000)
+        return json_body(10_000_000)
 
 
 def nested(depth: int) -> str:

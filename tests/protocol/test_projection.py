@@ -37,14 +37,14 @@ def user_doc():
         ENTERPRISE_USER: {"employeeNumber": "701984", "manager": {"value": "m1"}},
     }
     resource = Resource("User", "u1", data, WHEN, WHEN, groups=[GroupRef("g1", "Admins")])
-    return resource.document(BASE)
+    return resource.document(CATALOG.locator(BASE))
 
 
 @pytest.fixture
 def group_doc():
     resource = Resource("Group", "g1", {"displayName": "Admins"}, WHEN, WHEN,
                         members=[Member("u1", "User", "Barbara")])
-    return resource.document(BASE)
+    return resource.document(CATALOG.locator(BASE))
 
 
 def paths(text, resource_type=USER_TYPE, catalog=CATALOG):

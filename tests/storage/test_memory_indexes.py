@@ -15,7 +15,7 @@ from scimflask_memory import storage as memory_module
 from scimflask.filter.ast import EQ, SW, And, AttrPath, Compare, Not, Or, ValuePath
 from scimflask.model import Change, Member, Query, RequestContext, Resource
 from scimflask.schema import default_catalog
-from scimflask.storage import Conflict
+from scimflask.storage import UniqueConflict
 from scimflask.testing.contract_support import filter_of, query_all, reference_ids, sort_of
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -68,7 +68,7 @@ def _filters():
 def _user(storage, n: int, data: dict, when: datetime) -> str | None:
     try:
         return storage.create(CTX, Resource("User", f"u{n:03d}", data, when, when)).id
-    except Conflict:
+    except UniqueConflict:
         return None
 
 

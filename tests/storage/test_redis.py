@@ -13,7 +13,7 @@ from scimflask.errors import ConfigurationError
 from scimflask.model import Change, Member, Query, RequestContext, Resource
 from scimflask.plugins import make_plugin_manager
 from scimflask.schema import default_catalog
-from scimflask.storage import NotFound, StorageRegistry
+from scimflask.storage import ResourceNotFound, StorageRegistry
 from scimflask.testing.contract import AllContracts
 
 from .redis_helpers import drop_prefix, fake_storage, index_problems, needs_real_redis, real_storage, unique_prefix
@@ -141,5 +141,5 @@ def test_count_members_counts_without_loading_and_checks_the_group():
     storage.create(CTX, Resource("Group", "g1", {"displayName": "g"}, NOW, NOW,
                                  members=[Member(u.id) for u in users]))
     assert storage.count_members(CTX, "g1") == 3
-    with pytest.raises(NotFound):
+    with pytest.raises(ResourceNotFound):
         storage.count_members(CTX, "nope")

@@ -28,7 +28,7 @@ SORTS = st.one_of(st.none(), st.builds(Sort, st.sampled_from([parse_attr_path(n,
 
 
 def _reference(ctx, all_ids, query):
-    documents = [STORAGE.get(ctx, "User", id).document(ctx.base_url) for id in all_ids]
+    documents = [STORAGE.get(ctx, "User", id).document(STORAGE.catalog.locator(ctx.base_url)) for id in all_ids]
     if query.filter is not None:
         documents = [d for d in documents if matches(query.filter, d, USER, CATALOG)]
     return [d["id"] for d in sort_documents(documents, query.sort, USER, CATALOG)]

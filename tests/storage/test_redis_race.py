@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from scimflask.model import Change, Member, Query, RequestContext, Resource
-from scimflask.storage import Conflict
+from scimflask.storage import UniqueConflict
 
 from .redis_helpers import drop_prefix, index_problems, needs_real_redis, real_storage, unique_prefix
 
@@ -27,7 +27,7 @@ def _worker(prefix: str, group_id: str, member_ids: list[str], barrier, results)
     try:
         storage.create(CTX, Resource("User", str(uuid.uuid4()), {"userName": "Racer"}, NOW, NOW))
         outcome = "created"
-    except Conflict:
+    except UniqueConflict:
         outcome = "conflict"
     for start in range(0, len(member_ids), 5):
         storage.update(CTX, "Group", group_id,

@@ -191,7 +191,7 @@ def _quoted(value: str) -> str:
 
 def test_prefix_indexes_agree_with_the_reference_on_tricky_values(storage, monkeypatch):
     ctx = RequestContext(tenant="tricky", base_url="https://scim.example/v2")
-    documents = [storage.get(ctx, "User", id).document(ctx.base_url) for id in _tricky(storage, ctx)]
+    documents = [storage.get(ctx, "User", id).document(storage.catalog.locator(ctx.base_url)) for id in _tricky(storage, ctx)]
     ready = storage.client.get(keys.tenant_base(storage.prefix, "tricky") + keys.prefix_ready("User"))
     assert ready is not None  # so the prefix indexes answer below, not a scan
     assert index_problems(storage, "tricky") == []

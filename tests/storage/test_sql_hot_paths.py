@@ -14,7 +14,7 @@ from scimflask_sql.values import unique_rows, value_rows
 from sqlalchemy import select, text
 
 from scimflask.model import Change, Member, Query, RequestContext, Resource
-from scimflask.storage import Conflict, PreconditionFailed
+from scimflask.storage import UniqueConflict, VersionMismatch
 from scimflask.testing.contract_support import filter_of
 
 from .sql_helpers import (  # noqa: F401 (sql_shared is a fixture)
@@ -203,13 +203,13 @@ def test_patch_from_its_base_reads_nothing(storage):
     stored = storage.get(CTX, "User", user.id)
     assert (stored.data, stored.version, stored.created) == (data, 2, user.created)
     # A stale base changes nothing, on the one-statement path as on the others.
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(VersionMismatch):
         storage.update(CTX, "User", user.id, Change(data={**data, "title": "Lost"}, base=user),
                        expected_version=1, now=NOW)
     assert _rows(storage, user.id) == _expected(storage, user.id, data)
     # A userName change must name the attribute on conflict: not the one-statement path.
     storage.create(CTX, _user(2))
-    with pytest.raises(Conflict) as info:
+    with pytest.raises(UniqueConflict) as info:
         storage.update(CTX, "User", stored.id, Change(data={**data, "userName": "USER2"}, base=stored),
                        expected_version=2, now=NOW)
     assert info.value.attribute == "userName"
@@ -246,7 +246,7 @@ def test_rewritten_rows_match_the_data_through_a_sequence_of_changes(storage, wi
         current = updated
     # The old userName is free again; the new one is taken.
     storage.update(CTX, "User", second.id, Change(data={**second.data, "userName": "user1"}), now=NOW)
-    with pytest.raises(Conflict):
+    with pytest.raises(UniqueConflict):
         storage.update(CTX, "User", second.id, Change(data={**second.data, "userName": "RENAMED"}), now=NOW)
     assert _rows(storage, second.id) == _expected(storage, second.id, {**second.data, "userName": "user1"})
     page = storage.query(CTX, "User", Query(filter=filter_of(storage, "User", 'userName eq "user1"')))

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import pytest
 
 from scimflask.model import Change, Member, Query, RequestContext, Resource
-from scimflask.storage import Conflict
+from scimflask.storage import UniqueConflict
 from scimflask.testing.contract_support import filter_of
 
 from .sql_helpers import SERVERS, drop, new_storage, unique_prefix
@@ -36,7 +36,7 @@ def _worker(index: int, group_id: str, barrier, results) -> None:
         name = "Racer" if index % 2 else "RACER"
         storage.create(CTX, Resource("User", str(uuid.uuid4()), {"userName": name}, _now(), _now()))
         outcome = "created"
-    except Conflict as exc:
+    except UniqueConflict as exc:
         outcome = f"conflict:{exc.attribute}"
     except Exception as exc:  # reported to the parent, which fails the test
         outcome = f"error:{exc!r}"

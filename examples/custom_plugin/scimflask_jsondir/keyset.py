@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from scimflask.errors import InvalidCursor
 from scimflask.model import Keyset
+from scimflask.storage import StaleKeyset
 
 
 def position(key: tuple) -> tuple:
@@ -39,5 +39,5 @@ def start_after(rows: list[tuple[tuple, str]], keyset: Keyset, descending: bool)
             elif (pos < mark) == descending:
                 return index
     except TypeError:  # a value of another attribute's type: not a cursor of this query
-        raise InvalidCursor("The cursor does not fit this query's sort order.") from None
+        raise StaleKeyset("the keyset does not fit this query's sort order") from None
     return len(rows)

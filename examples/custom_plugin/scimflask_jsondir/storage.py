@@ -21,12 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from scimflask.errors import ConfigurationError, Mutability
 from scimflask.filter.evaluate import matches
 from scimflask.filter.sort import sort_documents, sort_key
 from scimflask.model import Change, Page, Query, RequestContext, Resource, Token
 from scimflask.schema.catalog import Catalog
-from scimflask.storage import Conflict, NotFound, PreconditionFailed, Storage
+from scimflask.storage import ConfigurationError, ResourceNotFound, Storage, UniqueConflict, VersionMismatch
 
 from .files import JsonFile
 from .keyset import keyset_of, position, start_after
@@ -90,13 +89,13 @@ class JsonDirectoryStorage(Storage):
     def _record(tenant: TenantDocument, rt, id: str) -> dict:
         record = tenant.table(rt).get(id)
         if record is None:
-            raise NotFound(rt.name, id)
+            raise ResourceNotFound(rt.name, id)
         return record
 
     @staticmethod
     def _check_version(record: dict, expected_version: int | None) -> None:
         if expected_version is not None and expected_version != record["version"]:
-            raise PreconditionFailed(record["version"])
+            raise VersionMismatch(record["version"])
 
     @staticmethod
     def _new_members(tenant: TenantDocument, current: list[dict], change: Change, check: bool) -> list[dict]:
@@ -118,13 +117,11 @@ class JsonDirectoryStorage(Storage):
         with self._file(ctx).change() as document:
             tenant = TenantDocument(document, self.catalog)
             if tenant.find_type(resource.id) is not None:
-                raise Conflict("id")
+                raise UniqueConflict("id")
             taken = tenant.taken(rt, resource.id, resource.data)
             if taken is not None:
-                raise Conflict(taken)
+                raise UniqueConflict(taken)
             members = tenant.checked_members(resource.members or (), check_members)
-            if members and not takes_members:
-                raise Mutability(f"{rt.name} resources have no members")
             tenant.table(rt)[resource.id] = new_record(resource, members if takes_members else None)
         return tenant.resource(rt, resource.id, with_members=True, with_groups=True)
 
@@ -143,12 +140,10 @@ class JsonDirectoryStorage(Storage):
             tenant = TenantDocument(document, self.catalog)
             record = self._record(tenant, rt, id)
             self._check_version(record, expected_version)
-            if change.touches_members and not has_attribute(self.catalog, rt, MEMBERS):
-                raise Mutability(f"{rt.name} resources have no members")
             if change.data is not None:
                 taken = tenant.taken(rt, id, change.data)
                 if taken is not None:
-                    raise Conflict(taken)
+                    raise UniqueConflict(taken)
                 record["data"] = copy.deepcopy(change.data)
             if change.touches_members:
                 record[MEMBERS] = self._new_members(tenant, record.get(MEMBERS, []), change, check_members)
@@ -170,7 +165,7 @@ class JsonDirectoryStorage(Storage):
         rt = self.catalog.resource_type(resource_type)
         tenant = self._read(ctx)
         documents = [
-            tenant.resource(rt, id, with_members=True, with_groups=True).document(ctx.base_url)
+            tenant.resource(rt, id, with_members=True, with_groups=True).document(self.catalog.locator(ctx.base_url))
             for id in tenant.table(rt)
         ]
         if query.filter is not None:

@@ -9,7 +9,7 @@ from scimflask_jsondir import JsonDirectoryStorage
 from scimflask.errors import ConfigurationError
 from scimflask.model import Change, Member, RequestContext
 from scimflask.schema import default_catalog
-from scimflask.storage import Conflict
+from scimflask.storage import UniqueConflict
 from scimflask.testing.contract_support import group, timestamp, user
 
 ACME = RequestContext(tenant="acme/eu")
@@ -45,7 +45,7 @@ def test_a_failed_write_leaves_the_file_untouched(scim_storage):
     scim_storage.create(ACME, user("ann@example.com"))
     path = scim_storage.root / "tenants" / "tenant-acme%2Feu.json"
     before = path.read_bytes()
-    with pytest.raises(Conflict):
+    with pytest.raises(UniqueConflict):
         scim_storage.create(ACME, user("ANN@example.com"))
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir() if p.suffix == ".tmp"] == []

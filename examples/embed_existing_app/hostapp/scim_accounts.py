@@ -30,7 +30,7 @@ from scimflask import hookimpl
 from scimflask.errors import ConfigurationError, Forbidden, Mutability, ScimError
 from scimflask.model import Change, Page, Query, RequestContext, Resource, Token
 from scimflask.schema.catalog import Catalog
-from scimflask.storage import Conflict, NotFound, PreconditionFailed, Storage
+from scimflask.storage import ResourceNotFound, Storage, UniqueConflict, VersionMismatch
 
 from .account_query import to_condition, to_order
 from .models import Account
@@ -126,7 +126,7 @@ class AccountStorage(Storage):
         account = self.db.session.scalar(
             select(Account).where(Account.public_id == id).execution_options(populate_existing=True))
         if account is None:
-            raise NotFound(USER, id)
+            raise ResourceNotFound(USER, id)
         return account
 
     def _commit(self) -> None:
@@ -134,10 +134,10 @@ class AccountStorage(Storage):
             self.db.session.commit()
         except IntegrityError:
             self.db.session.rollback()
-            raise Conflict("userName") from None  # the only unique column a client can set
+            raise UniqueConflict("userName") from None  # the only unique column a client can set
         except StaleDataError:
             self.db.session.rollback()
-            raise PreconditionFailed() from None
+            raise VersionMismatch() from None
         except BaseException:
             self.db.session.rollback()
             raise
@@ -170,7 +170,7 @@ class AccountStorage(Storage):
             raise Mutability("Users have no members")
         account = self._account(id)
         if expected_version is not None and account.version != expected_version:
-            raise PreconditionFailed(account.version)
+            raise VersionMismatch(account.version)
         if change.data is not None:
             apply_data(account, change.data)
         account.updated_at = _naive(now)  # always a change, so the version always moves
@@ -182,7 +182,7 @@ class AccountStorage(Storage):
         self._check(ctx, resource_type)
         account = self._account(id)
         if expected_version is not None and account.version != expected_version:
-            raise PreconditionFailed(account.version)
+            raise VersionMismatch(account.version)
         self.db.session.delete(account)
         self._commit()
 

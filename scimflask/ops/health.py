@@ -12,7 +12,7 @@ import logging
 
 from flask import Blueprint, Response, jsonify
 
-from .storage.base import Storage
+from ..storage.base import Storage
 
 log = logging.getLogger("scimflask")
 

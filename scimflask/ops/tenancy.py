@@ -12,9 +12,9 @@ import threading
 import time
 from datetime import datetime
 
-from .errors import Forbidden
-from .storage.base import Storage
-from .storage.capabilities import TenantSupport
+from ..errors import Forbidden
+from ..storage.base import Storage
+from ..storage.capabilities import TenantSupport
 
 # A token's `last_used` is written at most this often per process: a write per request would
 # double the load of a provisioning burst for a value that only needs minute precision.

@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from ..auth import new_token
-from ..model import Token, format_datetime, utcnow
+from ...auth import new_token
+from ...model import Token, format_datetime, utcnow
+from ...storage.base import Storage
+from ...storage.capabilities import Tenant, TenantSupport
 from ..provisioning_log import ProvisioningLog, entry_to_dict
-from ..storage.base import Storage
-from ..storage.capabilities import Tenant, TenantSupport
 from ..tenancy import TenantStatus
 
 # Tenant ids end up in storage keys, URLs and log lines: keep them plain.

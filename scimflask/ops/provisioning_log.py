@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 
 from flask import g, has_request_context
 
-from .events import CREATED, DELETED, PATCHED, REPLACED, ResourceEvent
-from .hookspecs import hookimpl
-from .model import RequestContext, format_datetime, utcnow
-from .schema.catalog import Catalog
-from .storage.base import Storage
-from .storage.capabilities import LogEntry, ProvisioningLogSupport
+from ..events import CREATED, DELETED, PATCHED, REPLACED, ResourceEvent
+from ..hookspecs import hookimpl
+from ..model import RequestContext, format_datetime, utcnow
+from ..schema.catalog import Catalog
+from ..storage.base import Storage
+from ..storage.capabilities import LogEntry, ProvisioningLogSupport
 
 log = logging.getLogger("scimflask")
 audit = logging.getLogger("scimflask.audit")

@@ -16,9 +16,9 @@ import pluggy
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..auth import bearer_secret, hash_secret
-from ..errors import ScimError
-from ..storage.errors import StorageUnavailable
+from ...auth import bearer_secret, hash_secret
+from ...errors import ScimError
+from ...storage.errors import StorageUnavailable
 from .service import AdminError, AdminService
 
 log = logging.getLogger("scimflask")

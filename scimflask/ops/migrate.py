@@ -18,26 +18,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .model import Member, Query, RequestContext, Resource, Token, format_datetime
-from .schema import default_catalog
-from .storage.base import Storage
-from .storage.capabilities import Tenant, TenantSupport
+from .. import plugins
+from ..model import Member, Query, RequestContext, Resource, Token, format_datetime
+from ..storage.base import Storage
+from ..storage.capabilities import Tenant, TenantSupport
 
 PAGE_SIZE = 500
 Progress = Callable[[int, int], None]
 
 
 def open_storage(uri: str, options: dict | None = None) -> Storage:
-    """A backend for `uri`, found through the plugins exactly as `Scim.init_app` does."""
-    from .plugins import make_plugin_manager
-    from .storage.registry import StorageRegistry
-
-    pm = make_plugin_manager()
-    catalog = default_catalog()
-    pm.hook.scimflask_register_schemas(catalog=catalog)
-    registry = StorageRegistry()
-    pm.hook.scimflask_register_storage(registry=registry)
-    return registry.lookup(uri).from_uri(uri, dict(options or {}), catalog)
+    """A backend for `uri` with every installed plugin loaded, as `scimflask serve` would open it."""
+    return plugins.open_storage(plugins.make_plugin_manager(), uri, options)
 
 
 def tenants_of(storage: Storage, default_tenant: str = "default", extra: Iterable[str] = ()) -> list[str]:
@@ -54,12 +46,7 @@ def _resource_types(storage: Storage) -> list[str]:
     """Resource types without members first, so Groups follow the Users they contain."""
     catalog = storage.catalog
     types = list(catalog.resource_types)
-    return [rt.name for rt in sorted(types, key=lambda rt: catalog.top_level(rt, rt.schema, "members") is not None)]
-
-
-def _has_members(storage: Storage, resource_type: str) -> bool:
-    rt = storage.catalog.resource_type(resource_type)
-    return storage.catalog.top_level(rt, rt.schema, "members") is not None
+    return [rt.name for rt in sorted(types, key=catalog.has_members)]
 
 
 def _pages(storage: Storage, tenant: str, resource_type: str, with_members: bool) -> Iterator[Resource]:
@@ -101,7 +88,7 @@ def export_records(storage: Storage, tenants: Iterable[str]) -> Iterator[dict]:
                    "created": _time(token.created), "description": token.description,
                    "lastUsed": _time(token.last_used), "expires": _time(token.expires)}
         for resource_type in _resource_types(storage):
-            members = _has_members(storage, resource_type)
+            members = storage.catalog.has_members(resource_type)
             for resource in _pages(storage, tenant, resource_type, members):
                 yield {"kind": "resource", "tenant": tenant, "resourceType": resource.resource_type,
                        "id": resource.id, "data": resource.data, "created": _time(resource.created),
@@ -231,16 +218,16 @@ def verify(source: Storage, target: Storage, tenants: Iterable[str], *, every_re
             problems.append(f"{tenant}: {len(source_tokens - target_tokens)} token(s) missing in target")
     if not every_resource:
         return problems
-    from .storage.errors import NotFound
+    from ..storage.errors import ResourceNotFound
 
     for tenant in tenants:
         ctx = RequestContext(tenant=tenant)
         for resource_type in _resource_types(source):
-            members = _has_members(source, resource_type)
+            members = source.catalog.has_members(resource_type)
             for resource in _pages(source, tenant, resource_type, members):
                 try:
                     copied = target.get(ctx, resource_type, resource.id, with_members=members, with_groups=False)
-                except NotFound:
+                except ResourceNotFound:
                     problems.append(f"{tenant}/{resource_type}/{resource.id}: missing in target")
                     continue
                 if _comparable(copied) != _comparable(resource):

@@ -11,7 +11,7 @@ import time
 
 from flask import Blueprint, Response, g, request
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 
 class ScimMetrics:

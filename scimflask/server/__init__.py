@@ -1,0 +1,1 @@
+"""Serving scimflask over HTTP: request limits, the gunicorn worker and the development server."""
