@@ -27,15 +27,19 @@ class ConfigKeys:
     BULK_MAX_OPERATIONS = "SCIM_BULK_MAX_OPERATIONS"
     CURSOR_TIMEOUT = "SCIM_CURSOR_TIMEOUT"
     SECRET_KEY = "SCIM_SECRET_KEY"
+    SECRET_KEY_FALLBACKS = "SCIM_SECRET_KEY_FALLBACKS"
     UNKNOWN_MEMBERS = "SCIM_UNKNOWN_MEMBERS"
     UNKNOWN_ATTRIBUTES = "SCIM_UNKNOWN_ATTRIBUTES"
     PATCH_RESPONSE = "SCIM_PATCH_RESPONSE"
     PATCH_RESPONSE_MAX_MEMBERS = "SCIM_PATCH_RESPONSE_MAX_MEMBERS"
+    COMPATIBILITY = "SCIM_COMPATIBILITY"
+    MAX_MULTI_VALUES = "SCIM_MAX_MULTI_VALUES"
     PLUGINS = "SCIM_PLUGINS"
     BLOCKED_PLUGINS = "SCIM_BLOCKED_PLUGINS"
     DISABLE_PLUGIN_AUTOLOAD = "SCIM_DISABLE_PLUGIN_AUTOLOAD"
     # operating a multi-tenant service
     PUBLIC_BASE_URL = "SCIM_PUBLIC_BASE_URL"
+    TRUSTED_PROXIES = "SCIM_TRUSTED_PROXIES"
     ADMIN_TOKENS = "SCIM_ADMIN_TOKENS"
     ADMIN_URL_PREFIX = "SCIM_ADMIN_URL_PREFIX"
     TOKEN_ROTATION_GRACE = "SCIM_TOKEN_ROTATION_GRACE"
@@ -67,6 +71,8 @@ DEFAULTS: dict[str, Any] = {
     ConfigKeys.CURSOR_TIMEOUT: 3600,
     # Signs cursors; a random one per process is fine for one worker, set it for several.
     ConfigKeys.SECRET_KEY: None,
+    # Earlier secret keys, newest first: cursors they signed still page after a rotation.
+    ConfigKeys.SECRET_KEY_FALLBACKS: (),
     # What to do with a Group member id that names no User or Group: "reject" (400
     # invalidValue, the default: a typo must not silently corrupt a group), "ignore" (drop it),
     # or "accept" (store it unchecked).
@@ -78,12 +84,20 @@ DEFAULTS: dict[str, Any] = {
     # "no-content" = always 204.
     ConfigKeys.PATCH_RESPONSE: "auto",
     ConfigKeys.PATCH_RESPONSE_MAX_MEMBERS: 1000,
+    # "lenient": the identity providers' known quirks are accepted (the tolerance table);
+    # "strict": every request must be RFC-exact.
+    ConfigKeys.COMPATIBILITY: "lenient",
+    # Most elements one multi-valued attribute may hold (Group members have their own limits).
+    ConfigKeys.MAX_MULTI_VALUES: 100,
     ConfigKeys.PLUGINS: (),
     ConfigKeys.BLOCKED_PLUGINS: (),
     ConfigKeys.DISABLE_PLUGIN_AUTOLOAD: False,
     # Scheme and host clients reach the SCIM endpoints at, e.g. "https://scim.example.com" (the
     # admin API's baseUrl); None means the host of the admin request.
     ConfigKeys.PUBLIC_BASE_URL: None,
+    # How many proxies in front of the server set X-Forwarded-For/-Proto/-Host/-Port/-Prefix;
+    # 0 trusts none of those headers.
+    ConfigKeys.TRUSTED_PROXIES: 0,
     # Static admin credentials (plain text); the admin API exists only when this is set or a
     # plugin implements scimflask_authorize_admin.
     ConfigKeys.ADMIN_TOKENS: (),
@@ -112,11 +126,12 @@ _CHOICES = {
     ConfigKeys.UNKNOWN_MEMBERS: ("reject", "ignore", "accept"),
     ConfigKeys.UNKNOWN_ATTRIBUTES: ("reject", "ignore"),
     ConfigKeys.PATCH_RESPONSE: ("auto", "resource", "no-content"),
+    ConfigKeys.COMPATIBILITY: ("lenient", "strict"),
 }
 _POSITIVE_INTS = (
     ConfigKeys.DEFAULT_PAGE_SIZE, ConfigKeys.MAX_PAGE_SIZE, ConfigKeys.MAX_PAYLOAD_BYTES,
     ConfigKeys.MAX_FILTER_LENGTH, ConfigKeys.BULK_MAX_OPERATIONS, ConfigKeys.CURSOR_TIMEOUT,
-    ConfigKeys.LOG_RETENTION_DAYS, ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT,
+    ConfigKeys.LOG_RETENTION_DAYS, ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT, ConfigKeys.MAX_MULTI_VALUES,
 )
 _PREFIXES = (ConfigKeys.URL_PREFIX, ConfigKeys.ADMIN_URL_PREFIX, ConfigKeys.HEALTH_PREFIX)
 
@@ -148,7 +163,10 @@ def validate(config: Mapping[str, Any]) -> Mapping[str, Any]:
     path = values[ConfigKeys.METRICS_PATH]
     if not isinstance(path, str) or not path.startswith("/") or len(path) < 2:
         raise ConfigurationError(f"{ConfigKeys.METRICS_PATH} must be a path such as '/metrics': {path!r}")
-    for key in (ConfigKeys.BEARER_TOKENS, ConfigKeys.ADMIN_TOKENS):
+    proxies = values[ConfigKeys.TRUSTED_PROXIES]
+    if not isinstance(proxies, int) or isinstance(proxies, bool) or proxies < 0:
+        raise ConfigurationError(f"{ConfigKeys.TRUSTED_PROXIES} must be a whole number of proxies >= 0, not {proxies!r}")
+    for key in (ConfigKeys.BEARER_TOKENS, ConfigKeys.ADMIN_TOKENS, ConfigKeys.SECRET_KEY_FALLBACKS):
         tokens = values[key]
         if isinstance(tokens, str):
             tokens = tuple(t for t in tokens.split(",") if t)
