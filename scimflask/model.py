@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .filter.ast import AttrPath, Filter
+from .filter.ast import AttrPath, Filter, attribute_paths
 
 
 def copy_json(value):
@@ -187,6 +187,14 @@ class Query:
     after: Keyset | None = None
     with_members: bool = True
     with_groups: bool = True
+
+    def attributes_read(self) -> set[str]:
+        """Top-level attribute names the filter and the sort read, so a backend can tell whether
+        it must load large derived attributes (Group `members`, User `groups`) to answer."""
+        names = set() if self.filter is None else {path.attribute for path in attribute_paths(self.filter)}
+        if self.sort is not None:
+            names.add(self.sort.path.attribute)
+        return names
 
 
 @dataclass

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from scimflask.filter.ast import EQ, And, Compare, Filter, Or, ValuePath, attribute_paths
+from scimflask.filter.ast import EQ, And, Compare, Filter, Or, ValuePath
 from scimflask.filter.evaluate import matches
 from scimflask.model import Change, GroupRef, Member, Page, Query, RequestContext, Resource, Token, copy_json
 from scimflask.schema.catalog import Catalog, ResourceType
@@ -69,7 +69,6 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
         self._tenants: dict[str, Tenant] = {}
         self._tokens: dict[str, Token] = {}  # secret hash -> token
         self._token_hashes: dict[str, str] = {}  # token id -> secret hash
-        self._defined: dict[tuple[str, str], bool] = {}
         self._records: dict[str, TenantRecord] = {}
         self._logs: dict[str, list[LogEntry]] = {}  # tenant -> entries in id order
         self._counters = Counters()
@@ -98,13 +97,6 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
 
     def _type(self, resource_type: str) -> ResourceType:
         return self.catalog.resource_type(resource_type)
-
-    def _has(self, rt: ResourceType, attribute: str) -> bool:
-        """Whether `rt`'s core schema defines `attribute` (members for Groups, groups for Users)."""
-        key = (rt.name, attribute)
-        if key not in self._defined:
-            self._defined[key] = self.catalog.top_level(rt, rt.schema, attribute) is not None
-        return self._defined[key]
 
     def _stored(self, tenant: Tenant, rt: ResourceType, id: str) -> Resource:
         resource = tenant.tables[rt.name].get(id)
@@ -177,9 +169,9 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
     def _attach(self, tenant: Tenant, rt: ResourceType, resource: Resource,
                 members: bool, groups: bool) -> Resource:
         """Set `members` / `groups` on `resource` when asked and its type has them."""
-        if members and self._has(rt, MEMBERS):
+        if members and self.catalog.has_members(rt):
             resource.members = tenant.membership.members(resource.id)
-        if groups and self._has(rt, GROUPS):
+        if groups and self.catalog.has_groups(rt):
             resource.groups = self._group_refs(tenant, resource.id)
         return resource
 
@@ -279,7 +271,7 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
     def query(self, ctx: RequestContext, resource_type: str, query: Query) -> Page:
         rt = self._type(resource_type)
         ordering = Ordering(query.sort, rt, self.catalog)
-        needs = _attributes_read(query)
+        needs = query.attributes_read()
         with self._lock:
             tenant = self._tenant(ctx)
             flt = query.filter
@@ -453,9 +445,3 @@ def _point_lookup(node: Filter | None) -> bool:
     return False
 
 
-def _attributes_read(query: Query) -> set[str]:
-    """Top-level attribute names the filter and sort read (to skip loading big member lists)."""
-    names = set() if query.filter is None else {path.attribute for path in attribute_paths(query.filter)}
-    if query.sort is not None:
-        names.add(query.sort.path.attribute)
-    return names

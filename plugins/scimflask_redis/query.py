@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from scimflask.filter.ast import EQ, SW, And, AttrPath, Compare, Filter, Or, ValuePath, attribute_paths
+from scimflask.filter.ast import EQ, SW, And, AttrPath, Compare, Filter, Or, ValuePath
 from scimflask.filter.evaluate import matches, parse_datetime
 from scimflask.filter.path import definition_of
 from scimflask.filter.sort import sort_key
@@ -58,7 +58,7 @@ from .indexes import (
     sort_entry,
     value_range,
 )
-from .reader import GROUPS, MEMBERS, Reader, has_attribute, to_micros
+from .reader import GROUPS, MEMBERS, Reader, to_micros
 from .scripts import pack
 
 BATCH = 200
@@ -132,9 +132,9 @@ def plan(node: Filter, indexes: TypeIndexes, catalog: Catalog, rt: ResourceType)
         return Leaf("range", indexes.ordered_key(ordered), low=low, high=high,
                     exact=exact and not _multi_valued(catalog, rt, path))
     # the membership rows hold ids exactly as stored: exact when the attribute is caseExact
-    if path == AttrPath(rt.schema, MEMBERS, "value") and has_attribute(catalog, rt, MEMBERS):
+    if path == AttrPath(rt.schema, MEMBERS, "value") and catalog.has_members(rt):
         return Leaf("set", keys.member_groups(value), exact=exact and _case_exact(catalog, rt, path))
-    if path == AttrPath(rt.schema, GROUPS, "value") and has_attribute(catalog, rt, GROUPS):
+    if path == AttrPath(rt.schema, GROUPS, "value") and catalog.has_groups(rt):
         return Leaf("hash", keys.group_members(value), exact=exact and _case_exact(catalog, rt, path))
     return None
 
@@ -195,14 +195,6 @@ def postfix(node: Leaf | Combine) -> list:
     return out
 
 
-def attributes_read(query: Query) -> set[str]:
-    """Top-level attribute names the filter and sort read (to skip loading big member lists)."""
-    names = set() if query.filter is None else {path.attribute for path in attribute_paths(query.filter)}
-    if query.sort is not None:
-        names.add(query.sort.path.attribute)
-    return names
-
-
 # -- execution ----------------------------------------------------------------------------
 class QueryRunner:
     """Runs one `Query` over one tenant's resources of one type."""
@@ -217,7 +209,7 @@ class QueryRunner:
         self.query = query
         self.descending = query.sort is not None and query.sort.descending
         self.ordered = indexes.default_order if query.sort is None else indexes.ordered.get(query.sort.path)
-        needs = attributes_read(query)
+        needs = query.attributes_read()
         self.eval_members = MEMBERS in needs
         self.eval_groups = GROUPS in needs
         self._datetimes = query.sort is None or definition_of(catalog, rt, query.sort.path).type == DATETIME

@@ -33,10 +33,6 @@ def from_micros(value: bytes | str | int) -> datetime:
     return EPOCH + timedelta(microseconds=int(value))
 
 
-def has_attribute(catalog: Catalog, rt: ResourceType, name: str) -> bool:
-    return catalog.top_level(rt, rt.schema, name) is not None
-
-
 @dataclass
 class Loaded:
     """What `Reader.read` found: `total` candidates (or matches, or index entries), the
@@ -67,8 +63,8 @@ class Reader:
              after: tuple[int, str] | None = None) -> Loaded | None:
         """One call of lua/read.lua (its header says what each argument means); None when the
         plan has more candidates than `limit` or its prefix index is not ready."""
-        with_members = with_members and has_attribute(self.catalog, rt, MEMBERS)
-        with_groups = with_groups and has_attribute(self.catalog, rt, GROUPS)
+        with_members = with_members and self.catalog.has_members(rt)
+        with_groups = with_groups and self.catalog.has_groups(rt)
         reply = self._script(keys=[self.base + keys.resource_prefix(rt.name)], args=[
             self.base, self._layout, keys.resource_prefix(rt.name), self._prefixes, plan, limit, mode,
             order, "1" if descending else "0", start, count, "1" if with_members else "0",
@@ -114,8 +110,8 @@ class Reader:
                with_groups: bool) -> None:
         """Fill `members` / `groups` in place, as asked and as the type has them."""
         resources = list(resources)
-        with_members = with_members and has_attribute(self.catalog, rt, MEMBERS)
-        with_groups = with_groups and has_attribute(self.catalog, rt, GROUPS)
+        with_members = with_members and self.catalog.has_members(rt)
+        with_groups = with_groups and self.catalog.has_groups(rt)
         if not resources or not (with_members or with_groups):
             return
         pipe = self.client.pipeline(transaction=False)
@@ -142,7 +138,7 @@ class Reader:
         names: dict[str, str | None] = {}
         ordered = sorted(group_ids)
         for rt in self.catalog.resource_types:
-            if not ordered or not has_attribute(self.catalog, rt, MEMBERS):
+            if not ordered or not self.catalog.has_members(rt):
                 continue
             pipe = self.client.pipeline(transaction=False)
             for gid in ordered:
@@ -159,7 +155,7 @@ class Reader:
 def member_type_prefixes(catalog: Catalog) -> bytes:
     """Packed resource key prefixes of the types with members (where group names are)."""
     return pack([keys.resource_prefix(rt.name) for rt in catalog.resource_types
-                 if has_attribute(catalog, rt, MEMBERS)])
+                 if catalog.has_members(rt)])
 
 
 def _decode(resource_type: str, id: str, row: list) -> Resource | None:

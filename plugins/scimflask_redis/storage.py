@@ -37,11 +37,8 @@ from .indexes import PREFIX_SIGNATURE, TypeIndexes, parse_entry
 from .query import QueryRunner
 from .reader import (
     EPOCH,
-    GROUPS,
-    MEMBERS,
     Reader,
     from_micros,
-    has_attribute,
     member_type_prefixes,
     to_micros,
 )
@@ -142,9 +139,9 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
             members=members, check_members=check_members,
             ready=(indexes.ready_key, PREFIX_SIGNATURE, indexes.ordered_key(indexes.default_order)),
         )
-        if has_attribute(self.catalog, rt, MEMBERS):
+        if self.catalog.has_members(rt):
             stored.members = members
-        if has_attribute(self.catalog, rt, GROUPS):
+        if self.catalog.has_groups(rt):
             stored.groups = []
         return stored
 

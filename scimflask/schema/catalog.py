@@ -310,6 +310,11 @@ class Catalog:
         rt = self.resource_type(resource_type) if isinstance(resource_type, str) else resource_type
         return self.top_level(rt, rt.schema, "members") is not None
 
+    def has_groups(self, resource_type: ResourceType | str) -> bool:
+        """Whether the type's core schema defines the derived `groups` (Users do)."""
+        rt = self.resource_type(resource_type) if isinstance(resource_type, str) else resource_type
+        return self.top_level(rt, rt.schema, "groups") is not None
+
     def locator(self, base_url: str) -> Callable[[str, str], str]:
         """`locate(resource_type_name, id)`: the URL of a resource under `base_url`."""
         def locate(resource_type: str, id: str) -> str:

@@ -29,7 +29,7 @@ from scimflask.storage import ConfigurationError, ResourceNotFound, Storage, Uni
 
 from .files import JsonFile
 from .keyset import keyset_of, position, start_after
-from .tenant import MEMBERS, TenantDocument, has_attribute, member_to_json, new_record
+from .tenant import MEMBERS, TenantDocument, member_to_json, new_record
 
 # Longest tenant name kept readable in a file name; longer ones are hashed.
 MAX_READABLE_TENANT = 100
@@ -113,7 +113,7 @@ class JsonDirectoryStorage(Storage):
     # -- resources ------------------------------------------------------------------------
     def create(self, ctx: RequestContext, resource: Resource, *, check_members: bool = True) -> Resource:
         rt = self.catalog.resource_type(resource.resource_type)
-        takes_members = has_attribute(self.catalog, rt, MEMBERS)
+        takes_members = self.catalog.has_members(rt)
         with self._file(ctx).change() as document:
             tenant = TenantDocument(document, self.catalog)
             if tenant.find_type(resource.id) is not None:
