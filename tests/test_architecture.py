@@ -2,7 +2,8 @@
 
 - No import cycle inside `scimflask/`, counting imports made inside functions too (a lazy
   import that only survives a cycle is still a cycle).
-- Storage plugins use only the public contract of core.
+- Storage plugins use only the public contract of core, and `scimflask.protocol` imports no
+  HTTP framework.
 - No module over 700 lines and no function over 60 lines in `scimflask/` or `plugins/`.
 - `setup.cfg` lists every package, since `find:` cannot see the plugins' second root.
 """
@@ -113,6 +114,15 @@ def test_no_import_cycle_inside_scimflask():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_protocol_package_is_free_of_http():
+    # Parsing, PATCH, paging and projection are pure: the HTTP layer lives in views/ and server/.
+    modules = _modules(CORE / "protocol", ROOT)
+    found = [f"{name} imports {target}" for name, path in modules.items()
+             for target, _ in _imports(path, name, set(modules))
+             if target.split(".")[0] in ("flask", "werkzeug", "gunicorn")]
+    assert found == []
 
 
 def _plugin_imports_outside_the_contract() -> list[str]:

@@ -17,18 +17,18 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _deeper_than(value: object, limit: int) -> bool:
+def _deeper_than(value: dict | list, limit: int) -> bool:
     """Whether a parsed document nests containers more than `limit` deep.
 
     Walks containers only (a SCIM body has a few dozen), so it costs far less than scanning
     the text character by character; the C parser itself stops at Python's recursion limit.
     """
-    stack = [(value, 1)]
+    stack: list[tuple[dict | list, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
             return True
-        children = item.values() if isinstance(item, dict) else item
+        children = list(item.values()) if isinstance(item, dict) else item
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
 
