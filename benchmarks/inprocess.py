@@ -96,7 +96,7 @@ def _membership(group_size: int):
 
 
 def _workloads(n: int):
-    """(name, function i -> (method, path, query, body)) for the request shapes of issue 9."""
+    """(name, function i -> (method, path, query, body)) for the request shapes of the HTTP workloads."""
     def lookup(attr, value):
         return lambda i: ("GET", "/scim/v2/Users", "filter=" + f'{attr} eq "{value(i)}"', None)
 

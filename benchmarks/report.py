@@ -1,8 +1,9 @@
-"""Ratios to the ceiling, the issue's targets, and the Markdown tables."""
+"""Ratios to the ceiling, the performance targets, and the Markdown tables."""
 
 from __future__ import annotations
 
-# Share of the ceiling the issue asks for, per backend, for indexed lookups and one-attribute PATCH.
+# The share of the ceiling each backend should reach on indexed lookups and one-attribute PATCH
+# (benchmarks/README.md explains the figures).
 LOOKUP_TARGET = {"memory": 0.50, "sqlite": 0.50, "postgres": 0.35, "redis": 0.35, "mysql": 0.35}
 PATCH_TARGET = 0.40
 MEMBERS_PER_SECOND_TARGET = 5000

@@ -1,4 +1,4 @@
-"""The workloads of issue 9 as load scripts, each returning measurement rows.
+"""The benchmark workloads (what identity providers send) as load scripts, each returning measurement rows.
 
 A row is a dict: `workload`, `n` (directory or group size), the headline `value` and its `unit`,
 `p50_ms` / `p99_ms`, `errors`, and `kind` -- "throughput" rows are compared with the ceiling's

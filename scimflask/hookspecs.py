@@ -26,8 +26,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def scimflask_register_storage(registry: StorageRegistry) -> None:
     """Add storage backends: call ``registry.add(MyStorage)`` for each class.
 
-    Called once per ``Scim.init_app``. Each class declares the URL schemes it serves in
-    ``schemes``; the app's ``SCIM_STORAGE_URI`` then picks one.
+    Called each time storage is opened: once per ``Scim.init_app``, and once per run of a
+    command-line tool that opens storage (migrate, export, import). Each class declares the URL
+    schemes it serves in ``schemes``; the app's ``SCIM_STORAGE_URI`` then picks one.
 
     Example::
 
@@ -43,8 +44,8 @@ def scimflask_register_storage(registry: StorageRegistry) -> None:
 def scimflask_register_schemas(catalog: Catalog) -> None:
     """Add custom schemas, extensions or resource types to ``catalog``.
 
-    Called once per ``Scim.init_app``, after the built-in User, Group and Enterprise User
-    definitions are in. The same definitions then drive ``/Schemas``, validation, filters and
+    Called each time storage is opened (like ``scimflask_register_storage``), after the built-in
+    User, Group and Enterprise User definitions are in. The same definitions then drive ``/Schemas``, validation, filters and
     PATCH.
 
     Example::
@@ -84,7 +85,7 @@ def scimflask_authenticate(request: Request, config: dict[str, Any]) -> Any:
 
 @hookspec
 def scimflask_resource_changed(event: ResourceEvent) -> None:
-    """Observe a committed write (create, replace, patch, delete) of a User or Group.
+    """Observe a committed write (create, replace, patch, delete) of a resource of any type.
 
     Called after the storage has committed, once per resource written (Bulk included). The
     return value is ignored; an exception is logged and swallowed, never shown to the client.

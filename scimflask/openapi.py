@@ -176,9 +176,20 @@ def _case_insensitive(*words: str) -> str:
 
 
 def message_schemas(catalog: Catalog) -> dict[str, dict]:
-    """Error, ListResponse, PatchOp, SearchRequest, BulkRequest, BulkResponse, discovery."""
-    any_resource = {"oneOf": [_ref(rt.name) for rt in catalog.resource_types]}
-    error = {
+    """Error, the resources with their list responses, PatchOp, SearchRequest, Bulk, discovery."""
+    return {
+        "Error": _error_schema(),
+        **_resource_schemas(catalog),
+        "PatchOp": _patch_op_schema(),
+        "SearchRequest": _search_request_schema(),
+        "BulkRequest": _bulk_request_schema(),
+        "BulkResponse": _bulk_response_schema(),
+        **_discovery_schemas(),
+    }
+
+
+def _error_schema() -> dict:
+    return {
         "type": "object",
         "required": ["schemas", "status"],
         "properties": {
@@ -190,13 +201,38 @@ def message_schemas(catalog: Catalog) -> dict[str, dict]:
         "additionalProperties": False,
         "description": "RFC 7644 §3.12 error body.",
     }
-    schemas: dict[str, dict] = {"Error": error}
+
+
+def _resource_schemas(catalog: Catalog) -> dict[str, dict]:
+    """Per resource type its response, request and list-response schema, then the list
+    response of /.search, whose resources may be of any type."""
+    schemas: dict[str, dict] = {}
     for rt in catalog.resource_types:
         schemas[rt.name] = resource_schema(catalog, rt, for_request=False)
         schemas[f"{rt.name}Request"] = resource_schema(catalog, rt, for_request=True)
         schemas[f"{rt.name}ListResponse"] = _list_response(_ref(rt.name))
-    schemas["ListResponse"] = _list_response(any_resource)
-    schemas["PatchOp"] = {
+    schemas["ListResponse"] = _list_response({"oneOf": [_ref(rt.name) for rt in catalog.resource_types]})
+    return schemas
+
+
+def _list_response(items: dict) -> dict:
+    return {
+        "type": "object",
+        "required": ["schemas", "totalResults", "Resources"],
+        "properties": {
+            "schemas": {"type": "array", "items": {"const": LIST_RESPONSE}},
+            "totalResults": {"type": "integer", "minimum": 0},
+            "itemsPerPage": {"type": "integer", "minimum": 0},
+            "startIndex": {"type": "integer", "minimum": 1},
+            "nextCursor": {"type": "string"},
+            "Resources": {"type": "array", "items": items},
+        },
+        "additionalProperties": False,
+    }
+
+
+def _patch_op_schema() -> dict:
+    return {
         "type": "object",
         "required": ["schemas", "Operations"],
         "properties": {
@@ -213,13 +249,16 @@ def message_schemas(catalog: Catalog) -> dict[str, dict]:
         },
         "description": "RFC 7644 §3.5.2 PATCH request.",
     }
+
+
+def _search_request_schema() -> dict:
     paging = {
         "startIndex": {"type": "integer", "description": "1-based index; values below 1 mean 1."},
         "count": {"type": "integer", "description": "Page size; negative means 0, larger than the "
                                                      "maximum is lowered to it."},
         "cursor": {"type": "string", "description": "RFC 9865 cursor; empty for the first page."},
     }
-    schemas["SearchRequest"] = {
+    return {
         "type": "object",
         "required": ["schemas"],
         "properties": {
@@ -234,7 +273,10 @@ def message_schemas(catalog: Catalog) -> dict[str, dict]:
         "additionalProperties": False,
         "description": "RFC 7644 §3.4.3 search request; use it for filters too long for a URL.",
     }
-    schemas["BulkRequest"] = {
+
+
+def _bulk_request_schema() -> dict:
+    return {
         "type": "object",
         "required": ["schemas", "Operations"],
         "properties": {
@@ -254,7 +296,10 @@ def message_schemas(catalog: Catalog) -> dict[str, dict]:
         },
         "description": "RFC 7644 §3.7 bulk request; POST operations need a bulkId.",
     }
-    schemas["BulkResponse"] = {
+
+
+def _bulk_response_schema() -> dict:
+    return {
         "type": "object",
         "required": ["schemas", "Operations"],
         "properties": {
@@ -274,32 +319,22 @@ def message_schemas(catalog: Catalog) -> dict[str, dict]:
             }},
         },
     }
-    schemas["ServiceProviderConfig"] = {
-        "type": "object",
-        "required": ["schemas", "patch", "bulk", "filter", "changePassword", "sort", "etag",
-                     "authenticationSchemes"],
+
+
+def _discovery_schemas() -> dict[str, dict]:
+    """The discovery documents (RFC 7644 §4), described by their required members only."""
+    schemas: dict[str, dict] = {
+        "ServiceProviderConfig": {
+            "type": "object",
+            "required": ["schemas", "patch", "bulk", "filter", "changePassword", "sort", "etag",
+                         "authenticationSchemes"],
+        },
+        "ResourceType": {"type": "object", "required": ["schemas", "id", "name", "endpoint", "schema"]},
+        "Schema": {"type": "object", "required": ["schemas", "id", "attributes"]},
     }
-    schemas["ResourceType"] = {"type": "object", "required": ["schemas", "id", "name", "endpoint", "schema"]}
-    schemas["Schema"] = {"type": "object", "required": ["schemas", "id", "attributes"]}
     for name in ("ResourceType", "Schema"):
         schemas[f"{name}ListResponse"] = _list_response(_ref(name))
     return schemas
-
-
-def _list_response(items: dict) -> dict:
-    return {
-        "type": "object",
-        "required": ["schemas", "totalResults", "Resources"],
-        "properties": {
-            "schemas": {"type": "array", "items": {"const": LIST_RESPONSE}},
-            "totalResults": {"type": "integer", "minimum": 0},
-            "itemsPerPage": {"type": "integer", "minimum": 0},
-            "startIndex": {"type": "integer", "minimum": 1},
-            "nextCursor": {"type": "string"},
-            "Resources": {"type": "array", "items": items},
-        },
-        "additionalProperties": False,
-    }
 
 
 # -- paths ------------------------------------------------------------------------------------

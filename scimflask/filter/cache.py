@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 from ..schema.catalog import Catalog, ResourceType
 from .ast import And, Compare, Filter, Not, Or, Present, ValuePath
-from .lexer import SyntaxProblem, _string
+from .lexer import SyntaxProblem, decode_string
 from .parser import MAX_LENGTH, parse_filter, parse_path
 from .path import PatchPath
 
@@ -105,7 +105,7 @@ def _split_literals(text: str) -> tuple[str, list[str]] | None:
     position = 0
     while (quote := text.find('"', position)) != -1:
         try:
-            token, end = _string(text, quote, False)  # the lexer's own decoding and checks
+            token, end = decode_string(text, quote)  # the lexer's own decoding and checks
         except SyntaxProblem:
             return None
         parts.append(text[position:quote])

@@ -88,7 +88,7 @@ class Lexer:
         if char in "()[]":
             token, index = Token(char, char, position, spaced=spaced), index + 1
         elif char == '"':
-            token, index = _string(text, index, spaced)
+            token, index = decode_string(text, index, spaced)
         elif char == "-" or char.isdigit():
             token, index = _number(text, index, spaced)
         elif (match := _WORD.match(text, index)) is not None:
@@ -99,7 +99,12 @@ class Lexer:
         return token
 
 
-def _string(text: str, index: int, spaced: bool) -> tuple[Token, int]:
+def decode_string(text: str, index: int, spaced: bool = False) -> tuple[Token, int]:
+    """The JSON string literal that starts at `text[index]` as a STRING token, and the index after it.
+
+    Public because the filter cache must cut literals out of a text exactly as the lexer reads
+    them. Raises `SyntaxProblem` for a malformed literal or one holding an unpaired surrogate.
+    """
     match = _STRING.match(text, index)
     if match is None:
         raise SyntaxProblem(index + 1, "unterminated or malformed JSON string literal")

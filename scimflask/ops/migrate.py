@@ -197,7 +197,8 @@ def read_file(path: str) -> Iterator[dict]:
 
 # -- verification -------------------------------------------------------------------------
 
-def _comparable(resource: Resource) -> tuple:
+def _verified_parts(resource: Resource) -> tuple:
+    """What `verify` compares of a resource: data, timestamps and members in any order."""
     members = None if resource.members is None else sorted((m.value, m.type or "") for m in resource.members)
     return (resource.data, format_datetime(resource.created), format_datetime(resource.last_modified), members)
 
@@ -230,6 +231,6 @@ def verify(source: Storage, target: Storage, tenants: Iterable[str], *, every_re
                 except ResourceNotFound:
                     problems.append(f"{tenant}/{resource_type}/{resource.id}: missing in target")
                     continue
-                if _comparable(copied) != _comparable(resource):
+                if _verified_parts(copied) != _verified_parts(resource):
                     problems.append(f"{tenant}/{resource_type}/{resource.id}: differs")
     return problems

@@ -1,4 +1,4 @@
-"""Optional storage abilities for operating a multi-tenant service (issue: tenants, log, limits).
+"""Optional storage abilities for operating a multi-tenant service: tenants, log, rate limits.
 
 A backend opts in by inheriting a mixin and implementing its methods; features that need one
 check `isinstance(storage, Mixin)` and fail with a clear message otherwise. The built-in memory,

@@ -25,7 +25,8 @@ from .contract_support import (
 )
 from .strategies import filters, group_lists, timestamps, user_lists
 
-ENTERPRISE = ENTERPRISE_USER + ":"
+# How a filter names an enterprise-extension attribute (RFC 7644 §3.10: the URN, ":", the name).
+ENTERPRISE_PREFIX = ENTERPRISE_USER + ":"
 
 # A small directory where each filter below separates the users in a different way.
 PEOPLE = [
@@ -70,16 +71,16 @@ USER_FILTERS = [
     ('emails[type eq "home" and value sw "alice@corp"]', set()),  # one element must match it all
     ('emails.type eq "home" and emails.value sw "alice@corp"', {"alice"}),  # any value each
     ('emails.value ew "home.org"', {"alice", "dave_x"}),
-    (f'{ENTERPRISE}employeeNumber gt "005"', {"Eve%"}),
-    (f'{ENTERPRISE}department eq "sales"', {"Bob"}),
-    (f'{ENTERPRISE}employeeNumber pr and not ({ENTERPRISE}department pr)', {"Eve%"}),
+    (f'{ENTERPRISE_PREFIX}employeeNumber gt "005"', {"Eve%"}),
+    (f'{ENTERPRISE_PREFIX}department eq "sales"', {"Bob"}),
+    (f'{ENTERPRISE_PREFIX}employeeNumber pr and not ({ENTERPRISE_PREFIX}department pr)', {"Eve%"}),
     ('title eq "engineer" or userType eq "contractor"', {"alice", "dave_x", "Eve%"}),
     ('(userName eq "alice" or userName eq "bob") and active eq false', {"Bob"}),
     ('meta.resourceType eq "User"', EVERYONE),
 ]
 
 SORTABLE = ["userName", "displayName", "title", "name.familyName", "externalId", "active",
-            "emails.value", "emails.type", f"{ENTERPRISE}employeeNumber", "meta.created",
+            "emails.value", "emails.type", f"{ENTERPRISE_PREFIX}employeeNumber", "meta.created",
             "meta.lastModified", "id"]
 
 

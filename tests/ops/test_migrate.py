@@ -153,9 +153,9 @@ def test_import_refuses_a_broken_file(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("make_target", [t for t in TARGETS if t.id in ("postgres", "redis")])
-def test_migration_at_issue_scale(make_target, tmp_path):
-    """The issue's case at its size: 10,000 users and 100 groups from SQLite to PostgreSQL and
-    to Redis (the smaller test above covers every target and the resumed run)."""
+def test_migration_of_a_production_sized_directory(make_target, tmp_path):
+    """10,000 users and 100 groups from SQLite to PostgreSQL and to Redis, verified resource by
+    resource (the smaller test above covers every target and the resumed run)."""
     storage = open_storage(f"sqlite:///{tmp_path / 'big.db'}")
     fill(storage, "big-" + uuid.uuid4().hex[:8], 10_000, 100)
     target = _target(make_target, tmp_path)

@@ -51,98 +51,116 @@ def _error(status: int, detail: str) -> tuple[Response, int]:
 
 
 def make_admin_blueprint(service: AdminService, config, pm: pluggy.PluginManager) -> Blueprint:
+    """The admin API over `service`, admitting requests by `pm`'s hook or `SCIM_ADMIN_TOKENS`."""
     bp = Blueprint("scim_admin", __name__)
-    tokens = config["SCIM_ADMIN_TOKENS"]
+    views = AdminViews(service, config, pm)
+    bp.before_request(views.authorize)
+    bp.after_request(_security_headers)
+    bp.register_error_handler(AdminError, _admin_error)
+    bp.register_error_handler(StorageUnavailable, _unavailable)
+    bp.register_error_handler(HTTPException, _http_error)
+    bp.register_error_handler(Exception, _unexpected)
+    bp.get("/tenants")(views.list_tenants)
+    bp.put("/tenants/<tenant>/scim")(views.enable_scim)
+    bp.post("/tenants/<tenant>/disable")(views.disable)
+    bp.post("/tenants/<tenant>/enable")(views.enable)
+    bp.delete("/tenants/<tenant>")(views.delete_tenant)
+    bp.get("/tenants/<tenant>/tokens")(views.list_tokens)
+    bp.post("/tenants/<tenant>/tokens/rotate")(views.rotate)
+    bp.delete("/tokens/<token_id>")(views.revoke)
+    bp.get("/tenants/<tenant>/log")(views.provisioning_log)
+    bp.add_url_rule("/<path:unknown>", "unknown_endpoint", _unknown_endpoint,
+                    methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    return bp
 
-    def public_base_url() -> str:
-        return config["SCIM_PUBLIC_BASE_URL"] or request.host_url
 
-    @bp.before_request
-    def authorize():
-        verdict = pm.hook.scimflask_authorize_admin(request=request, config=config)
+class AdminViews:
+    """The admin API's views over one app's admin service, configuration and plugins."""
+
+    def __init__(self, service: AdminService, config, pm: pluggy.PluginManager) -> None:
+        self.service = service
+        self.config = config
+        self.pm = pm
+        self.tokens = config["SCIM_ADMIN_TOKENS"]
+
+    def authorize(self):
+        """Admit the request by the first plugin that decides, else by the static admin tokens."""
+        verdict = self.pm.hook.scimflask_authorize_admin(request=request, config=self.config)
         if verdict is None:
-            verdict = _static_token_matches(request.headers.get("Authorization"), tokens)
+            verdict = _static_token_matches(request.headers.get("Authorization"), self.tokens)
         if not verdict:
             response, status = _error(401, "Admin credentials required: 'Authorization: Bearer <admin token>'.")
             response.headers["WWW-Authenticate"] = 'Bearer realm="scimflask-admin"'
             return response, status
         return None
 
-    @bp.after_request
-    def headers(response: Response) -> Response:
-        for name, value in ADMIN_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    def _public_base_url(self) -> str:
+        return self.config["SCIM_PUBLIC_BASE_URL"] or request.host_url
 
-    @bp.errorhandler(AdminError)
-    def admin_error(error: AdminError):
-        return _error(error.status, error.detail)
+    def list_tenants(self):
+        return jsonify(tenants=self.service.list_tenants())
 
-    @bp.errorhandler(StorageUnavailable)
-    def unavailable(error: StorageUnavailable):
-        log.error("admin API: storage unavailable: %s", error)
-        return _error(503, "The storage backend is unavailable; retry later.")
-
-    @bp.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        return _error(error.code or 500, error.description or error.name)
-
-    @bp.errorhandler(Exception)
-    def unexpected(error: Exception):
-        if isinstance(error, HTTPException):
-            return http_error(error)
-        log.exception("admin API: unhandled error in %s %s", request.method, request.path)
-        return _error(500, "Internal server error.")
-
-    @bp.get("/tenants")
-    def list_tenants():
-        return jsonify(tenants=service.list_tenants())
-
-    @bp.put("/tenants/<tenant>/scim")
-    def enable_scim(tenant: str):
-        issued = service.enable_scim(tenant, public_base_url())
+    def enable_scim(self, tenant: str):
+        issued = self.service.enable_scim(tenant, self._public_base_url())
         return jsonify(issued.to_dict()), 201 if issued.tenant_created else 200
 
-    @bp.post("/tenants/<tenant>/disable")
-    def disable(tenant: str):
-        return jsonify(service.set_disabled(tenant, True))
+    def disable(self, tenant: str):
+        return jsonify(self.service.set_disabled(tenant, True))
 
-    @bp.post("/tenants/<tenant>/enable")
-    def enable(tenant: str):
-        return jsonify(service.set_disabled(tenant, False))
+    def enable(self, tenant: str):
+        return jsonify(self.service.set_disabled(tenant, False))
 
-    @bp.delete("/tenants/<tenant>")
-    def delete_tenant(tenant: str):
-        if not service.delete_tenant(tenant):
+    def delete_tenant(self, tenant: str):
+        if not self.service.delete_tenant(tenant):
             raise AdminError(f"no tenant {tenant!r}", 404)
         return Response(status=204)
 
-    @bp.get("/tenants/<tenant>/tokens")
-    def list_tokens(tenant: str):
-        return jsonify(tokens=service.list_tokens(tenant))
+    def list_tokens(self, tenant: str):
+        return jsonify(tokens=self.service.list_tokens(tenant))
 
-    @bp.post("/tenants/<tenant>/tokens/rotate")
-    def rotate(tenant: str):
-        issued, deadline = service.rotate(tenant, public_base_url())
+    def rotate(self, tenant: str):
+        issued, deadline = self.service.rotate(tenant, self._public_base_url())
         body = issued.to_dict()
         body["previousTokensExpire"] = deadline.isoformat().replace("+00:00", "Z")
         return jsonify(body), 201
 
-    @bp.delete("/tokens/<token_id>")
-    def revoke(token_id: str):
-        service.revoke(token_id)
+    def revoke(self, token_id: str):
+        self.service.revoke(token_id)
         return Response(status=204)
 
-    @bp.get("/tenants/<tenant>/log")
-    def provisioning_log(tenant: str):
+    def provisioning_log(self, tenant: str):
         limit = request.args.get("limit", "100")
         if not limit.isdigit():
             raise AdminError("limit must be a positive integer")
         before = request.args.get("before") or None
-        return jsonify(entries=service.query_log(tenant, int(limit), before))
+        return jsonify(entries=self.service.query_log(tenant, int(limit), before))
 
-    @bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    def unknown_endpoint(unknown: str):
-        raise AdminError("No such admin endpoint.", 404)
 
-    return bp
+def _unknown_endpoint(unknown: str):
+    raise AdminError("No such admin endpoint.", 404)
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in ADMIN_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _admin_error(error: AdminError):
+    return _error(error.status, error.detail)
+
+
+def _unavailable(error: StorageUnavailable):
+    log.error("admin API: storage unavailable: %s", error)
+    return _error(503, "The storage backend is unavailable; retry later.")
+
+
+def _http_error(error: HTTPException):
+    return _error(error.code or 500, error.description or error.name)
+
+
+def _unexpected(error: Exception):
+    if isinstance(error, HTTPException):
+        return _http_error(error)
+    log.exception("admin API: unhandled error in %s %s", request.method, request.path)
+    return _error(500, "Internal server error.")
