@@ -7,10 +7,8 @@ from .hookspecs import hookimpl
 from .model import Change, Member, Page, Query, RequestContext, Resource, Sort, Token
 from .storage import Storage, StorageRegistry
 
-SCIM = Scim  # the spelling the design card uses
-
 __all__ = [
-    "Scim", "SCIM", "create_app", "hookimpl", "Storage", "StorageRegistry", "ScimError",
+    "Scim", "create_app", "hookimpl", "Storage", "StorageRegistry", "ScimError",
     "ConfigurationError", "Change", "Member", "Page", "Query", "RequestContext", "Resource",
     "Sort", "Token",
 ]
