@@ -11,7 +11,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -35,6 +35,7 @@ from .protocol.paging import CursorPosition, Paging
 from .protocol.patch import MembersRequired, PatchResult, apply_patch, parse_patch_request
 from .schema.catalog import ResourceType
 from .state import ScimState
+from .storage.base import Storage
 from .storage.errors import (
     ResourceNotFound,
     StaleKeyset,
@@ -107,9 +108,13 @@ class Operations:
 
     def __init__(self, state: ScimState) -> None:
         self.state = state
-        self.storage = state.storage
         self.catalog = state.catalog
         self.config = state.config
+
+    @property
+    def storage(self) -> Storage:
+        # Read from the state on each use: views build one Operations per app, at registration.
+        return self.state.storage
 
     # -- helpers ------------------------------------------------------------------------
     def resource_type(self, name: str) -> ResourceType:
@@ -241,6 +246,12 @@ class Operations:
             current = self.storage.get(ctx, rt.name, id, with_members=True, with_groups=False)
             return current, apply_patch(current, operations, self.catalog, rt)
 
+    def count_members(self, ctx: RequestContext, group_id: str, *, up_to: int | None = None) -> int:
+        """How many members a Group has, counted without loading them; with `up_to`, only
+        whether there are more (the answer is then at most `up_to + 1`)."""
+        with translated("Group"):
+            return self.storage.count_members(ctx, group_id, up_to=up_to)
+
     def delete(self, ctx: RequestContext, resource_type: str, id: str, expected_version: int | None) -> None:
         with translated(resource_type):
             self.storage.delete(ctx, resource_type, id, expected_version=expected_version)
@@ -298,6 +309,44 @@ class Operations:
             end = position.offset + len(page.resources)
             next_cursor = codec.encode(CursorPosition(offset=end), fingerprint) if end < page.total else None
         return SearchResult(page.resources, page.total, None, next_cursor)
+
+    def search_all(self, ctx: RequestContext, searches: Sequence[tuple[str, SearchParams]]) -> SearchResult:
+        """One index-paged search across resource types (RFC 7644 §3.4.3, `POST /.search`).
+
+        `searches` pairs each resource type with the request's parameters for it, in the order
+        the results are listed; they share filter and paging and differ only in what to load.
+        Sorting and cursors are not defined across types; callers refuse them. A type whose
+        filter names attributes it lacks cannot match and is left out (if every type is, its
+        error is raised). Each type's total is counted first, then only the slices that fall
+        into the requested window are read.
+        """
+        matching: list[tuple[str, SearchParams]] = []
+        errors: list[InvalidFilter] = []
+        for name, params in searches:
+            try:
+                self.build_query(self.resource_type(name), params)
+            except InvalidFilter as exc:
+                errors.append(exc)
+                continue
+            matching.append((name, params))
+        if errors and not matching:
+            raise errors[0]
+        paging = searches[-1][1].paging if searches else Paging(1, 0, None)
+        totals = [self.search(ctx, name, replace(params, paging=Paging(1, 0, None))).total
+                  for name, params in matching]
+        resources: list[Resource] = []
+        offset, remaining = paging.start_index - 1, paging.count
+        for (name, params), total in zip(matching, totals, strict=True):
+            if remaining <= 0:
+                break
+            if offset >= total:
+                offset -= total
+                continue
+            found = self.search(ctx, name, replace(params, paging=Paging(offset + 1, remaining, None)))
+            resources.extend(found.resources)
+            remaining -= len(found.resources)
+            offset = 0
+        return SearchResult(resources, sum(totals), paging.start_index)
 
 
 __all__ = ["Operations", "SearchParams", "SearchResult", "Page"]

@@ -9,22 +9,24 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from ..errors import ScimError
+from ..operations import Operations
 from ..state import ScimState
 from .http import principal, scim_route
-from .resources import ITEM_METHODS, ResourceItemView
+from .resources import ITEM_METHODS, Renderer, ResourceItemView
 
 
 def register(bp: Blueprint, state: ScimState) -> None:
     user_type = next((rt for rt in state.catalog.resource_types if rt.name == "User"), None)
+    users = None if user_type is None else ResourceItemView(state, Operations(state), Renderer(state, user_type))
 
     @scim_route(bp, "/Me", ("POST", *ITEM_METHODS))
     def me_view():
         user_id = principal().user_id
-        if user_type is None or user_id is None:
+        if users is None or user_id is None:
             raise ScimError("/Me is not available: this credential is not associated with a User",
                             status=501)
         if request.method == "POST":
             # Self-registration through /Me (RFC 7644 §3.11) is not offered.
             raise ScimError("creating the authenticated subject through POST /Me is not supported",
                             status=501)
-        return ResourceItemView(state, user_type).dispatch_request(id=user_id)
+        return users.dispatch_request(id=user_id)

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from ..config import ConfigKeys
 from ..errors import ScimError
 from ..model import Resource
-from ..operations import Operations, SearchParams
+from ..operations import Operations, SearchParams, SearchResult
 from ..protocol.etag import etag_for, expected_version, not_modified
 from ..protocol.messages import LIST_RESPONSE
 from ..protocol.paging import parse_paging
@@ -37,18 +37,23 @@ class Renderer:
         document["schemas"] = schemas_for(resource.data, self.rt)
         return project(document, self.state.catalog, self.rt, attributes=attrs, excluded=excl)
 
-    def list_response(self, result, base_url: str, attrs, excl) -> dict:
-        body: dict = {
-            "schemas": [LIST_RESPONSE],
-            "totalResults": result.total,
-            "itemsPerPage": len(result.resources),
-        }
-        if result.start_index is not None:
-            body["startIndex"] = result.start_index
-        if result.next_cursor is not None:
-            body["nextCursor"] = result.next_cursor
-        body["Resources"] = [self.document(r, base_url, attrs, excl) for r in result.resources]
-        return body
+    def list_response(self, result: SearchResult, base_url: str, attrs, excl) -> dict:
+        return list_body(result, [self.document(r, base_url, attrs, excl) for r in result.resources])
+
+
+def list_body(result: SearchResult, documents: list[dict]) -> dict:
+    """A ListResponse (RFC 7644 §3.4.2) of `result`, whose resources are already rendered."""
+    body: dict = {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": result.total,
+        "itemsPerPage": len(documents),
+    }
+    if result.start_index is not None:
+        body["startIndex"] = result.start_index
+    if result.next_cursor is not None:
+        body["nextCursor"] = result.next_cursor
+    body["Resources"] = documents
+    return body
 
 
 def _as_text(value: str | list | None) -> str | None:
@@ -104,11 +109,13 @@ def resource_response(renderer: Renderer, resource: Resource, status: int, attrs
 class ResourceListView(MethodView):
     """GET (list/filter) and POST (create) on a resource type's endpoint."""
 
-    def __init__(self, state: ScimState, rt: ResourceType) -> None:
+    init_every_request = False  # built once at registration, with the app's Operations
+
+    def __init__(self, state: ScimState, ops: Operations, renderer: Renderer) -> None:
         self.state = state
-        self.rt = rt
-        self.ops = Operations(state)
-        self.renderer = Renderer(state, rt)
+        self.ops = ops
+        self.renderer = renderer
+        self.rt = renderer.rt
 
     def get(self):
         params, (attrs, excl) = search_params(self.state, self.renderer, query_source())
@@ -127,11 +134,13 @@ class ResourceListView(MethodView):
 class ResourceItemView(MethodView):
     """GET, PUT, PATCH, DELETE on one resource."""
 
-    def __init__(self, state: ScimState, rt: ResourceType) -> None:
+    init_every_request = False  # built once at registration, with the app's Operations
+
+    def __init__(self, state: ScimState, ops: Operations, renderer: Renderer) -> None:
         self.state = state
-        self.rt = rt
-        self.ops = Operations(state)
-        self.renderer = Renderer(state, rt)
+        self.ops = ops
+        self.renderer = renderer
+        self.rt = renderer.rt
 
     def _projection(self):
         if not request.environ.get("QUERY_STRING"):  # the common case: skip parsing the query
@@ -159,17 +168,18 @@ class ResourceItemView(MethodView):
                                  else updated, 200, attrs, excl)
 
     def patch(self, id: str):
-        body = json_object(self.state.config[ConfigKeys.MAX_PAYLOAD_BYTES])
+        config = self.state.config
+        body = json_object(config[ConfigKeys.MAX_PAYLOAD_BYTES])
         attrs, excl, with_members, with_groups = self._projection()
         version = expected_version(request.headers.get("If-Match"))
         ctx = request_context()
         updated, _ = self.ops.patch(ctx, self.rt.name, id, body, version, with_groups=with_groups)
-        mode = self.state.config[ConfigKeys.PATCH_RESPONSE]
+        mode = config[ConfigKeys.PATCH_RESPONSE]
         if mode == "no-content":
             return scim_response(None, 204, {"ETag": etag_for(updated.version)})
         if mode == "auto" and with_members and self.state.catalog.has_members(self.rt):
-            limit = self.state.config[ConfigKeys.PATCH_RESPONSE_MAX_MEMBERS]
-            if self.state.storage.count_members(ctx, id, up_to=limit) > limit:
+            limit = config[ConfigKeys.PATCH_RESPONSE_MAX_MEMBERS]
+            if self.ops.count_members(ctx, id, up_to=limit) > limit:
                 return scim_response(None, 204, {"ETag": etag_for(updated.version)})
         # Members may have changed (and are not returned by the update); groups came with the read.
         resource = self._fresh(id, with_members, with_groups) if with_members else updated
@@ -185,7 +195,9 @@ ITEM_METHODS = ("GET", "PUT", "PATCH", "DELETE")
 
 
 def register(bp: Blueprint, state: ScimState) -> None:
+    ops = Operations(state)
     for rt in state.catalog.resource_types:
         name = rt.name.lower()
-        scim_route(bp, rt.endpoint, ("GET", "POST"), ResourceListView.as_view(name + "s", state, rt))
-        scim_route(bp, f"{rt.endpoint}/<id>", ITEM_METHODS, ResourceItemView.as_view(name, state, rt))
+        renderer = Renderer(state, rt)
+        scim_route(bp, rt.endpoint, ("GET", "POST"), ResourceListView.as_view(name + "s", state, ops, renderer))
+        scim_route(bp, f"{rt.endpoint}/<id>", ITEM_METHODS, ResourceItemView.as_view(name, state, ops, renderer))

@@ -1,8 +1,9 @@
 """`POST /.search` on a resource type and at the root (RFC 7644 §3.4.3).
 
 The SearchRequest body feeds the same `Operations.search` as GET, so both paths share scoping,
-paging and projection. At the root, each resource type is queried in catalog order and the
-pages are stitched together by index.
+paging and projection. At the root, `Operations.search_all` queries each resource type in
+catalog order and stitches the pages together by index; each resource is rendered with its
+own type's projection.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..config import ConfigKeys
-from ..errors import InvalidFilter, InvalidSyntax, InvalidValue, ScimError
-from ..operations import Operations, SearchParams
-from ..protocol.messages import LIST_RESPONSE, SEARCH_REQUEST
-from ..protocol.paging import Paging
+from ..errors import InvalidSyntax, InvalidValue
+from ..operations import Operations
+from ..protocol.messages import SEARCH_REQUEST
 from ..state import ScimState
 from .http import json_object, request_context, scim_response, scim_route
-from .resources import Renderer, search_params
+from .resources import Renderer, list_body, search_params
 
 _FIELDS = {"schemas", "attributes", "excludedattributes", "filter", "sortby", "sortorder",
            "startindex", "count", "cursor"}
@@ -44,19 +44,17 @@ def register(bp: Blueprint, state: ScimState) -> None:
     ops = Operations(state)
     renderers = {rt.name: Renderer(state, rt) for rt in state.catalog.resource_types}
 
-    def make_view(rt_name: str):
-        renderer = renderers[rt_name]
-
+    def make_view(renderer: Renderer):
         def view():
             params, (attrs, excl) = search_params(state, renderer, search_request(state))
             ctx = request_context()
-            result = ops.search(ctx, rt_name, params)
+            result = ops.search(ctx, renderer.rt.name, params)
             return scim_response(renderer.list_response(result, ctx.base_url, attrs, excl))
 
         return view
 
     for rt in state.catalog.resource_types:
-        scim_route(bp, f"{rt.endpoint}/.search", ("POST",), make_view(rt.name),
+        scim_route(bp, f"{rt.endpoint}/.search", ("POST",), make_view(renderers[rt.name]),
                    endpoint=f"{rt.name.lower()}s_search")
 
     @scim_route(bp, "/.search", ("POST",))
@@ -65,39 +63,12 @@ def register(bp: Blueprint, state: ScimState) -> None:
         if source.get("sortBy") or source.get("cursor") is not None:
             raise InvalidValue("sortBy and cursor are supported on a resource type's /.search, "
                                "not across resource types")
+        searches = {name: search_params(state, renderer, source) for name, renderer in renderers.items()}
         ctx = request_context()
-        parts: list[tuple[Renderer, SearchParams, tuple]] = []
-        errors: list[ScimError] = []
-        start, count = 1, 0
-        for renderer in renderers.values():
-            params, projection = search_params(state, renderer, source)
-            start, count = params.paging.start_index, params.paging.count
-            try:
-                ops.build_query(renderer.rt, params)
-            except InvalidFilter as exc:  # the filter names attributes this type lacks
-                errors.append(exc)
-                continue
-            parts.append((renderer, params, projection))
-        if not parts:
-            raise errors[0]
-        # Totals first, then only the slices that fall into the requested window.
-        totals = []
-        for renderer, params, _ in parts:
-            params.paging = Paging(1, 0, None)
-            totals.append(ops.search(ctx, renderer.rt.name, params).total)
-        resources: list[dict] = []
-        offset = start - 1
-        remaining = count
-        for (renderer, params, (attrs, excl)), total in zip(parts, totals, strict=True):
-            if remaining <= 0:
-                break
-            if offset >= total:
-                offset -= total
-                continue
-            params.paging = Paging(offset + 1, remaining, None)
-            result = ops.search(ctx, renderer.rt.name, params)
-            resources.extend(renderer.document(r, ctx.base_url, attrs, excl) for r in result.resources)
-            remaining -= len(result.resources)
-            offset = 0
-        return scim_response({"schemas": [LIST_RESPONSE], "totalResults": sum(totals),
-                              "itemsPerPage": len(resources), "startIndex": start, "Resources": resources})
+        result = ops.search_all(ctx, [(name, params) for name, (params, _) in searches.items()])
+        documents = []
+        for resource in result.resources:
+            name = state.catalog.resource_type(resource.resource_type).name
+            attrs, excl = searches[name][1]
+            documents.append(renderers[name].document(resource, ctx.base_url, attrs, excl))
+        return scim_response(list_body(result, documents))

@@ -1,4 +1,4 @@
-"""POST /Bulk (RFC 7644 §3.7; issue 4 point 7)."""
+"""POST /Bulk over HTTP (RFC 7644 §3.7); the scheduler alone is tested in tests/protocol/test_bulk_runner.py."""
 
 from __future__ import annotations
 
@@ -113,3 +113,36 @@ def test_malformed_bulk_requests(client: ScimClient):
         response = client.post("/Bulk", json=body)
         assert response.status_code == 400, body
         assert response.json["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+
+
+def test_paths_are_routed_like_single_requests(client: ScimClient):
+    response = bulk(client, [
+        {"method": "POST", "path": "/Users", "bulkId": "u", "data": {"schemas": [USER], "userName": "routed"}},
+        {"method": "POST", "path": "/Users/bulkId:u", "bulkId": "again", "data": {"schemas": [USER], "userName": "x"}},
+        {"method": "PUT", "path": "/Users", "data": {"schemas": [USER], "userName": "x"}},
+        {"method": "PATCH", "path": "/Users/bulkId:u/extra", "data": {"schemas": [PATCH_OP], "Operations": []}},
+        {"method": "DELETE", "path": "/Nowhere/1"},
+    ])
+    ops = response.json["Operations"]
+    assert [op["status"] for op in ops] == ["201", "405", "405", "404", "404"]
+    # Errors quote the path as the client sent it, before its bulkId was replaced.
+    assert ops[3]["response"]["detail"] == "no resource endpoint at '/Users/bulkId:u/extra'"
+    assert client.get('/Users?filter=userName eq "x"').json["totalResults"] == 0
+
+
+def test_locations_versions_and_preconditions(client: ScimClient):
+    response = bulk(client, [
+        {"method": "POST", "path": "/Users", "bulkId": "u", "data": {"schemas": [USER], "userName": "v"}},
+        {"method": "PUT", "path": "/Users/bulkId:u", "version": 'W/"1"', "data": {"schemas": [USER], "userName": "v2"}},
+        {"method": "PATCH", "path": "/Users/bulkId:u", "version": 'W/"1"',
+         "data": {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "stale"}]}},
+        {"method": "DELETE", "path": "/Users/bulkId:u", "version": 'W/"2"'},
+    ])
+    created, put, stale, deleted = response.json["Operations"]
+    uid = created["location"].rsplit("/", 1)[1]
+    location = f"http://localhost/scim/v2/Users/{uid}"
+    assert created == {"method": "POST", "location": location, "version": 'W/"1"', "status": "201", "bulkId": "u"}
+    assert put == {"method": "PUT", "location": location, "version": 'W/"2"', "status": "200"}
+    assert stale["status"] == "412" and "location" not in stale and "version" not in stale
+    assert deleted == {"method": "DELETE", "location": location, "status": "204"}
+    assert client.get(f"/Users/{uid}").status_code == 404

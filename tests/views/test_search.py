@@ -1,4 +1,4 @@
-"""Querying over HTTP: filters, sorting, index and cursor paging, projection, /.search (issue 3)."""
+"""Querying: filters, sorting, index and cursor paging, projection, /.search (RFC 7644 §3.4)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import time
 
 import pytest
 
+from scimflask.errors import InvalidFilter
 from scimflask.filter.ast import Compare
 from scimflask.model import RequestContext, Resource, utcnow
+from scimflask.operations import Operations, SearchParams
+from scimflask.protocol.paging import Paging
 from tests.conftest import ScimClient
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -174,6 +177,77 @@ def test_root_search_spans_resource_types(client: ScimClient):
     paged = client.post("/.search", json={"schemas": [SEARCH], "startIndex": 2, "count": 1}).json
     assert paged["totalResults"] == 3 and len(paged["Resources"]) == 1
     assert client.post("/.search", json={"schemas": [SEARCH], "filter": 'nothing eq "x"'}).status_code == 400
+
+
+def test_root_search_window_spans_the_boundary_between_types(client: ScimClient):
+    for i in range(3):
+        client.post("/Users", json={"schemas": [USER], "userName": f"u{i}"})
+    for i in range(2):
+        client.post("/Groups", json={"schemas": [GROUP], "displayName": f"g{i}"})
+    # Within a type, the order is each type's own listing order.
+    users = [r["id"] for r in client.get("/Users").json["Resources"]]
+    groups = [r["id"] for r in client.get("/Groups").json["Resources"]]
+    body = client.post("/.search", json={"schemas": [SEARCH], "startIndex": 3, "count": 2,
+                                          "attributes": ["userName", "displayName"]}).json
+    assert body["totalResults"] == 5 and body["startIndex"] == 3 and body["itemsPerPage"] == 2
+    # Users come first (catalog order); each resource is projected with its own type's attributes.
+    assert [r["id"] for r in body["Resources"]] == [users[2], groups[0]]
+    assert set(body["Resources"][0]) == {"schemas", "id", "userName"}
+    assert set(body["Resources"][1]) == {"schemas", "id", "displayName"}
+    tail = client.post("/.search", json={"schemas": [SEARCH], "startIndex": 5, "count": 10}).json
+    assert [r["id"] for r in tail["Resources"]] == [groups[1]] and tail["totalResults"] == 5
+    assert client.post("/.search", json={"schemas": [SEARCH], "sortBy": "userName"}).json["scimType"] == "invalidValue"
+
+
+def test_search_all_pages_across_types_without_http(app, tenant):
+    ops = Operations(app.extensions["scim"])
+    ctx = RequestContext(tenant=tenant)
+    for i in range(3):
+        ops.create(ctx, "User", {"schemas": [USER], "userName": f"u{i}", "title": "T"})
+    for i in range(2):
+        ops.create(ctx, "Group", {"schemas": [GROUP], "displayName": f"g{i}"})
+    users = [r.id for r in ops.search(ctx, "User", SearchParams()).resources]
+    groups = [r.id for r in ops.search(ctx, "Group", SearchParams()).resources]
+
+    def searches(filter=None, start=1, count=100):
+        return [(name, SearchParams(filter=filter, paging=Paging(start, count, None))) for name in ("User", "Group")]
+
+    window = searches(start=3, count=2)
+    result = ops.search_all(ctx, window)
+    assert [r.id for r in result.resources] == [users[2], groups[0]]
+    assert (result.total, result.start_index) == (5, 3)
+    assert all(params.paging == Paging(3, 2, None) for _, params in window)  # the caller's params are kept
+    assert [r.id for r in ops.search_all(ctx, searches(start=4, count=1)).resources] == [groups[0]]
+    assert ops.search_all(ctx, searches(start=9)).resources == [] and ops.search_all(ctx, searches(start=9)).total == 5
+    assert ops.search_all(ctx, searches(count=0)).resources == []
+    # Groups have no title: they cannot match and are left out rather than failing the search.
+    titled = ops.search_all(ctx, searches(filter='title eq "T"'))
+    assert sorted(r.id for r in titled.resources) == sorted(users) and titled.total == 3
+    with pytest.raises(InvalidFilter):
+        ops.search_all(ctx, searches(filter='nothing eq "x"'))
+
+
+def test_views_build_operations_and_renderers_once(app, monkeypatch):
+    """Every view gets its Operations and Renderers at registration, none per request."""
+    from scimflask.views import resources
+
+    built = []
+    monkeypatch.setattr(Operations, "__init__", lambda self, state: built.append("Operations"))
+    monkeypatch.setattr(resources.Renderer, "__init__", lambda self, state, rt: built.append("Renderer"))
+    client = ScimClient(app)
+    uid = client.post("/Users", json={"schemas": [USER], "userName": "once"}).json["id"]
+    assert client.get(f"/Users/{uid}").status_code == 200
+    assert client.put(f"/Users/{uid}", json={"schemas": [USER], "userName": "twice"}).status_code == 200
+    assert client.patch(f"/Users/{uid}", json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                                               "Operations": [{"op": "replace", "path": "title", "value": "X"}]}
+                        ).status_code == 200
+    assert client.get("/Users").json["totalResults"] == 1
+    assert client.post("/Users/.search", json={"schemas": [SEARCH]}).json["totalResults"] == 1
+    assert client.post("/.search", json={"schemas": [SEARCH]}).json["totalResults"] == 1
+    bulk = client.post("/Bulk", json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                                      "Operations": [{"method": "DELETE", "path": f"/Users/{uid}"}]})
+    assert bulk.json["Operations"][0]["status"] == "204"
+    assert built == []
 
 
 def test_projection_on_reads_and_writes(client: ScimClient):
