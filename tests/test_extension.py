@@ -1,4 +1,4 @@
-"""The Flask extension's rules (issue 2, point 2): init_app, config, several apps."""
+"""The Flask extension: init_app, configuration, several apps in one process."""
 
 from __future__ import annotations
 

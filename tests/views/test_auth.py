@@ -1,4 +1,4 @@
-"""Bearer-token authentication (issue 2, point 7)."""
+"""Bearer-token authentication (RFC 6750 §2.1; RFC 7644 §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bad input gets an RFC 7644 §3.12 error and changes nothing (issue 2)."""
+"""Bad input gets an RFC 7644 §3.12 error and changes nothing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ETags and concurrency (RFC 7644 §3.14; issue 4 point 6)."""
+"""ETags and concurrency (RFC 7644 §3.14)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a PATCH answers (issue 4 point 4) and how unknown member ids are handled (point 3)."""
+"""What a PATCH answers (RFC 7644 §3.5.2: 200 with the resource, or 204) and how unknown member ids are handled (SCIM_UNKNOWN_MEMBERS)."""
 
 from __future__ import annotations
 

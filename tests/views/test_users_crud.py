@@ -1,4 +1,4 @@
-"""Users and Groups over HTTP: create, read, replace, delete, uniqueness (issue 2)."""
+"""Users and Groups over HTTP: create, read, replace, delete, uniqueness (RFC 7644 §3.3, §3.4.1, §3.5.1, §3.6)."""
 
 from __future__ import annotations
 
