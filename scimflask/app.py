@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from .config import ConfigKeys, from_environ
-from .extension import Scim
+from .extension import Scim, mount
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -20,5 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(from_environ())
     if config:
         app.config.update(config)
-    Scim(app)
+    # It owns every path too: requests for any of them get request ids and access lines (an
+    # identity provider configured with a wrong Tenant URL shows up in the log).
+    mount(app, Scim().state_for(app), owns_root=True)
     return app

@@ -20,6 +20,8 @@ from .config import ConfigKeys
 from .errors import ScimError, ServiceUnavailable, Unauthorized
 from .model import RequestContext, utcnow
 from .ops.provisioning_log import RequestRecord
+from .server.access_log import identify
+from .server.limits import under
 from .state import ScimState, current_scim
 from .storage.capabilities import CounterSupport
 from .storage.errors import StorageUnavailable
@@ -88,10 +90,8 @@ def _authenticate(state: ScimState) -> None:
     if not isinstance(found, Principal):
         raise Unauthorized("Authentication failed.")
     g.scim_principal = found
-    prefix = state.config[ConfigKeys.URL_PREFIX]
-    # Built from the parts rather than `request.root_url`, which IRI-decodes the whole URL.
-    base_url = f"{request.scheme}://{request.host}{request.script_root}{prefix}"
-    g.scim_context = RequestContext(tenant=found.tenant, base_url=base_url,
+    identify(request.environ, found.tenant, found.token_id)
+    g.scim_context = RequestContext(tenant=found.tenant, base_url=_base_url(state),
                                     token_id=found.token_id)
     state.tenant_status.check(state.storage, found.tenant)
     now = utcnow()
@@ -99,6 +99,17 @@ def _authenticate(state: ScimState) -> None:
         # _rate_limit() only builds a limit for storages with CounterSupport.
         state.rate_limit.check(cast(CounterSupport, state.storage), f"{found.tenant}:{found.token_id}", now)
     state.token_usage.used(state.storage, found.token_id, now)
+
+
+def _base_url(state: ScimState) -> str:
+    """The SCIM base URL of locations, `Location` headers and `$ref`s: SCIM_PUBLIC_BASE_URL when
+    set, else the URL this request came in at (as ProxyFix saw it, behind trusted proxies)."""
+    prefix = state.config[ConfigKeys.URL_PREFIX]
+    public = state.config[ConfigKeys.PUBLIC_BASE_URL]
+    if public:
+        return public + prefix
+    # Built from the parts rather than `request.root_url`, which IRI-decodes the whole URL.
+    return f"{request.scheme}://{request.host}{request.script_root}{prefix}"
 
 
 def _finish(state: ScimState, response: Response) -> Response:
@@ -158,7 +169,7 @@ def install_routing_errors(app: App, prefix: str) -> None:
         previous = app.error_handler_spec.get(None, {}).get(code, {}).get(exc_class)
 
         def handler(error: HTTPException, previous=previous):
-            if request.path == prefix or request.path.startswith(prefix + "/"):
+            if under(request.path, prefix):
                 response = _handle_http_exception(error)
                 response.headers.update(SECURITY_HEADERS)
                 return response

@@ -28,6 +28,7 @@ from ..events import CREATED, DELETED, PATCHED, REPLACED, ResourceEvent
 from ..hookspecs import hookimpl
 from ..model import RequestContext, format_datetime, utcnow
 from ..schema.catalog import Catalog
+from ..server.request_id import current_request_id
 from ..storage.base import Storage
 from ..storage.capabilities import LogEntry, ProvisioningLogSupport
 
@@ -183,7 +184,9 @@ class ProvisioningLog:
     def write(self, entry: LogEntry) -> None:
         try:
             if audit.isEnabledFor(logging.INFO):
-                audit.info(json.dumps(entry_to_dict(entry), separators=(",", ":")))
+                # The request id joins the line to the request's access line and response header.
+                line = {**entry_to_dict(entry), "requestId": current_request_id()}
+                audit.info(json.dumps(line, separators=(",", ":")), extra={"fields": line})
         except Exception:
             log.exception("provisioning log: audit line failed")
         if self.store is None:

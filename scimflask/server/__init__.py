@@ -1,1 +1,3 @@
-"""Serving scimflask over HTTP: request limits, the gunicorn worker and the development server."""
+"""Serving scimflask over HTTP: request limits, request ids and access lines (WSGI middleware),
+logging for `scimflask serve`, gunicorn (its application, logger and worker) and werkzeug's
+development server."""

@@ -21,6 +21,7 @@ import json
 
 from ..errors import ScimError
 from ..protocol.messages import SCIM_JSON
+from .request_id import HEADER
 
 REASONS = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
            413: "Payload Too Large", 414: "URI Too Long", 417: "Expectation Failed",
@@ -44,9 +45,11 @@ def error_body(status: int, detail: str | None = None) -> bytes:
     return json.dumps(error.to_dict(), separators=(",", ":")).encode("utf-8")
 
 
-def raw_http_error(status: int, detail: str | None = None) -> bytes:
+def raw_http_error(status: int, detail: str | None = None, *, request_id: str | None = None) -> bytes:
     """A complete HTTP/1.1 response (connection closing) carrying a SCIM error."""
     body = error_body(status, detail)
+    request_id_line = f"{HEADER}: {request_id}\r\n" if request_id else ""
     head = (f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
-            f"Connection: close\r\nContent-Type: {SCIM_JSON}\r\nContent-Length: {len(body)}\r\n\r\n")
+            f"Connection: close\r\nContent-Type: {SCIM_JSON}\r\nContent-Length: {len(body)}\r\n"
+            f"{request_id_line}\r\n")
     return head.encode("latin-1") + body

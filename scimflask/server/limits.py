@@ -18,6 +18,12 @@ MAX_URI_LENGTH = 8000
 MAX_HEADER_FIELD_LENGTH = 8000
 MAX_HEADER_BYTES = 64 * 1024
 
+
+def under(path: str, prefix: str) -> bool:
+    """True when `path` is `prefix` or below it (every path is below the empty prefix)."""
+    return not prefix or path == prefix or path.startswith(prefix + "/")
+
+
 def request_target(environ: dict) -> str:
     """The request target as the client sent it (as close as WSGI lets us know it)."""
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
@@ -41,10 +47,6 @@ class RequestLimits:
         self.max_header_field_length = max_header_field_length
         self.max_header_bytes = max_header_bytes
 
-    def _covers(self, environ: dict) -> bool:
-        path = environ.get("PATH_INFO", "")
-        return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
-
     def refusal(self, environ: dict) -> tuple[int, str] | None:
         """(status, detail) when the request is over a limit, else None."""
         if len(request_target(environ)) > self.max_uri_length:
@@ -65,7 +67,7 @@ class RequestLimits:
         return None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        refused = self.refusal(environ) if self._covers(environ) else None
+        refused = self.refusal(environ) if under(environ.get("PATH_INFO", ""), self.prefix) else None
         if refused is None:
             return self.app(environ, start_response)
         status, detail = refused

@@ -6,6 +6,7 @@ import functools
 import logging
 from typing import Any
 
+from .access_log import log_refusal
 from .errors import raw_http_error
 
 log = logging.getLogger("scimflask")
@@ -32,13 +33,16 @@ class ScimErrorsMixin:
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         captured = _CapturedError()
-        # gunicorn decides the status, logs and writes the access log; we only replace the page.
+        # gunicorn decides the status and logs the error; we replace the page and write the
+        # access line (gunicorn's own access log is off under `scimflask serve`).
         super().handle_error(req, captured, addr, exc)  # type: ignore[misc]
         status = captured.status()
         if status is None:
             return
+        request_id = log_refusal(status, client=addr[0] if isinstance(addr, tuple) and addr else None,
+                                 method=getattr(req, "method", None), target=getattr(req, "uri", None))
         try:
-            client.sendall(raw_http_error(status))
+            client.sendall(raw_http_error(status, request_id=request_id))
         except OSError:
             log.debug("could not send the error answer to the client")
 

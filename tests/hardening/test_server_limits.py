@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -52,7 +54,8 @@ def _start(command: list[str]):
     env = {**os.environ, "SCIM_STORAGE_URI": "memory://", "SCIM_BEARER_TOKENS": TOKEN,
            "SCIM_SECRET_KEY": "limits-test", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen([part.format(port=port) for part in command], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
     _wait_until_listening(process, port)
     return process, port
 
@@ -62,17 +65,18 @@ def _start(command: list[str]):
     pytest.param([str(BIN / "gunicorn"), "-b", "127.0.0.1:{port}", "-w", "1",
                   "-k", "scimflask.server.worker.ScimThreadWorker",
                   "tests.hardening.server_apps:limited_app()"], id="gunicorn-wired"),
-    pytest.param([str(BIN / "scimflask"), "serve", "--port", "{port}"], id="cli-werkzeug"),
-    pytest.param([str(BIN / "scimflask"), "serve", "--port", "{port}", "--workers", "1"], id="cli-gunicorn"),
+    pytest.param([str(BIN / "scimflask"), "serve", "--port", "{port}", "--dev"], id="cli-werkzeug"),
+    pytest.param([str(BIN / "scimflask"), "serve", "--port", "{port}"], id="cli-gunicorn"),
 ])
 def server(request):
     process, port = _start(request.param)
     yield port
-    process.terminate()
+    # The whole session: gunicorn's workers, werkzeug's reloader and the process it serves from.
+    os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 
@@ -113,6 +117,8 @@ def _assert_scim_error(answer: tuple[int, dict, bytes], status: int) -> dict:
     code, headers, body = answer
     assert code == status, (code, body[:300])
     assert headers.get("content-type", "").startswith("application/scim+json"), headers
+    # Whoever refused (the app, its middleware or the HTTP server), the answer names the request.
+    assert re.fullmatch(r"[0-9a-f]{32}", headers.get("x-request-id", "")), headers
     document = json.loads(body)
     assert document["schemas"] == [ERROR_SCHEMA] and document["status"] == str(status), document
     return document

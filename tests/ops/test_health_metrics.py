@@ -74,3 +74,27 @@ def test_metrics_count_storage_errors(make_app, monkeypatch):
 def test_metrics_off_by_default(app):
     assert app.test_client().get("/metrics").status_code == 404
     assert TOKEN  # the default app still serves SCIM
+
+
+def test_multiprocess_directory_is_private_and_removed_by_its_maker_only():
+    """`scimflask serve` runs gunicorn inside `multiprocess_metrics()`; forked workers leave
+    through the same code when they exit, and must not remove the directory under the others."""
+    import os
+
+    from scimflask.ops.metrics import MULTIPROC_DIR, multiprocess_metrics
+
+    before = os.environ.get(MULTIPROC_DIR)
+    context = multiprocess_metrics()
+    directory = context.__enter__()
+    try:
+        assert os.environ[MULTIPROC_DIR] == directory and os.listdir(directory) == []
+        pid = os.fork()
+        if pid == 0:  # a worker's exit
+            context.__exit__(None, None, None)
+            os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
+        assert os.path.isdir(directory) and os.environ[MULTIPROC_DIR] == directory
+    finally:
+        context.__exit__(None, None, None)
+    assert not os.path.exists(directory)
+    assert os.environ.get(MULTIPROC_DIR) == before
