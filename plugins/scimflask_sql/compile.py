@@ -12,7 +12,9 @@ Shapes produced (`r` is the resources table, `v` the values table):
   `f` is an EXISTS on the same `(resource_id, elem)`, so all hold in ONE element; the most
   selective positive condition of a conjunction (`value eq` before `type eq "work"`) drives `e`
   through the index;
-- `members.*` / `groups.*` read the `members` table; `id` and `meta.*` read resource columns.
+- `members.*` / `groups.*` read the `members` table; `id` and `meta.*` read resource columns;
+- a sort → `sort_key`: what a resource sorts by, one `values` row probed per resource
+  (paging.py orders pages and places keysets by it).
 
 Statements are cached by *shape* (see `FilterCompiler.bind`): the tenant and every literal are
 named bind parameters (`tenant`, `p0`, `p1`, ...), so one built statement serves every request
@@ -29,7 +31,6 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
-    case,
     cast,
     exists,
     false,
@@ -55,7 +56,6 @@ from scimflask.filter.ast import (
     ValuePath,
 )
 from scimflask.filter.evaluate import parse_datetime
-from scimflask.model import Keyset, Sort
 from scimflask.schema.catalog import (
     BINARY,
     BOOLEAN,
@@ -468,73 +468,29 @@ def _core_group(catalog: Catalog) -> str:
     return catalog.resource_type("Group").schema
 
 
-# -- sorting and keysets ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Ordering:
-    """What ORDER BY and a keyset read: the sort expression (None → the default order).
-    `nullable`: whether the key can be missing. The default order's key never is, and
-    leaving out the "missing last" CASE lets the database read an unfiltered listing from
-    the created-order index instead of sorting every match (storage.py `_page_statement`
-    keeps the CASE when a filter should drive the plan)."""
-
-    key: ColumnElement
-    descending: bool
-    nullable: bool = True
-
-    def order_by(self, id_column) -> list:
-        if not self.nullable:
-            return [self.key.desc() if self.descending else self.key.asc(), id_column.asc()]
-        missing = case((self.key.is_(None), 1), else_=0)
-        if self.descending:
-            return [missing.desc(), self.key.desc(), id_column.asc()]
-        return [missing.asc(), self.key.asc(), id_column.asc()]
-
-    def after(self, keyset: Keyset, id_column) -> ColumnElement:
-        """Rows strictly after `keyset` in this order: bind parameters `after_value` and
-        `after_id` (see `after_params`); the shape depends only on whether the value is missing."""
-        value, last_id = bindparam("after_value"), bindparam("after_id")
-        if keyset.value is None:
-            value = None
-        if value is None:
-            later = and_(self.key.is_(None), id_column > last_id)
-            return or_(later, self.key.is_not(None)) if self.descending else later
-        beyond = self.key < value if self.descending else self.key > value
-        tied = and_(self.key == value, id_column > last_id)
-        if self.descending:  # missing values came first, so none follows a present one
-            return or_(beyond, tied)
-        return or_(beyond, tied, self.key.is_(None))
-
-
-def after_params(keyset: Keyset) -> dict:
-    return {"after_value": keyset.value, "after_id": keyset.id} if keyset.value is not None else {
-        "after_id": keyset.id}
-
-
-def ordering(compiler: FilterCompiler, sort: Sort | None) -> Ordering:
-    """The sort expression of `sort` (reference `sort_value`) for the resources of `compiler`."""
+# -- sorting ---------------------------------------------------------------------------------
+def sort_key(compiler: FilterCompiler, path: AttrPath) -> ColumnElement:
+    """The value resources of `compiler` sort by for `path` (reference `sort_value`); NULL
+    where it is missing. paging.py orders pages and keysets by it."""
     r = compiler.r
-    if sort is None:
-        return Ordering(r.c.created_key, False, nullable=False)
-    path = sort.path
     definition = compiler._definition(path)
     special = compiler._special(path)
     if definition.type == COMPLEX:
-        return Ordering(null(), sort.descending)
+        return null()
     if special == "column":
         expression = compiler.scalar(path).expression
-        return Ordering(expression if expression is not None else null(), sort.descending)
+        return expression if expression is not None else null()
     if special in ("members", "groups"):
-        return Ordering(_first_element_key(compiler, special, path), sort.descending)
+        return _first_element_key(compiler, special, path)
     top = compiler._top(path)
     s = compiler.t.values.alias("s")
     column = s.c.num if definition.type in (BOOLEAN, INTEGER, DECIMAL) else s.c.key
     # A correlated subquery, not a join: it is always an index probe per matching row, whatever
     # the planner believes about the size of a young tenant.
-    key = select(column).where(
+    return select(column).where(
         s.c.resource_id == r.c.id, s.c.tenant == r.c.tenant, s.c.attr == attr_name(path.schema, top.name),
         s.c.sub == (path.sub_attribute or ""), s.c.sort_rep == true(),
     ).limit(1).scalar_subquery()
-    return Ordering(key, sort.descending)
 
 
 def _first_element_key(compiler: FilterCompiler, special: str, path: AttrPath) -> ColumnElement:

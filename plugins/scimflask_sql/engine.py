@@ -24,7 +24,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 
 from scimflask.storage import ConfigurationError
@@ -43,6 +44,8 @@ STATEMENT_TIMEOUT = 30    # seconds
 SQLITE_BUSY_TIMEOUT = 30  # seconds
 GROUP_CONCAT_MAX_LEN = 16 * 1024 * 1024  # MySQL/MariaDB: bytes of one JSON_ARRAYAGG result
 PING_AFTER = 2.0          # seconds a pooled connection may idle before it is pinged at checkout
+# Driver errors meaning "the database is unreachable or broken" (the storage's `base_exceptions`).
+UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
 
 
 def database_url(uri: str) -> URL:
@@ -95,6 +98,14 @@ def build_engine(url: URL, engine_options: dict[str, Any] | None = None) -> Engi
         ping_idle_connections(engine)
     if backend == "sqlite":
         prepare_sqlite(engine, memory=is_memory_sqlite(url))
+    return engine
+
+
+def adopt_engine(engine: Engine) -> Engine:
+    """An engine the host built (`SCIM_STORAGE_OPTIONS["engine"]`): a SQLite one gets the same
+    pragmas and BEGIN handling as one built here; a server's is used as it is."""
+    if engine.dialect.name == "sqlite":
+        prepare_sqlite(engine, memory=is_memory_sqlite(engine.url))
     return engine
 
 

@@ -93,12 +93,24 @@ class SqlTables:
     counters: Table
 
 
+# MySQL/MariaDB: InnoDB (foreign keys, row locks) and 4-byte UTF-8 for every table.
+_MYSQL = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mariadb_engine": "InnoDB",
+          "mariadb_charset": "utf8mb4"}
+
+
 def build_tables(prefix: str = "scim_") -> SqlTables:
     """The table definitions, named with `prefix` (also used for index names)."""
     md = MetaData()
-    mysql_opts = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mariadb_engine": "InnoDB",
-                  "mariadb_charset": "utf8mb4"}
-    resources = Table(
+    resources = _resources(md, prefix)
+    values, uniques = _data_tables(md, prefix, resources)
+    members = _members(md, prefix, resources)
+    tokens, schema_version = _access_tables(md, prefix)
+    tenants, log, counters = _operating_tables(md, prefix)
+    return SqlTables(md, resources, values, uniques, members, tokens, schema_version, tenants, log, counters)
+
+
+def _resources(md: MetaData, prefix: str) -> Table:
+    return Table(
         f"{prefix}resources", md,
         Column("tenant", _string(TENANT), nullable=False),
         Column("id", _string(ID), nullable=False),
@@ -111,8 +123,12 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
         Column("data", _json_text(), nullable=False),
         PrimaryKeyConstraint("tenant", "id", name=f"{prefix}pk_resources"),
         Index(f"{prefix}ix_resources_created", "tenant", "resource_type", "created_key", "id"),
-        **mysql_opts,
+        **_MYSQL,
     )
+
+
+def _data_tables(md: MetaData, prefix: str, resources: Table) -> tuple[Table, Table]:
+    """`values` and `uniques`: the rows built from a resource's data (values.py)."""
     values = Table(
         f"{prefix}values", md,
         Column("tenant", _string(TENANT), nullable=False),
@@ -134,7 +150,7 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
         # The per-row probe of sortBy (one sort representative per resource and attribute):
         # without it the planner probes by (tenant, attr) and sorting costs O(n^2).
         Index(f"{prefix}ix_values_sort", "resource_id", "attr", "sub", "sort_rep"),
-        **mysql_opts,
+        **_MYSQL,
     )
     uniques = Table(
         f"{prefix}uniques", md,
@@ -147,9 +163,13 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
         ForeignKeyConstraint(["tenant", "resource_id"], [resources.c.tenant, resources.c.id],
                              ondelete="CASCADE", name=f"{prefix}fk_uniques_resource"),
         Index(f"{prefix}ix_uniques_owner", "resource_id"),
-        **mysql_opts,
+        **_MYSQL,
     )
-    members = Table(
+    return values, uniques
+
+
+def _members(md: MetaData, prefix: str, resources: Table) -> Table:
+    return Table(
         f"{prefix}members", md,
         Column("tenant", _string(TENANT), nullable=False),
         Column("group_id", _string(ID), nullable=False),
@@ -161,8 +181,12 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
         ForeignKeyConstraint(["tenant", "group_id"], [resources.c.tenant, resources.c.id],
                              ondelete="CASCADE", name=f"{prefix}fk_members_group"),
         Index(f"{prefix}ix_members_member", "tenant", "member_id", "group_id"),
-        **mysql_opts,
+        **_MYSQL,
     )
+
+
+def _access_tables(md: MetaData, prefix: str) -> tuple[Table, Table]:
+    """`tokens` and `schema_version` (migrations.py)."""
     tokens = Table(
         f"{prefix}tokens", md,
         Column("id", _string(ID), nullable=False),
@@ -175,15 +199,20 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
         PrimaryKeyConstraint("id", name=f"{prefix}pk_tokens"),
         Index(f"{prefix}ix_tokens_hash", "secret_hash", unique=True),
         Index(f"{prefix}ix_tokens_tenant", "tenant", "created"),
-        **mysql_opts,
+        **_MYSQL,
     )
     schema_version = Table(
         f"{prefix}schema_version", md,
         Column("version", Integer, nullable=False),
         Column("applied", _string(STAMP), nullable=False),
         PrimaryKeyConstraint("version", name=f"{prefix}pk_schema_version"),
-        **mysql_opts,
+        **_MYSQL,
     )
+    return tokens, schema_version
+
+
+def _operating_tables(md: MetaData, prefix: str) -> tuple[Table, Table, Table]:
+    """`tenants`, `log` and `counters` (schema version 2)."""
     tenants = Table(
         f"{prefix}tenants", md,
         Column("id", _string(TENANT), nullable=False),
@@ -191,7 +220,7 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
         Column("disabled", Boolean, nullable=False),
         Column("description", Text, nullable=False),
         PrimaryKeyConstraint("id", name=f"{prefix}pk_tenants"),
-        **mysql_opts,
+        **_MYSQL,
     )
     log = Table(
         f"{prefix}log", md,
@@ -209,7 +238,7 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
         Column("detail", Text, nullable=True),
         PrimaryKeyConstraint("tenant", "id", name=f"{prefix}pk_log"),
         Index(f"{prefix}ix_log_time", "tenant", "time"),
-        **mysql_opts,
+        **_MYSQL,
     )
     counters = Table(
         f"{prefix}counters", md,
@@ -219,6 +248,6 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
         Column("count", Integer, nullable=False),
         PrimaryKeyConstraint("key", "window_start", name=f"{prefix}pk_counters"),
         Index(f"{prefix}ix_counters_end", "window_end"),
-        **mysql_opts,
+        **_MYSQL,
     )
-    return SqlTables(md, resources, values, uniques, members, tokens, schema_version, tenants, log, counters)
+    return tenants, log, counters

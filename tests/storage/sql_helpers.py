@@ -9,7 +9,6 @@ statistics (as a live database has), and the rows of the test's tenants are dele
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -126,8 +125,8 @@ def sql_shared() -> Iterator[dict]:
 
 def bulk_users(storage: SqlStorage, ctx: RequestContext, datas: list[dict]) -> list[str]:
     """Insert users in one transaction with multi-row INSERTs (rows as `create` writes them)."""
-    from scimflask_sql.storage import _millis
-    from scimflask_sql.values import stamp, unique_rows, value_rows
+    from scimflask_sql.rows import new_row
+    from scimflask_sql.values import unique_rows, value_rows
 
     catalog, rt = storage.catalog, storage.catalog.resource_type("User")
     now = datetime.now(timezone.utc)
@@ -135,9 +134,7 @@ def bulk_users(storage: SqlStorage, ctx: RequestContext, datas: list[dict]) -> l
     for data in datas:
         id = str(uuid.uuid4())
         ids.append(id)
-        resources.append({"tenant": ctx.tenant, "id": id, "resource_type": "User", "version": 1,
-                          "created": stamp(now), "created_key": _millis(now), "last_modified": stamp(now),
-                          "display_name": data.get("displayName"), "data": json.dumps(data)})
+        resources.append(new_row(ctx.tenant, rt, Resource("User", id, data, now, now)))
         values.extend(value_rows(catalog, rt, ctx.tenant, id, data))
         uniques.extend(row for _, row in unique_rows(catalog, rt, ctx.tenant, id, data))
     tables = storage.tables

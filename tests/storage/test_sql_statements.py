@@ -137,7 +137,7 @@ def test_one_shape_serves_every_tenant_and_literal(storage):
         for i in range(3):
             page = _query(storage, f'userName eq "user{i:03d}"', ctx=ctx)
             assert [r.id for r in page.resources] == [ids[i]]
-    shapes = [key for key in storage._statements if key[0] == "page"]
+    shapes = [key for key in storage.statements if key[0] == "page"]
     assert len(shapes) == 1
 
 
