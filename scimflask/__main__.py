@@ -1,5 +1,5 @@
 """`python -m scimflask` is the `scimflask` command."""
 
-from .cli import main
+from .cli.main import main
 
 main()

@@ -7,7 +7,7 @@ Keys are read once in `Scim.init_app` (with `app.config.setdefault`, so defaults
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -122,18 +122,77 @@ DEFAULTS: dict[str, Any] = {
     ConfigKeys.METRICS_PATH: "/metrics",
 }
 
+class ConfigValueError(ConfigurationError):
+    """A key holds a value it cannot have; `allowed` says what it may hold, so every front end
+    (an embedding app's traceback, the command line's one-line error) can name the fix."""
+
+    def __init__(self, key: str, value: object, allowed: str) -> None:
+        super().__init__(f"{key} must be {allowed}, not {value!r}")
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+
+
+def _whole(value: object, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _prefix(value: object) -> bool:
+    return isinstance(value, str) and (not value or value.startswith("/")) and not value.endswith("/")
+
+
+def _rate_limit(value: object) -> bool:
+    from .protocol.ratelimit import RateLimit
+
+    try:
+        RateLimit.parse(value)  # fail at start-up, not per request
+    except ConfigurationError:
+        return False
+    return True
+
+
+_POSITIVE = (lambda value: _whole(value, 1), "a positive integer (1 or more)")
 _CHOICES = {
     ConfigKeys.UNKNOWN_MEMBERS: ("reject", "ignore", "accept"),
     ConfigKeys.UNKNOWN_ATTRIBUTES: ("reject", "ignore"),
     ConfigKeys.PATCH_RESPONSE: ("auto", "resource", "no-content"),
     ConfigKeys.COMPATIBILITY: ("lenient", "strict"),
 }
-_POSITIVE_INTS = (
-    ConfigKeys.DEFAULT_PAGE_SIZE, ConfigKeys.MAX_PAGE_SIZE, ConfigKeys.MAX_PAYLOAD_BYTES,
-    ConfigKeys.MAX_FILTER_LENGTH, ConfigKeys.BULK_MAX_OPERATIONS, ConfigKeys.CURSOR_TIMEOUT,
-    ConfigKeys.LOG_RETENTION_DAYS, ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT, ConfigKeys.MAX_MULTI_VALUES,
-)
-_PREFIXES = (ConfigKeys.URL_PREFIX, ConfigKeys.ADMIN_URL_PREFIX, ConfigKeys.HEALTH_PREFIX)
+_PREFIX = (_prefix, "a path that starts with '/' and does not end with one, such as '/scim/v2'")
+# What each checked key may hold: a test and the words that tell an operator what to write.
+RULES: dict[str, tuple[Callable[[object], bool], str]] = {
+    **{key: _POSITIVE for key in (
+        ConfigKeys.DEFAULT_PAGE_SIZE, ConfigKeys.MAX_PAGE_SIZE, ConfigKeys.MAX_PAYLOAD_BYTES,
+        ConfigKeys.MAX_FILTER_LENGTH, ConfigKeys.BULK_MAX_OPERATIONS, ConfigKeys.CURSOR_TIMEOUT,
+        ConfigKeys.LOG_RETENTION_DAYS, ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT, ConfigKeys.MAX_MULTI_VALUES)},
+    ConfigKeys.PATCH_RESPONSE_MAX_MEMBERS: (lambda value: _whole(value, 0), "a whole number (0 or more)"),
+    ConfigKeys.TRUSTED_PROXIES: (lambda value: _whole(value, 0), "a whole number of proxies (0 or more)"),
+    ConfigKeys.TOKEN_ROTATION_GRACE: (lambda value: _whole(value, 0), "a number of seconds (0 or more)"),
+    **{key: ((lambda value, choices=choices: value in choices), f"one of {', '.join(choices)}")
+       for key, choices in _CHOICES.items()},
+    ConfigKeys.STORAGE_OPTIONS: (lambda value: isinstance(value, Mapping), "a dict"),
+    ConfigKeys.URL_PREFIX: _PREFIX,
+    ConfigKeys.ADMIN_URL_PREFIX: _PREFIX,
+    ConfigKeys.HEALTH_PREFIX: (_prefix, "empty or a path that starts with '/' and does not end with one"),
+    ConfigKeys.METRICS_PATH: (lambda value: isinstance(value, str) and value.startswith("/") and len(value) >= 2,
+                              "a path such as '/metrics'"),
+    ConfigKeys.PUBLIC_BASE_URL: (
+        lambda value: value is None or (isinstance(value, str) and value.startswith(("http://", "https://"))),
+        "an http(s) URL such as 'https://scim.example.com'"),
+    ConfigKeys.RATE_LIMIT: (lambda value: value is None or _rate_limit(value),
+                            "requests/seconds such as '600/60' (both 1 or more)"),
+}
+_LISTS = (ConfigKeys.BEARER_TOKENS, ConfigKeys.ADMIN_TOKENS, ConfigKeys.SECRET_KEY_FALLBACKS)
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+BOOLEAN_WORDS = "one of 1, true, yes, on, 0, false, no, off"
+
+
+def allowed(key: str) -> str:
+    """In words, what `key` may hold (for messages)."""
+    if key in RULES:
+        return RULES[key][1]
+    default = DEFAULTS.get(key)
+    return BOOLEAN_WORDS if isinstance(default, bool) else "a valid value"
 
 
 def validate(config: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -145,66 +204,47 @@ def validate(config: Mapping[str, Any]) -> Mapping[str, Any]:
             f"{ConfigKeys.STORAGE_URI} is not set; choose a backend, e.g. 'sqlite:///scim.db', "
             "'postgresql://…', 'redis://…' or 'memory://'"
         )
-    for key in _POSITIVE_INTS:
-        value = values[key]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigurationError(f"{key} must be a positive integer, not {value!r}")
-    if values[ConfigKeys.DEFAULT_PAGE_SIZE] > values[ConfigKeys.MAX_PAGE_SIZE]:
-        raise ConfigurationError(f"{ConfigKeys.DEFAULT_PAGE_SIZE} exceeds {ConfigKeys.MAX_PAGE_SIZE}")
-    for key, choices in _CHOICES.items():
-        if values[key] not in choices:
-            raise ConfigurationError(f"{key} must be one of {', '.join(choices)}, not {values[key]!r}")
-    if not isinstance(values[ConfigKeys.STORAGE_OPTIONS], Mapping):
-        raise ConfigurationError(f"{ConfigKeys.STORAGE_OPTIONS} must be a dict")
-    for key in _PREFIXES:
-        prefix = values[key]
-        if not isinstance(prefix, str) or (prefix and not prefix.startswith("/")) or prefix.endswith("/"):
-            raise ConfigurationError(f"{key} must start with '/' and not end with one: {prefix!r}")
-    path = values[ConfigKeys.METRICS_PATH]
-    if not isinstance(path, str) or not path.startswith("/") or len(path) < 2:
-        raise ConfigurationError(f"{ConfigKeys.METRICS_PATH} must be a path such as '/metrics': {path!r}")
-    proxies = values[ConfigKeys.TRUSTED_PROXIES]
-    if not isinstance(proxies, int) or isinstance(proxies, bool) or proxies < 0:
-        raise ConfigurationError(f"{ConfigKeys.TRUSTED_PROXIES} must be a whole number of proxies >= 0, not {proxies!r}")
-    for key in (ConfigKeys.BEARER_TOKENS, ConfigKeys.ADMIN_TOKENS, ConfigKeys.SECRET_KEY_FALLBACKS):
-        tokens = values[key]
-        if isinstance(tokens, str):
-            tokens = tuple(t for t in tokens.split(",") if t)
-        values[key] = tuple(tokens)
-    grace = values[ConfigKeys.TOKEN_ROTATION_GRACE]
-    if not isinstance(grace, int) or isinstance(grace, bool) or grace < 0:
-        raise ConfigurationError(f"{ConfigKeys.TOKEN_ROTATION_GRACE} must be a number of seconds >= 0, not {grace!r}")
-    base = values[ConfigKeys.PUBLIC_BASE_URL]
-    if base is not None and (not isinstance(base, str) or not base.startswith(("http://", "https://"))):
-        raise ConfigurationError(f"{ConfigKeys.PUBLIC_BASE_URL} must be an http(s) URL, not {base!r}")
-    if base:
-        values[ConfigKeys.PUBLIC_BASE_URL] = base.rstrip("/")
-    if values[ConfigKeys.RATE_LIMIT] is not None:
-        from .protocol.ratelimit import RateLimit
-
-        RateLimit.parse(values[ConfigKeys.RATE_LIMIT])  # fail at start-up, not per request
+    for key, (valid, words) in RULES.items():
+        if not valid(values[key]):
+            raise ConfigValueError(key, values[key], words)
+    maximum = values[ConfigKeys.MAX_PAGE_SIZE]
+    if values[ConfigKeys.DEFAULT_PAGE_SIZE] > maximum:
+        raise ConfigValueError(ConfigKeys.DEFAULT_PAGE_SIZE, values[ConfigKeys.DEFAULT_PAGE_SIZE],
+                               f"at most {ConfigKeys.MAX_PAGE_SIZE} ({maximum})")
+    for key in _LISTS:
+        items = values[key]
+        if isinstance(items, str):
+            items = tuple(item for item in items.split(",") if item)
+        values[key] = tuple(items)
+    if values[ConfigKeys.PUBLIC_BASE_URL]:
+        values[ConfigKeys.PUBLIC_BASE_URL] = values[ConfigKeys.PUBLIC_BASE_URL].rstrip("/")
     return MappingProxyType(values)
 
 
+def _from_text(key: str, default: object, raw: str) -> object:
+    """One environment value typed like the key's default."""
+    if isinstance(default, bool):
+        word = raw.strip().lower()
+        if word not in _TRUE + _FALSE:
+            raise ConfigValueError(key, raw, BOOLEAN_WORDS)
+        return word in _TRUE
+    if isinstance(default, int):
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ConfigValueError(key, raw, allowed(key)) from None
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if isinstance(default, dict):
+        raise ConfigurationError(f"{key} cannot be set from the environment; set it in app.config")
+    return raw
+
+
 def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """`SCIM_*` keys from environment variables, typed like their defaults (standalone server)."""
+    """`SCIM_*` keys from environment variables, typed like their defaults (standalone server).
+
+    An empty value of a key without a default (`SCIM_SECRET_KEY=` in an env file) counts as
+    not set."""
     environ = os.environ if environ is None else environ
-    out: dict[str, Any] = {}
-    for key, default in DEFAULTS.items():
-        if key not in environ:
-            continue
-        raw = environ[key]
-        if isinstance(default, bool):
-            out[key] = raw.strip().lower() in ("1", "true", "yes", "on")
-        elif isinstance(default, int):
-            try:
-                out[key] = int(raw)
-            except ValueError:
-                raise ConfigurationError(f"{key} must be an integer, not {raw!r}") from None
-        elif isinstance(default, tuple):
-            out[key] = tuple(part.strip() for part in raw.split(",") if part.strip())
-        elif isinstance(default, dict):
-            raise ConfigurationError(f"{key} cannot be set from the environment")
-        else:
-            out[key] = raw
-    return out
+    return {key: _from_text(key, default, environ[key]) for key, default in DEFAULTS.items()
+            if key in environ and (default is not None or environ[key].strip())}

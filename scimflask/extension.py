@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from .blueprint import make_blueprint
+from .cli.flask_commands import register as register_cli_commands
 from .config import ConfigKeys
 from .errors import ConfigurationError
 from .ops.admin.blueprint import admin_enabled, make_admin_blueprint
@@ -96,4 +97,4 @@ def mount(app: Flask, state: ScimState, *, owns_root: bool = False) -> None:
                                 x_host=proxies, x_port=proxies, x_prefix=proxies)
     app.extensions[EXTENSION_KEY] = state
     app.teardown_appcontext(state.storage.release)
-
+    register_cli_commands(app)

@@ -86,7 +86,7 @@ class ScimState:
                              log=provisioning_log, tenant_status=tenant_status)
         return cls(
             config=config, pm=pm, catalog=storage.catalog, storage=storage,
-            cursors=CursorCodec(_cursor_secret(config, fallback_secret), config[ConfigKeys.CURSOR_TIMEOUT]),
+            cursors=CursorCodec(_cursor_keys(config, fallback_secret), config[ConfigKeys.CURSOR_TIMEOUT]),
             log=provisioning_log, admin=admin, tenant_status=tenant_status,
             rate_limit=_rate_limit(config, storage),
             metrics=ScimMetrics() if config[ConfigKeys.METRICS_ENABLED] else None,
@@ -113,13 +113,15 @@ def current_scim() -> ScimState:
         ) from None
 
 
-def _cursor_secret(config: Mapping[str, Any], fallback: str | bytes | None) -> bytes:
+def _cursor_keys(config: Mapping[str, Any], fallback: str | bytes | None) -> list[str | bytes]:
+    """The secrets cursors are signed with, newest first: SCIM_SECRET_KEY (else the host's
+    SECRET_KEY, which the codec never uses unsalted) and then SCIM_SECRET_KEY_FALLBACKS."""
     secret = config[ConfigKeys.SECRET_KEY] or fallback
     if not secret:
         log.info("SCIM_SECRET_KEY not set: cursors are signed with a per-process key and "
                  "are only valid on the worker that issued them")
-        return secrets.token_bytes(32)
-    return secret.encode("utf-8") if isinstance(secret, str) else secret
+        secret = secrets.token_bytes(32)
+    return [secret, *config[ConfigKeys.SECRET_KEY_FALLBACKS]]
 
 
 def _rate_limit(config: Mapping[str, Any], storage: Storage) -> RateLimit | None:

@@ -1,4 +1,5 @@
-"""`scimflask serve` and `scimflask token …` as a new user meets them (issue 2, point 8)."""
+"""`scimflask serve`, `token …` and `tenant …` as a new user meets them: the default storage
+announced, one timestamp format, `--help` naming environment variables, `--version`."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def server(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCIM_")}
     process = subprocess.Popen(SCIMFLASK + ["serve", "--port", str(port)], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
     lines = []
     try:
@@ -75,6 +76,7 @@ def test_serve_prints_tenant_url_and_token_and_answers(server):
     token = re.search(r"Secret Token:\s+(\S+)", output).group(1)
     assert tenant_url == f"http://127.0.0.1:{port}/scim/v2"
     assert (workdir / "scim.db").exists(), "the embedded default is a SQLite file in the working directory"
+    assert str(workdir / "scim.db") in output, "the default is announced with its absolute path"
     status, body = get(f'{tenant_url}/Users?filter=userName%20eq%20%22nobody%22', token)
     assert status == 200 and body["totalResults"] == 0
     status, body = get(f'{tenant_url}/Users?filter=userName%20eq%20%22nobody%22', None)
@@ -90,3 +92,104 @@ def test_token_commands(tmp_path):
     assert token_id in listed and "entra" in listed and secret not in listed
     assert f"revoked {token_id}" in run(["token", "revoke", "--storage", storage, token_id], tmp_path)
     assert "no tokens" in run(["token", "list", "--storage", storage], tmp_path)
+
+
+ISO_SECONDS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
+def test_commands_announce_the_default_storage(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCIM_", "SCIMFLASK_"))}
+    result = subprocess.run(SCIMFLASK + ["token", "list"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"using the SQLite file {tmp_path / 'scim.db'}" in result.stderr
+    assert (tmp_path / "scim.db").exists()
+
+
+def test_version_comes_from_the_distribution():
+    from importlib.metadata import version
+
+    from click.testing import CliRunner
+
+    from scimflask.cli.main import main
+
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"scimflask, version {version('scimflask')}"
+
+
+def test_every_option_read_from_the_environment_shows_it_in_help():
+    import click
+    from click.testing import CliRunner
+
+    from scimflask.cli.main import main
+
+    def walk(command, path):
+        yield command, path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, path + [name])
+
+    checked = 0
+    for command, path in walk(main, []):
+        options = [p for p in command.params if isinstance(p, click.Option) and p.envvar]
+        for option in options:
+            assert option.show_envvar, f"{' '.join(path)} {option.opts[0]}"
+        if options:
+            shown = CliRunner().invoke(main, path + ["--help"]).output
+            for option in options:
+                assert f"env var: {option.envvar}" in " ".join(shown.split()), (path, option.envvar)
+                checked += 1
+    assert checked >= 8  # serve's, --storage on each data command, --debug, --public-url
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """Run `scimflask …` in-process on a SQLite file of the test's own."""
+    from click.testing import CliRunner
+
+    from scimflask.cli.main import main
+
+    for name in [n for n in os.environ if n.startswith(("SCIM_", "SCIMFLASK_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SCIM_STORAGE_URI", f"sqlite:///{tmp_path / 'cli.db'}")
+
+    def invoke(*args: str):
+        result = CliRunner().invoke(main, list(args))
+        return result
+
+    return invoke
+
+
+def test_timestamps_are_iso_utc_to_the_second(cli):
+    created = cli("tenant", "enable", "contoso")
+    assert created.exit_code == 0, created.output
+    token_id = re.search(r"Token id:\s+(\S+)", created.output).group(1)
+    rotated = cli("token", "rotate", "--tenant", "contoso")
+    assert re.search(rf"Older tokens of contoso expire at {ISO_SECONDS}$", rotated.output, re.M), rotated.output
+    listed = cli("token", "list")
+    assert re.search(rf"{token_id}  tenant=contoso  created={ISO_SECONDS}  last_used=never  "
+                     rf"expires={ISO_SECONDS}", listed.output), listed.output
+    assert re.search(rf"^contoso  enabled  tokens=2  created={ISO_SECONDS}$", cli("tenant", "list").output, re.M)
+    tokens = cli("tenant", "tokens", "contoso").output.splitlines()
+    assert len(tokens) == 2 and all(re.search(rf"created={ISO_SECONDS} ", line) for line in tokens)
+    assert not re.search(r"\d\.\d{3}Z|\+00:00", listed.output + cli("tenant", "list").output)
+
+
+def test_enabling_an_enabled_tenant_issues_no_token_silently(cli):
+    assert cli("tenant", "enable", "contoso").exit_code == 0
+    again = cli("tenant", "enable", "contoso")
+    assert again.exit_code == 1 and "Secret Token" not in again.output
+    assert "tenant contoso is enabled already, with 1 token(s)" in again.output
+    assert "--new-token" in again.output and "token rotate --tenant contoso" in again.output
+    assert len(cli("tenant", "tokens", "contoso").output.splitlines()) == 1
+    assert "Secret Token" in cli("tenant", "enable", "contoso", "--new-token").output
+    assert len(cli("tenant", "tokens", "contoso").output.splitlines()) == 2
+
+
+def test_enabling_a_disabled_tenant_revives_its_tokens(cli):
+    assert cli("tenant", "enable", "contoso").exit_code == 0
+    assert cli("tenant", "disable", "contoso").exit_code == 0
+    revived = cli("tenant", "enable", "contoso")
+    assert revived.exit_code == 0, revived.output
+    assert "enabled contoso; its 1 earlier token(s) are valid again" in revived.output
+    assert "Secret Token" not in revived.output
+    assert "contoso  enabled  tokens=1" in cli("tenant", "list").output

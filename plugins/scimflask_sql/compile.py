@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     cast,
     exists,
     false,
@@ -270,7 +271,7 @@ class FilterCompiler:
         if sub == "version":
             return _Scalar(literal('W/"', String) + cast(r.c.version, String) + '"', definition)
         if sub == "location" and self.base_url:
-            return _Scalar(literal(f"{self.base_url}/{self.rt.name}s/", String) + r.c.id, definition)
+            return _Scalar(literal(self.rt.location(self.base_url, ""), String) + r.c.id, definition)
         return _Scalar(None, definition)
 
     # -- filters ------------------------------------------------------------------------
@@ -323,10 +324,14 @@ class FilterCompiler:
         return compare({"key": scalar.expression}, scalar.definition, node.op, node.value, self._param(node))
 
     # -- members / groups ---------------------------------------------------------------
+    def _endpoint_of(self, type_name: ColumnElement) -> ColumnElement:
+        """The URL prefix of resources of the type `type_name` names, as `$ref`s spell it."""
+        return case({rt.name: literal(rt.location(self.base_url, ""), String) for rt in self.catalog.resource_types},
+                    value=type_name, else_=literal(f"{self.base_url}/", String))
+
     def _member_columns(self, m) -> dict[str, tuple[ColumnElement, bool]]:
         """members' sub-attributes: (column holding the comparison form, may be missing)."""
-        ref = (literal(f"{self.base_url}/", String) + m.c.member_type + "s/" + m.c.member_id
-               if self.base_url else null())
+        ref = (self._endpoint_of(m.c.member_type) + m.c.member_id if self.base_url else null())
         return {
             "value": m.c.member_id,
             "type": func.lower(m.c.member_type),
@@ -364,7 +369,8 @@ class FilterCompiler:
             "value": m.c.group_id,
             "display": display,
             "type": literal("direct", String),
-            "$ref": (literal(f"{self.base_url}/Groups/", String) + m.c.group_id) if self.base_url else null(),
+            "$ref": (literal(self.catalog.resource_type("Group").location(self.base_url, ""), String) + m.c.group_id
+                     if self.base_url else null()),
         }
 
     def _group_element(self, m, node: Filter) -> ColumnElement:

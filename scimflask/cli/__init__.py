@@ -1,21 +1,7 @@
-"""The `scimflask` command line: `serve`, `token`, `tenant`, `log`, `migrate`, `export`, `import`."""
+"""The `scimflask` command line: `serve`, `token`, `tenant`, `log`, `migrate`, `export`, `import`.
 
-from __future__ import annotations
-
-import click
-
-from . import data, log, serve, tenants, tokens
-
-
-@click.group()
-def main() -> None:
-    """scimflask: a SCIM 2.0 service provider."""
-
-
-main.add_command(serve.serve)
-main.add_command(tokens.token)
-main.add_command(tenants.tenant)
-main.add_command(log.provisioning_log)
-main.add_command(data.migrate_command)
-main.add_command(data.export_command)
-main.add_command(data.import_command)
+Errors end as one or two lines naming the cause and the fix (exit status 2 for configuration, 1
+at run time; `--debug` shows the traceback), see `errors`. The commands other than `serve` are
+shared with `flask scim` (see `flask_commands`). The group is `scimflask.cli.main.main`; this
+package module imports nothing, so a host app's `flask scim` commands load without `serve`.
+"""

@@ -1,24 +1,37 @@
-"""What every command shares: configuration from the environment and options, the app and its
-state, and the options several commands take."""
+"""The standalone command line's configuration: `SCIM_*` environment variables and options, the
+app built from them (its storage pinged at once), and the state source of the `scimflask`
+group."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
 
-from ..config import ConfigKeys, from_environ
-from ..errors import ConfigurationError
+from ..config import DEFAULTS, ConfigKeys, from_environ
 from ..state import EXTENSION_KEY, ScimState
+from .context import StateSource
+from .storage_access import CONFIGURED, naming_the_scheme, ping
 
 DEFAULT_STORAGE_URI = "sqlite:///scim.db"
 
 
+def default_storage_uri() -> str:
+    """The SQLite file scim.db in the working directory, as an absolute URL."""
+    return f"sqlite:///{os.path.abspath('scim.db')}"
+
+
 def config_from(storage: str | None, prefix: str | None = None, **extra: Any) -> dict:
+    """Configuration from the environment, then `--storage`/`--prefix` and `extra`. Falling
+    back to the default SQLite file is announced on stderr with its absolute path."""
     config = from_environ()
-    config.setdefault(ConfigKeys.STORAGE_URI, DEFAULT_STORAGE_URI)
     if storage:
         config[ConfigKeys.STORAGE_URI] = storage
+    if not config.get(ConfigKeys.STORAGE_URI):
+        config[ConfigKeys.STORAGE_URI] = default_storage_uri()
+        click.echo(f"Storage: no {CONFIGURED} given; using the SQLite file "
+                   f"{os.path.abspath('scim.db')}", err=True)
     if prefix:
         config[ConfigKeys.URL_PREFIX] = prefix
     config.update(extra)
@@ -26,42 +39,32 @@ def config_from(storage: str | None, prefix: str | None = None, **extra: Any) ->
 
 
 def build_app(config: dict):
+    """The standalone app for `config`, its storage reached once so that a wrong URL, password
+    or database fails here, before anything is served (see `errors.explain`)."""
     from ..app import create_app
 
-    try:
-        return create_app(config)
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
+    uri = config[ConfigKeys.STORAGE_URI]
+    with naming_the_scheme(uri, CONFIGURED):
+        app = create_app(config)
+    ping(state_of(app).storage, uri, CONFIGURED)
+    return app
 
 
 def state_of(app) -> ScimState:
     return app.extensions[EXTENSION_KEY]
 
 
-storage_option = click.option(
-    "--storage", envvar="SCIM_STORAGE_URI", default=None,
-    help=f"Storage URL (default {DEFAULT_STORAGE_URI}, a file in the working directory).")
-tenant_option = click.option("--tenant", default=None, help="Tenant (default: SCIM_DEFAULT_TENANT or 'default').")
+class EnvironmentSource(StateSource):
+    """State built from `SCIM_*` environment variables and `--storage`, once per command."""
 
+    def __init__(self, command: str = "scimflask") -> None:
+        self.command = command
+        self._states: dict[str | None, ScimState] = {}
 
-def admin_service(storage: str | None):
-    """The admin service of an app built from the environment and `--storage`."""
-    return state_of(build_app(config_from(storage))).admin
+    def state(self, storage: str | None) -> ScimState:
+        if storage not in self._states:
+            self._states[storage] = state_of(build_app(config_from(storage)))
+        return self._states[storage]
 
-
-def run_admin(operation):
-    from ..ops.admin.service import AdminError
-
-    try:
-        return operation()
-    except AdminError as exc:
-        raise click.ClickException(exc.detail) from None
-
-
-def public_url_of(state, public_url: str | None) -> str:
-    return public_url or state.config[ConfigKeys.PUBLIC_BASE_URL] or "http://127.0.0.1:8000"
-
-
-public_url_option = click.option(
-    "--public-url", envvar="SCIMFLASK_PUBLIC_URL", default=None,
-    help="The URL clients reach the server at (default SCIM_PUBLIC_BASE_URL, else http://127.0.0.1:8000).")
+    def default_tenant(self) -> str:
+        return from_environ().get(ConfigKeys.DEFAULT_TENANT) or DEFAULTS[ConfigKeys.DEFAULT_TENANT]

@@ -1,35 +1,37 @@
-"""`scimflask migrate | export | import`: moving a deployment between backends."""
+"""`scimflask migrate | export | import` (and under `flask scim`): moving a deployment between
+backends, with progress counted in records (tenant records, tokens and resources)."""
 
 from __future__ import annotations
 
 import click
 
-from ..config import ConfigKeys, from_environ
-from ..errors import ConfigurationError
-from .common import DEFAULT_STORAGE_URI, storage_option
+from ..state import ScimState
+from ..storage.base import Storage
+from ..storage.capabilities import TenantSupport
+from .context import current_source, with_state
+from .progress import Progress
 
 
-def _progress(label: str):
-    """A progress line on stderr, redrawn in place every 100 records."""
-    def show(done: int, total: int) -> None:
-        if done % 100 == 0 or done == total:
-            click.echo(f"\r{label}: {done} records ({total} resources in source)", nl=False, err=True)
-    return show
-
-
-def _open(uri: str):
-    from ..ops.migrate import open_storage
-
-    try:
-        return open_storage(uri)
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _tenants(storage, extra: tuple[str, ...]) -> list[str]:
+def _tenants(storage: Storage, extra: tuple[str, ...]) -> list[str]:
     from ..ops.migrate import tenants_of
 
-    return tenants_of(storage, from_environ().get(ConfigKeys.DEFAULT_TENANT, "default"), extra)
+    return tenants_of(storage, current_source().default_tenant(), extra)
+
+
+def record_total(storage: Storage, tenants: list[str]) -> int:
+    """How many records an export of `tenants` holds: tenant records, tokens and resources."""
+    from ..ops.migrate import count_resources
+
+    records = sum(count_resources(storage, tenants).values())
+    records += sum(len(storage.list_tokens(tenant)) for tenant in tenants)
+    if isinstance(storage, TenantSupport):
+        records += sum(1 for tenant in tenants if storage.get_tenant(tenant) is not None)
+    return records
+
+
+def _line_total(path: str) -> int:
+    with open(path, encoding="utf-8") as lines:
+        return sum(1 for line in lines if line.strip())
 
 
 extra_tenant_option = click.option(
@@ -38,19 +40,33 @@ extra_tenant_option = click.option(
 
 
 @click.command("migrate")
-@click.option("--from", "source_uri", required=True, help="Storage URL to copy from.")
-@click.option("--to", "target_uri", required=True, help="Storage URL to copy into.")
+@click.option("--from", "source_uri", default=None, help="Storage URL to copy from (default: the configured storage).")
+@click.option("--to", "target_uri", default=None, help="Storage URL to copy into (default: the configured storage).")
 @click.option("--verify", "verify_all", is_flag=True, help="Afterwards compare every resource, not only counts.")
 @extra_tenant_option
-def migrate_command(source_uri: str, target_uri: str, verify_all: bool, extra_tenants: tuple[str, ...]) -> None:
-    """Copy every tenant, token, user, group and membership; run again to resume."""
+def migrate_command(source_uri: str | None, target_uri: str | None, verify_all: bool,
+                    extra_tenants: tuple[str, ...]) -> None:
+    """Copy every tenant, token, user, group and membership; run again to resume.
+
+    Give --from, --to or both; the one left out is the configured storage (SCIM_STORAGE_URI,
+    or the host app's under `flask scim`)."""
     from ..ops.migrate import migrate, verify
 
-    source, target = _open(source_uri), _open(target_uri)
+    if not source_uri and not target_uri:
+        raise click.UsageError("give --from, --to or both (the other is the configured storage)")
+    if source_uri == target_uri:
+        raise click.UsageError("--from and --to name the same storage")
+    source, target = _storage(source_uri, "--from"), _storage(target_uri, "--to")
     tenants = _tenants(source, extra_tenants)
-    result = migrate(source, target, tenants, _progress("copying"))
-    click.echo(f"\ncopied {result.written}, already present {result.skipped}", err=True)
+    with Progress("copying", record_total(source, tenants)) as progress:
+        result = migrate(source, target, tenants, progress)
+    click.echo(f"copied {result.written}, already present {result.skipped}", err=True)
     _report(verify(source, target, tenants, every_resource=verify_all))
+
+
+def _storage(uri: str | None, option: str) -> Storage:
+    source = current_source()
+    return source.open(uri, option) if uri else source.state(None).storage
 
 
 def _report(problems: list[str]) -> None:
@@ -62,28 +78,29 @@ def _report(problems: list[str]) -> None:
 
 
 @click.command("export")
-@storage_option
 @extra_tenant_option
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
-def export_command(storage: str | None, extra_tenants: tuple[str, ...], path: str) -> None:
+@with_state
+def export_command(state: ScimState, extra_tenants: tuple[str, ...], path: str) -> None:
     """Write every tenant, token and resource to PATH as JSON Lines."""
     from ..ops.migrate import export_file
 
-    source = _open(storage or DEFAULT_STORAGE_URI)
-    written = export_file(source, _tenants(source, extra_tenants), path, _progress("exporting"))
-    click.echo(f"\nexported {written} records to {path}")
+    tenants = _tenants(state.storage, extra_tenants)
+    with Progress("exporting", record_total(state.storage, tenants)) as progress:
+        written = export_file(state.storage, tenants, path, progress)
+    click.echo(f"exported {written} records to {path}")
 
 
 @click.command("import")
-@storage_option
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-def import_command(storage: str | None, path: str) -> None:
+@with_state
+def import_command(state: ScimState, path: str) -> None:
     """Load a JSON Lines export into the storage; run again to resume."""
     from ..ops.migrate import copy_records, read_file
 
-    target = _open(storage or DEFAULT_STORAGE_URI)
     try:
-        result = copy_records(read_file(path), target, _progress("importing"))
+        with Progress("importing", _line_total(path)) as progress:
+            result = copy_records(read_file(path), state.storage, progress)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"\nimported {result.written}, already present {result.skipped}")
+    click.echo(f"imported {result.written}, already present {result.skipped}")

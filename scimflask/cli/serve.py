@@ -17,7 +17,8 @@ import click
 from ..auth import new_token
 from ..config import ConfigKeys
 from ..server.logging_config import FORMATS, configure_logging
-from .common import build_app, config_from, state_of, storage_option
+from .common import build_app, config_from, state_of
+from .context import storage_option
 
 GUNICORN_HINT = "pip install 'scimflask[server]' for gunicorn, the production server"
 MAX_DEFAULT_WORKERS = 4

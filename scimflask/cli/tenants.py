@@ -1,19 +1,13 @@
-"""`scimflask tenant …`: the admin API's tenant operations on the command line."""
+"""`scimflask tenant …` (and `flask scim tenant …`): the admin API's tenant operations."""
 
 from __future__ import annotations
 
 import click
 
-from .common import (
-    admin_service,
-    build_app,
-    config_from,
-    public_url_of,
-    public_url_option,
-    run_admin,
-    state_of,
-    storage_option,
-)
+from ..ops.admin.service import check_tenant_id
+from ..state import ScimState
+from .context import current_source, public_url_of, public_url_option, run_admin, with_state
+from .output import timestamp
 
 
 @click.group()
@@ -22,16 +16,32 @@ def tenant() -> None:
 
 
 @tenant.command("enable")
-@storage_option
 @public_url_option
-@click.option("--no-token", is_flag=True, help="Only re-enable a disabled tenant; issue no new token.")
+@click.option("--new-token", is_flag=True,
+              help="Issue another token for a tenant that is enabled already (earlier ones stay valid).")
+@click.option("--no-token", is_flag=True, help="Only enable the tenant; issue no token.")
 @click.argument("tenant_id")
-def tenant_enable(storage: str | None, public_url: str | None, no_token: bool, tenant_id: str) -> None:
-    """Enable SCIM for TENANT_ID and print its Tenant URL and a new Secret Token."""
-    state = state_of(build_app(config_from(storage)))
-    if no_token:
+@with_state
+def tenant_enable(state: ScimState, public_url: str | None, new_token: bool, no_token: bool,
+                  tenant_id: str) -> None:
+    """Enable SCIM for TENANT_ID; a new tenant gets its Tenant URL and a Secret Token."""
+    if new_token and no_token:
+        raise click.UsageError("--new-token and --no-token contradict each other")
+    record = run_admin(lambda: state.admin.tenants.get_tenant(check_tenant_id(tenant_id)))
+    tokens = len(state.storage.list_tokens(tenant_id))
+    enabled = (record is not None and not record.disabled) or (record is None and tokens > 0)
+    if enabled and no_token:
+        click.echo(f"{tenant_id} is enabled already")
+        return
+    if enabled and not new_token:
+        command = current_source().command
+        raise click.ClickException(
+            f"tenant {tenant_id} is enabled already, with {tokens} token(s); no token issued\n"
+            f"  Pass --new-token for another one, or run '{command} token rotate --tenant {tenant_id}' "
+            "to replace them.")
+    if no_token or (record is not None and tokens and not new_token):
         run_admin(lambda: state.admin.set_disabled(tenant_id, False))
-        click.echo(f"enabled {tenant_id}")
+        click.echo(f"enabled {tenant_id}" + (f"; its {tokens} earlier token(s) are valid again" if tokens else ""))
         return
     issued = run_admin(lambda: state.admin.enable_scim(tenant_id, public_url_of(state, public_url)))
     click.echo(f"Tenant:       {tenant_id}")
@@ -42,44 +52,45 @@ def tenant_enable(storage: str | None, public_url: str | None, no_token: bool, t
 
 
 @tenant.command("list")
-@storage_option
-def tenant_list(storage: str | None) -> None:
+@with_state
+def tenant_list(state: ScimState) -> None:
     """List tenants with their state and number of tokens."""
-    tenants = run_admin(admin_service(storage).list_tenants)
+    tenants = run_admin(state.admin.list_tenants)
     if not tenants:
         click.echo("no tenants")
     for record in tenants:
-        state = "disabled" if record["disabled"] else "enabled"
-        click.echo(f"{record['id']}  {state}  tokens={record['tokens']}  created={record['created']}")
+        status = "disabled" if record["disabled"] else "enabled"
+        click.echo(f"{record['id']}  {status}  tokens={record['tokens']}  created={timestamp(record['created'])}")
 
 
 @tenant.command("tokens")
-@storage_option
 @click.argument("tenant_id")
-def tenant_tokens(storage: str | None, tenant_id: str) -> None:
+@with_state
+def tenant_tokens(state: ScimState, tenant_id: str) -> None:
     """List a tenant's tokens (never their secrets)."""
-    for record in run_admin(lambda: admin_service(storage).list_tokens(tenant_id)):
-        click.echo(f"{record['id']}  created={record['created']}  last_used={record['lastUsed'] or 'never'}  "
-                   f"expires={record['expires'] or 'never'}  {record['description']}")
+    for record in run_admin(lambda: state.admin.list_tokens(tenant_id)):
+        click.echo(f"{record['id']}  created={timestamp(record['created'])}  "
+                   f"last_used={timestamp(record['lastUsed'])}  expires={timestamp(record['expires'])}  "
+                   f"{record['description']}".rstrip())
 
 
 @tenant.command("disable")
-@storage_option
 @click.argument("tenant_id")
-def tenant_disable(storage: str | None, tenant_id: str) -> None:
+@with_state
+def tenant_disable(state: ScimState, tenant_id: str) -> None:
     """Refuse every SCIM request of TENANT_ID (403) until it is enabled again."""
-    run_admin(lambda: admin_service(storage).set_disabled(tenant_id, True))
+    run_admin(lambda: state.admin.set_disabled(tenant_id, True))
     click.echo(f"disabled {tenant_id}")
 
 
 @tenant.command("delete")
-@storage_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.argument("tenant_id")
-def tenant_delete(storage: str | None, yes: bool, tenant_id: str) -> None:
+@with_state
+def tenant_delete(state: ScimState, yes: bool, tenant_id: str) -> None:
     """Delete TENANT_ID with ALL its users, groups, tokens and log entries."""
     if not yes:
         click.confirm(f"Delete tenant {tenant_id} and all its data?", abort=True)
-    if not run_admin(lambda: admin_service(storage).delete_tenant(tenant_id)):
+    if not run_admin(lambda: state.admin.delete_tenant(tenant_id)):
         raise click.ClickException(f"no tenant {tenant_id!r}")
     click.echo(f"deleted {tenant_id}")

@@ -189,3 +189,37 @@ def test_host_pages_and_errors_are_untouched(app):
     assert scim_missing.status_code == 404
     assert scim_missing.get_json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
     assert client.get("/scim/v2/Users").status_code == 401  # no token
+
+
+def test_a_password_set_over_scim_is_the_hosts_login_password(hostapp, app):
+    """scimflask stores werkzeug.security's hash, which the host's own login checks."""
+    from werkzeug.security import check_password_hash
+
+    idp = app.test_client()
+    created = scim(idp, "POST", "/Users", {**ENTRA_CREATE, "password": "Entra-Set-1"})
+    assert created.status_code == 201, created.get_json()
+    assert "password" not in created.get_json()
+    row = account(hostapp, app, public_id=created.get_json()["id"])
+    assert check_password_hash(row.password_hash, "Entra-Set-1")
+    browser = app.test_client()
+    login = {"email": ENTRA_CREATE["userName"], "password": "Entra-Set-1"}
+    assert browser.post("/login", data=login).status_code == 302
+    replaced = scim(idp, "PUT", f"/Users/{row.public_id}", {**ENTRA_CREATE, "displayName": "Ada"})
+    assert replaced.status_code == 200  # no password in the PUT: the stored one is kept
+    assert app.test_client().post("/login", data=login).status_code == 302
+
+
+def test_flask_scim_token_create_issues_a_stored_token(hostapp, app):
+    """`flask --app hostapp scim token create`: the token is a row of scim_token, and the
+    SCIM endpoint accepts it."""
+    result = app.test_cli_runner().invoke(args=["scim", "token", "create", "--description", "entra"])
+    assert result.exit_code == 0, result.output
+    secret = result.output.split("Secret Token:")[1].split()[0]
+    with app.app_context():
+        (row,) = hostapp.db.session.query(hostapp.models.ScimToken).all()
+        assert row.description == "entra" and secret not in row.secret_hash
+    answer = app.test_client().get("/scim/v2/Users", headers={"Authorization": f"Bearer {secret}"})
+    assert answer.status_code == 200
+    revoked = app.test_cli_runner().invoke(args=["scim", "token", "revoke", row.id])
+    assert revoked.exit_code == 0, revoked.output
+    assert app.test_client().get("/scim/v2/Users", headers={"Authorization": f"Bearer {secret}"}).status_code == 401

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import scimflask.auth
 from scimflask import create_app, hookimpl
-from scimflask.cli import main
+from scimflask.cli.main import main
 from scimflask.model import utcnow
 from tests.conftest import ScimClient
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from scimflask.cli import main
+from scimflask.cli.main import main
 from scimflask.model import Member, RequestContext, Resource, utcnow
 from scimflask.ops.migrate import export_records, migrate, open_storage, tenants_of, verify
 from scimflask.storage.capabilities import Tenant, TenantSupport
@@ -131,17 +131,62 @@ def test_export_import_and_migrate_from_the_cli(source, tmp_path):
     _, source_url = source
     runner = CliRunner()
     dump = tmp_path / "dump.jsonl"
+    records = USERS + GROUPS + 2  # and a tenant record and a token
     exported = runner.invoke(main, ["export", "--storage", source_url, str(dump)])
     assert exported.exit_code == 0, exported.output
-    assert len(dump.read_text().splitlines()) == USERS + GROUPS + 2
+    assert len(dump.read_text().splitlines()) == records
+    assert progress_lines(exported.output, "exporting") == tenths(records)
     target_url = f"sqlite:///{tmp_path / 'imported.db'}"
     imported = runner.invoke(main, ["import", "--storage", target_url, str(dump)])
-    assert imported.exit_code == 0 and f"imported {USERS + GROUPS + 2}" in imported.output
+    assert imported.exit_code == 0 and f"imported {records}" in imported.output
+    assert progress_lines(imported.output, "importing") == tenths(records)
     again = runner.invoke(main, ["import", "--storage", target_url, str(dump)])
     assert "imported 1, already present" in again.output  # the tenant record is re-put, nothing else
     checked = runner.invoke(main, ["migrate", "--from", source_url, "--to", target_url, "--verify"])
     assert checked.exit_code == 0, checked.output
+    assert progress_lines(checked.output, "copying") == tenths(records)
     assert "verified: source and target agree" in checked.output
+
+
+def progress_lines(output: str, label: str) -> list[tuple[int, int]]:
+    """(done, total) of each `label: done/total records` line (output is not a terminal)."""
+    import re
+
+    return [(int(done), int(total)) for done, total in re.findall(rf"^{label}: (\d+)/(\d+) records$", output, re.M)]
+
+
+def tenths(total: int) -> list[tuple[int, int]]:
+    """A line every tenth of the way, and one at the end."""
+    step = total // 10
+    return [(step * n, total) for n in range(1, 11)] + ([(total, total)] if step * 10 != total else [])
+
+
+def test_progress_draws_a_bar_on_a_terminal():
+    import io
+
+    from scimflask.cli.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    with Progress("copying", 40, file=screen) as progress:
+        for done in range(1, 41):
+            progress(done, 0)
+    assert "copying  [####################################]  40/40" in screen.getvalue()
+    assert "records" not in screen.getvalue()  # no plain lines on a terminal
+
+
+def test_migrate_into_the_configured_storage(source, tmp_path, monkeypatch):
+    """--to may be left out: the target is SCIM_STORAGE_URI."""
+    _, source_url = source
+    target = tmp_path / "configured.db"
+    monkeypatch.setenv("SCIM_STORAGE_URI", f"sqlite:///{target}")
+    result = CliRunner().invoke(main, ["migrate", "--from", source_url])
+    assert result.exit_code == 0, result.output
+    assert f"copying: {USERS + GROUPS + 2}/{USERS + GROUPS + 2} records" in result.output
+    assert "verified: source and target agree" in result.output
 
 
 def test_import_refuses_a_broken_file(tmp_path):

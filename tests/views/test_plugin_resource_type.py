@@ -93,6 +93,21 @@ def test_member_and_group_refs_resolve(client):
     assert [_resolve(client, g["$ref"])["displayName"] for g in groups] == ["outer"]
 
 
+def test_filters_on_locations_use_the_endpoint(client):
+    # Backends that answer filters in their own query language build the same URLs.
+    policy = client.post("/Policies", json={"schemas": [POLICY], "displayName": "located"}).get_json()
+    found = client.get(f'/Policies?filter=meta.location eq "{policy["meta"]["location"]}"').get_json()
+    assert [r["id"] for r in found["Resources"]] == [policy["id"]]
+    user = client.post("/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                       "userName": "located-user"}).get_json()
+    group = client.post("/Groups", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                         "displayName": "located-group", "members": [{"value": user["id"]}]}).get_json()
+    by_member = client.get(f'/Groups?filter=members.$ref eq "{user["meta"]["location"]}"').get_json()
+    assert [r["id"] for r in by_member["Resources"]] == [group["id"]]
+    by_group = client.get(f'/Users?filter=groups.$ref eq "{group["meta"]["location"]}"').get_json()
+    assert [r["id"] for r in by_group["Resources"]] == [user["id"]]
+
+
 def test_the_resource_type_is_discoverable_at_its_endpoint(client):
     found = client.get("/ResourceTypes/Policy").get_json()
     assert found["endpoint"] == "/Policies"

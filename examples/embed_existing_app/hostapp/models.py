@@ -51,3 +51,17 @@ class Account(db.Model):
 
 # Emails are logins: unique whatever their case, enforced by the database itself.
 Index("ix_account_email_lower", func.lower(Account.__table__.c.email), unique=True)
+
+
+class ScimToken(db.Model):
+    """Bearer tokens of the identity provider, issued with `flask scim token create`. Only the
+    SHA-256 of a secret is stored; the secret itself is shown once, when it is issued."""
+
+    __tablename__ = "scim_token"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -8,11 +8,14 @@ What maps (everything else a client sends is not stored, and so not returned)::
     active                        Account.is_active    (absent means active)
     externalId                    Account.external_ref
     emails[type eq "work"].value  Account.work_email   (the one email kept)
+    password                      Account.password_hash (werkzeug's format: the login checks it)
     id                            Account.public_id
 
+Bearer tokens are rows of the app's `scim_token` table (`flask scim token create` issues one);
+the static `SCIM_BEARER_TOKENS` work as well.
+
 Honest limits: Groups are not supported (every Group request is 501 with a message saying
-so; turn group provisioning off in the identity provider), the app serves one SCIM tenant,
-and bearer tokens are the static `SCIM_BEARER_TOKENS` (this store keeps no token records).
+so; turn group provisioning off in the identity provider), and the app serves one SCIM tenant.
 Filters and sorts are translated to SQL by `account_query`; what cannot be translated is a
 400, never an empty list.
 """
@@ -33,7 +36,7 @@ from scimflask.schema.catalog import Catalog
 from scimflask.storage import ResourceNotFound, Storage, UniqueConflict, VersionMismatch
 
 from .account_query import to_condition, to_order
-from .models import Account
+from .models import Account, ScimToken
 
 USER = "User"
 
@@ -78,6 +81,8 @@ def to_data(account: Account) -> dict:
         data["externalId"] = account.external_ref
     if account.work_email is not None:
         data["emails"] = [{"value": account.work_email, "type": "work", "primary": True}]
+    if account.password_hash is not None:
+        data["password"] = account.password_hash  # writeOnly: scimflask never returns it
     return data
 
 
@@ -91,6 +96,9 @@ def apply_data(account: Account, data: dict) -> None:
     account.is_active = data.get("active") is not False
     account.external_ref = data.get("externalId")
     account.work_email = _work_email(data.get("emails"))
+    # scimflask hashes a password as it arrives (werkzeug.security's format, which
+    # Account.check_password reads) and carries the stored hash over when a PUT leaves it out.
+    account.password_hash = data.get("password")
 
 
 class AccountStorage(Storage):
@@ -198,18 +206,37 @@ class AccountStorage(Storage):
                 .offset(max(query.start_index, 1) - 1).limit(query.count)).all()
         return Page([self._resource(a, with_groups=query.with_groups) for a in accounts], total)
 
-    # -- tokens: only the static SCIM_BEARER_TOKENS -----------------------------------------
+    # -- tokens: rows of scim_token ---------------------------------------------------------
     def add_token(self, token: Token) -> None:
-        raise ConfigurationError("accounts:// keeps no token records; configure SCIM_BEARER_TOKENS")
+        if token.tenant != self.tenant:
+            raise ConfigurationError(f"this application serves the SCIM tenant {self.tenant!r} only")
+        self.db.session.merge(ScimToken(
+            id=token.id, tenant=token.tenant, secret_hash=token.secret_hash, description=token.description,
+            created_at=_naive(token.created), last_used_at=token.last_used and _naive(token.last_used),
+            expires_at=token.expires and _naive(token.expires)))
+        self._commit()
 
     def find_token(self, secret_hash: str) -> Token | None:
-        return None
+        row = self.db.session.scalar(select(ScimToken).where(ScimToken.secret_hash == secret_hash))
+        return None if row is None else _token(row)
 
     def list_tokens(self, tenant: str | None = None) -> list[Token]:
-        return []
+        rows = self.db.session.scalars(select(ScimToken).order_by(ScimToken.created_at, ScimToken.id)).all()
+        return [_token(row) for row in rows if tenant is None or row.tenant == tenant]
 
     def delete_token(self, token_id: str) -> bool:
-        return False
+        row = self.db.session.get(ScimToken, token_id)
+        if row is None:
+            return False
+        self.db.session.delete(row)
+        self._commit()
+        return True
+
+
+def _token(row: ScimToken) -> Token:
+    return Token(id=row.id, tenant=row.tenant, secret_hash=row.secret_hash, created=_aware(row.created_at),
+                 description=row.description, last_used=row.last_used_at and _aware(row.last_used_at),
+                 expires=row.expires_at and _aware(row.expires_at))
 
 
 @hookimpl
