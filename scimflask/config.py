@@ -42,6 +42,7 @@ class ConfigKeys:
     TRUSTED_PROXIES = "SCIM_TRUSTED_PROXIES"
     ADMIN_TOKENS = "SCIM_ADMIN_TOKENS"
     ADMIN_URL_PREFIX = "SCIM_ADMIN_URL_PREFIX"
+    CONSOLE_SESSION_SECONDS = "SCIM_CONSOLE_SESSION_SECONDS"
     TOKEN_ROTATION_GRACE = "SCIM_TOKEN_ROTATION_GRACE"
     LOG_ENABLED = "SCIM_LOG_ENABLED"
     LOG_READS = "SCIM_LOG_READS"
@@ -102,6 +103,8 @@ DEFAULTS: dict[str, Any] = {
     # plugin implements scimflask_authorize_admin.
     ConfigKeys.ADMIN_TOKENS: (),
     ConfigKeys.ADMIN_URL_PREFIX: "/scim-admin",
+    # How long a console sign-in lasts.
+    ConfigKeys.CONSOLE_SESSION_SECONDS: 8 * 3600,
     # Seconds the old tokens of a tenant stay valid after a rotation.
     ConfigKeys.TOKEN_ROTATION_GRACE: 86_400,
     # The provisioning log (needs a backend with ProvisioningLogSupport; skipped otherwise).
@@ -164,7 +167,8 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     **{key: _POSITIVE for key in (
         ConfigKeys.DEFAULT_PAGE_SIZE, ConfigKeys.MAX_PAGE_SIZE, ConfigKeys.MAX_PAYLOAD_BYTES,
         ConfigKeys.MAX_FILTER_LENGTH, ConfigKeys.BULK_MAX_OPERATIONS, ConfigKeys.CURSOR_TIMEOUT,
-        ConfigKeys.LOG_RETENTION_DAYS, ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT, ConfigKeys.MAX_MULTI_VALUES)},
+        ConfigKeys.LOG_RETENTION_DAYS, ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT, ConfigKeys.MAX_MULTI_VALUES,
+        ConfigKeys.CONSOLE_SESSION_SECONDS)},
     ConfigKeys.PATCH_RESPONSE_MAX_MEMBERS: (lambda value: _whole(value, 0), "a whole number (0 or more)"),
     ConfigKeys.TRUSTED_PROXIES: (lambda value: _whole(value, 0), "a whole number of proxies (0 or more)"),
     ConfigKeys.TOKEN_ROTATION_GRACE: (lambda value: _whole(value, 0), "a number of seconds (0 or more)"),

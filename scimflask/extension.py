@@ -13,6 +13,7 @@ from .cli.flask_commands import register as register_cli_commands
 from .config import ConfigKeys
 from .errors import ConfigurationError
 from .ops.admin.blueprint import admin_enabled, make_admin_blueprint
+from .ops.console import make_console_blueprint
 from .ops.health import make_health_blueprint
 from .server.access_log import AccessLog
 from .server.limits import RequestLimits
@@ -86,6 +87,8 @@ def mount(app: Flask, state: ScimState, *, owns_root: bool = False) -> None:
         served.append(config[ConfigKeys.ADMIN_URL_PREFIX])
         app.register_blueprint(make_admin_blueprint(state.admin, config, state.pm),
                                url_prefix=config[ConfigKeys.ADMIN_URL_PREFIX])
+        app.register_blueprint(make_console_blueprint(state),
+                               url_prefix=config[ConfigKeys.ADMIN_URL_PREFIX] + "/console")
     # Over-long URLs and headers under the prefix are refused as SCIM errors before routing.
     app.wsgi_app = RequestLimits(app.wsgi_app, prefix=prefix)  # type: ignore[method-assign]
     # Outside the limits, so that their refusals get a request id and an access line too.
