@@ -10,10 +10,10 @@ Every request and response schema is generated from the same `Attribute` definit
 - `required` attributes are required in request bodies only: responses may be narrowed with
   `attributes` / `excludedAttributes`, so a response is only guaranteed `schemas` and `id`.
 
-Request schemas describe the canonical form a client should send. The server is more lenient
-where real clients need it (attribute names in any case, RFC 7643 §2.1; "true"/"false" and
-digit strings for booleans and integers, as Entra ID sends them; null to clear a value); those
-forms are named in the descriptions but not in the schemas.
+Request schemas describe the canonical form a client should send. Attribute names match in any
+case (RFC 7643 §2.1) and null clears a value; the few other forms real clients send (booleans
+as strings, for one) are accepted only in the lenient compatibility mode, whose table is in
+docs/compatibility.md.
 """
 
 from __future__ import annotations

@@ -208,7 +208,7 @@ class Operations:
         no version check unless the client sent If-Match. `with_groups`: as in `replace`.
         """
         rt = self.resource_type(resource_type)
-        operations = parse_patch_request(body, self.catalog, rt)
+        operations = parse_patch_request(body, self.catalog, rt, rules=self.state.validator(rt.name).rules)
         for attempt in range(PATCH_ATTEMPTS):
             with translated(resource_type):
                 current, result = self._patched(ctx, rt, id, operations, expected_version, with_groups)

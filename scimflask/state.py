@@ -29,6 +29,8 @@ from .plugins import make_plugin_manager, open_storage
 from .protocol.paging import CursorCodec
 from .protocol.ratelimit import RateLimit
 from .schema.catalog import Catalog
+from .schema.coerce import ValueRules
+from .schema.tolerances import Compatibility
 from .schema.validate import ResourceValidator
 from .storage.base import Storage
 from .storage.capabilities import CounterSupport
@@ -94,12 +96,18 @@ class ScimState:
         )
 
     def validator(self, resource_type: str) -> ResourceValidator:
-        """The request-body validator of a resource type (built on first use, then reused)."""
+        """The request-body validator of a resource type (built on first use, then reused).
+
+        Its `rules` (SCIM_COMPATIBILITY, SCIM_MAX_MULTI_VALUES) are also the ones PATCH reads
+        values with, so every write operation is exactly as strict.
+        """
         key = resource_type.lower()
         if key not in self.validators:
             unknown = "ignore" if self.config[ConfigKeys.UNKNOWN_ATTRIBUTES] == "ignore" else "raise"
+            rules = ValueRules(Compatibility(self.config[ConfigKeys.COMPATIBILITY]),
+                               self.config[ConfigKeys.MAX_MULTI_VALUES])
             self.validators[key] = ResourceValidator(
-                self.catalog, self.catalog.resource_type(resource_type), unknown=unknown)
+                self.catalog, self.catalog.resource_type(resource_type), unknown=unknown, rules=rules)
         return self.validators[key]
 
 

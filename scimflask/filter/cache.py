@@ -5,7 +5,7 @@ Identity providers send the same few filter shapes with a new value each time
 hits. This one keys by the text with every string literal replaced by a placeholder: the
 shape is parsed and bound once, and each request only decodes its literals and puts them
 into a copy of the bound tree. A shape in which a placeholder would not survive binding
-unchanged (a literal coerced to a boolean or checked as a dateTime), and any text the shape
+unchanged (a literal compared with a boolean or checked as a dateTime), and any text the shape
 route cannot prove equivalent, goes through the full parser, so errors read exactly as before.
 """
 

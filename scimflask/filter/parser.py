@@ -17,11 +17,13 @@ Keywords (`and`, `or`, `not`, operators, `true`/`false`/`null`) are case-insensi
 depth (parentheses, `not`, brackets) is bounded by `max_depth` and the text by `max_length`.
 
 Binding decisions (each raises InvalidFilter rather than silently matching nothing, as RFC 7644
-Table 9 asks for "attribute and filter comparison combination is not supported"):
+§3.12 asks for "attribute and filter comparison combination is not supported"):
 
 - unknown attributes are rejected (there is no cross-resource-type query that would need
   "treat as unassigned", §3.4.2.1), as is `schemas`, which is not an attribute of stored data,
-  and attributes that are `returned: never` (`password`: a filter on it would be an oracle);
+  and attributes that are `returned: never` (`password`: a filter on it would be an oracle).
+  That holds in a query string and in a SearchRequest alike, so the answer is invalidFilter,
+  not §7.5.2's `sensitive` (which tells the client to resend by POST, where it would fail too);
 - `attr eq null` is bound as `not (attr pr)` and `attr ne null` as `attr pr` (RFC 7643 §2.5:
   null and unassigned are the same state); other operators cannot take null;
 - comparing a multi-valued complex attribute without sub-attribute compares its `value`
@@ -30,10 +32,14 @@ Table 9 asks for "attribute and filter comparison combination is not supported")
 - strings, references and binaries take string literals; ordering (`gt`...) is refused on
   booleans and binaries (§3.4.2.2), substring operators (`co`, `sw`, `ew`) on anything but
   strings, references and binaries;
-- booleans take `true`/`false` (the strings "true"/"false", as Entra ID sends them, are
-  accepted and bound as booleans); integer and decimal attributes take numbers;
+- booleans take `true`/`false` only (no client sends strings there); integer and decimal
+  attributes take numbers;
 - dateTime attributes take string literals that are valid xsd:dateTime values, with
   eq/ne/gt/ge/lt/le only.
+
+In a PATCH path (§3.5.2, Figure 7) every problem is invalidPath -- a malformed path or filter,
+an unknown attribute -- except an unsupported comparison inside its value filter, which is
+invalidFilter (§3.12 lists invalidFilter for "PATCH (Path Filter)").
 """
 
 from __future__ import annotations
@@ -94,6 +100,10 @@ ALLOWED_OPERATORS: dict[str, frozenset[str]] = {
 }
 
 
+class UnsupportedComparison(SyntaxProblem):
+    """A well-formed comparison this attribute cannot take (operator or literal type)."""
+
+
 def parse_filter(text: str, catalog: Catalog, resource_type: ResourceType, *,
                  max_length: int = MAX_LENGTH, max_depth: int = MAX_DEPTH) -> Filter:
     """Parse and bind a filter; raise InvalidFilter saying where and what was expected."""
@@ -108,16 +118,16 @@ def parse_filter(text: str, catalog: Catalog, resource_type: ResourceType, *,
 
 def parse_path(text: str, catalog: Catalog, resource_type: ResourceType, *,
                max_length: int = MAX_LENGTH, max_depth: int = MAX_DEPTH) -> PatchPath:
-    """Parse a PATCH path: InvalidPath for a bad or unknown path, InvalidFilter for a bad filter."""
-    parser: _Parser | None = None
+    """Parse a PATCH path: InvalidPath for a malformed or unknown path, InvalidFilter for an
+    unsupported comparison in its value filter."""
     try:
         parser = _Parser(text, catalog, resource_type, max_length, max_depth)
         result = parser.patch_path()
         parser.expect_end()
+    except UnsupportedComparison as problem:
+        raise InvalidFilter(
+            f"Invalid filter in path at position {problem.position}: {problem.message}") from None
     except SyntaxProblem as problem:
-        if parser is not None and parser.inside_filter:
-            raise InvalidFilter(
-                f"Invalid filter in path at position {problem.position}: {problem.message}") from None
         raise InvalidPath(f"Invalid path at position {problem.position}: {problem.message}") from None
     return result
 
@@ -155,7 +165,6 @@ class _Parser:
         self.resource_type = resource_type
         self.max_depth = max_depth
         self.depth = 0
-        self.inside_filter = False
 
     # -- tokens -------------------------------------------------------------------------
     def fail(self, token: Token, expected: str) -> SyntaxProblem:
@@ -242,10 +251,8 @@ class _Parser:
                                                "attribute, so it cannot take a value filter '[...]'")
         opening = self.expect(LBRACKET, "'['")
         self.enter(opening)
-        outer, self.inside_filter = self.inside_filter, True
         inner = self.filter(ref)
         self.expect(RBRACKET, "'and', 'or' or ']'")
-        self.inside_filter = outer
         self.leave()
         return inner
 
@@ -309,18 +316,19 @@ class _Parser:
                 return Not(Present(path))
             if op == NE:
                 return Present(path)
-            raise SyntaxProblem(value_token.position, f"null can only be compared with eq or ne, not {op}")
+            raise UnsupportedComparison(value_token.position,
+                                        f"null can only be compared with eq or ne, not {op}")
         definition = ref.definition
         if definition.type == COMPLEX:
             value_sub = ref.attribute.sub_attribute("value") if ref.sub_attribute is None else None
             if not (ref.attribute.multi_valued and value_sub is not None):
-                raise SyntaxProblem(name.position, f"{name.text!r} is complex: compare one of its "
-                                                   "sub-attributes, or test it with 'pr'")
+                raise UnsupportedComparison(name.position, f"{name.text!r} is complex: compare one "
+                                                           "of its sub-attributes, or test it with 'pr'")
             ref = AttributeRef(ref.schema, ref.attribute, value_sub)
             path, definition = to_attr_path(ref), value_sub
         if op not in ALLOWED_OPERATORS[definition.type]:
-            raise SyntaxProblem(name.position, f"operator {op!r} is not supported for {name.text!r} "
-                                               f"(type {definition.type})")
+            raise UnsupportedComparison(name.position, f"operator {op!r} is not supported for "
+                                                       f"{name.text!r} (type {definition.type})")
         return Compare(path, op, _coerce(definition.type, value, value_token, name))
 
     # -- PATCH path ---------------------------------------------------------------------
@@ -348,16 +356,14 @@ def fold_balanced(node: Callable[[Filter, Filter], Filter], items: list[Filter])
 def _coerce(attribute_type: str, value: Literal, token: Token, name: Token) -> Literal:
     """The literal as the attribute's type needs it, or a SyntaxProblem at the literal."""
     def mismatch(expected: str) -> SyntaxProblem:
-        return SyntaxProblem(token.position, f"{name.text!r} is of type {attribute_type}: "
-                                             f"expected {expected}, found {token.describe()}")
+        return UnsupportedComparison(token.position, f"{name.text!r} is of type {attribute_type}: "
+                                                     f"expected {expected}, found {token.describe()}")
 
     if attribute_type in (STRING, REFERENCE, BINARY):
         if not isinstance(value, str):
             raise mismatch("a string literal")
         return value
     if attribute_type == BOOLEAN:
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
         if not isinstance(value, bool):
             raise mismatch("true or false")
         return value

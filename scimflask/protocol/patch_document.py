@@ -3,18 +3,18 @@
 Functions here edit a *container*: the dict that holds the target's top-level attribute (the
 resource document for core attributes, the extension object for extension attributes, or a
 scratch dict holding a Group's loaded members). Every value written goes through
-`coerce_attribute_value`, so PATCH stores exactly what POST would.
+`coerce_attribute_value` with the operation's `ValueRules`, so PATCH stores exactly what POST
+would.
 
-Decisions where the RFC leaves room, each for a client that really does it:
-- `add` or `replace` on `attr[<sub> eq <literal>].sub` that matches no element creates the
-  element `{<sub>: <literal>, sub: value}` (Entra ID's `emails[type eq "work"].value`); an
-  `add` on `attr[<sub> eq <literal>]` does the same with the given element.
-- Clearing (`null`, `""`) something that is not there is a no-op, not `noTarget`.
+A value filter that selects no element is noTarget (RFC 7644 §3.5.2.2, §3.5.2.3), for `add`
+too: the element cannot be placed unambiguously. The one exception is `type-filter-upsert`
+(Entra ID's `emails[type eq "work"].value`): when the filter is `type eq "<canonical type>"`,
+add/replace creates the element `{"type": <type>, ...}`, and clearing it is a no-op.
+
+Decisions where the RFC leaves room:
 - An element that loses its `value` sub-attribute is removed: it no longer says anything.
 - A complex attribute whose `value` changes (a reference such as `manager`) drops its other
   sub-attributes, which described the old target (`$ref`, `displayName`).
-- `remove` with a `value` on a multi-valued attribute removes only the listed values (Entra's
-  member-removal form, generalised).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from typing import cast
 from ..errors import InvalidPath, InvalidValue, Mutability, NoTarget
 from ..filter.ast import EQ, Compare, Filter
 from ..schema.catalog import COMPLEX, IMMUTABLE, Attribute
-from ..schema.coerce import coerce_attribute_value
+from ..schema.coerce import ValueRules, clears, coerce_attribute_value, coerce_element
+from ..schema.tolerances import TYPE_FILTER_UPSERT
 
 ADD, REPLACE, REMOVE = "add", "replace", "remove"
 
@@ -45,35 +46,32 @@ class Target:
 
 
 def apply_to_container(container: dict, op: str, target: Target, value: object,
-                       matches: Matcher) -> None:
+                       matches: Matcher, rules: ValueRules) -> None:
     if target.filter is not None:
-        _filtered(container, op, target, value, matches)
+        _filtered(container, op, target, value, matches, rules)
     elif target.sub is not None:
-        _sub_attribute(container, op, target, value)
+        _sub_attribute(container, op, target, value, rules)
     else:
-        _whole(container, op, target, value)
+        _whole(container, op, target, value, rules)
 
 
 # -- the whole attribute ------------------------------------------------------------------
 
-def _whole(container: dict, op: str, target: Target, value: object) -> None:
+def _whole(container: dict, op: str, target: Target, value: object, rules: ValueRules) -> None:
     attr = target.attribute
     if op == REMOVE:
-        if value is not None and attr.multi_valued:
-            _remove_listed(container, target, value)
-        else:
-            container.pop(attr.name, None)
+        container.pop(attr.name, None)
         return
     if attr.multi_valued:
-        values = _values(target, value)
+        values = _values(target, value, rules)
         if op == REPLACE:
             _store(container, attr.name, values)
         elif values:
             _append(container, attr, values)
     elif attr.type == COMPLEX:
-        _merge_complex(container, target, value)
+        _merge_complex(container, target, value, rules)
     else:
-        new = coerce_attribute_value(attr, value, path=target.label)
+        new = coerce_attribute_value(attr, value, path=target.label, rules=rules)
         _check_immutable(attr, container.get(attr.name), new, target.label)
         _store(container, attr.name, new)
 
@@ -90,27 +88,15 @@ def _append(container: dict, attr: Attribute, new: list) -> None:
     container[attr.name] = elements
 
 
-def _remove_listed(container: dict, target: Target, value: object) -> None:
-    listed = _values(target, value) or []
-    elements = container.get(target.attribute.name) or []
-    kept = [e for e in elements if not any(_same_value(e, given) for given in listed)]
-    _store(container, target.attribute.name, kept)
-
-
-def _same_value(element: object, given: object) -> bool:
-    if isinstance(element, dict) and isinstance(given, dict) and "value" in given:
-        return element.get("value") == given["value"]
-    return element == given
-
-
-def _merge_complex(container: dict, target: Target, value: object) -> None:
+def _merge_complex(container: dict, target: Target, value: object, rules: ValueRules) -> None:
     """RFC 7644 §3.5.2.3: given sub-attributes replace, the others are left unchanged.
 
-    A sub-attribute sent as null or "" is cleared; null or "" for the whole attribute clears it.
+    A sub-attribute sent as null is cleared, and null for the whole attribute clears it (""
+    too, under `empty-string-clears`).
     """
     attr = target.attribute
-    new = cast("dict | None", coerce_attribute_value(attr, value, path=target.label))
-    cleared = _explicitly_cleared(attr, value)
+    new = cast("dict | None", coerce_attribute_value(attr, value, path=target.label, rules=rules))
+    cleared = _explicitly_cleared(attr, value, rules)
     existing = container.get(attr.name)
     if new is None and not cleared:
         _check_immutable_subs(attr, existing, {}, target.label)
@@ -124,8 +110,11 @@ def _merge_complex(container: dict, target: Target, value: object) -> None:
     _store(container, attr.name, merged or None)
 
 
-def _explicitly_cleared(attr: Attribute, value: object) -> list[str]:
-    """Canonical names of the sub-attributes sent as null or "" (coercion drops them)."""
+def _explicitly_cleared(attr: Attribute, value: object, rules: ValueRules) -> list[str]:
+    """Canonical names of the sub-attributes sent as clearing values (coercion drops them).
+
+    Called after coercion accepted `value`, so a list here is a tolerated one-element list.
+    """
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if not isinstance(value, dict):
@@ -133,7 +122,7 @@ def _explicitly_cleared(attr: Attribute, value: object) -> list[str]:
     names = []
     for key, item in value.items():
         sub = attr.sub_attribute(key)
-        if sub is not None and (item is None or item == ""):
+        if sub is not None and clears(item, rules):
             names.append(sub.name)
     return names
 
@@ -144,29 +133,31 @@ def _changes_reference(existing: dict, new: dict | None) -> bool:
 
 # -- a sub-attribute, no filter -----------------------------------------------------------
 
-def _sub_attribute(container: dict, op: str, target: Target, value: object) -> None:
+def _sub_attribute(container: dict, op: str, target: Target, value: object, rules: ValueRules) -> None:
     attr, sub = target.attribute, target.sub
     assert sub is not None
     if attr.multi_valued:
-        _sub_of_every_element(container, op, target, value)
+        _sub_of_every_element(container, op, target, value, rules)
         return
     parent = dict(container.get(attr.name) or {})
     if op == REMOVE:
         new = None
     else:
-        new = coerce_attribute_value(sub, value, path=target.label)
+        new = coerce_attribute_value(sub, value, path=target.label, rules=rules)
         if sub.name == "value" and new != parent.get("value"):
             parent = {k: v for k, v in parent.items() if k == "value"}
     _set_sub(attr, parent, sub, new, target.label)
     _store(container, attr.name, parent or None)
 
 
-def _sub_of_every_element(container: dict, op: str, target: Target, value: object) -> None:
-    """`emails.value` without a filter addresses every element (or creates the first)."""
+def _sub_of_every_element(container: dict, op: str, target: Target, value: object,
+                          rules: ValueRules) -> None:
+    """`emails.value` without a filter addresses every element, or creates the first: the
+    target does not exist, so the operation adds it (RFC 7644 §3.5.2.1, §3.5.2.3)."""
     attr, sub = target.attribute, target.sub
     assert sub is not None
     elements = list(container.get(attr.name) or [])
-    new = None if op == REMOVE else coerce_attribute_value(sub, value, path=target.label)
+    new = None if op == REMOVE else coerce_attribute_value(sub, value, path=target.label, rules=rules)
     if not elements:
         if new is not None:
             container[attr.name] = [{sub.name: new}]
@@ -181,7 +172,8 @@ def _sub_of_every_element(container: dict, op: str, target: Target, value: objec
 
 # -- elements selected by a filter --------------------------------------------------------
 
-def _filtered(container: dict, op: str, target: Target, value: object, matches: Matcher) -> None:
+def _filtered(container: dict, op: str, target: Target, value: object, matches: Matcher,
+              rules: ValueRules) -> None:
     attr = target.attribute
     if not (attr.multi_valued and attr.type == COMPLEX):
         raise InvalidPath(f"'{target.label}': only multi-valued complex attributes take a filter.")
@@ -198,26 +190,28 @@ def _filtered(container: dict, op: str, target: Target, value: object, matches: 
                 _set_sub(attr, elements[i], target.sub, None, target.label)
             elements = _drop_emptied(attr, elements, hits)
     elif target.sub is None:
-        elements = _write_elements(elements, hits, op, target, value)
+        elements = _write_elements(elements, hits, op, target, value, rules)
     else:
-        elements = _write_sub_of_elements(elements, hits, target, value)
+        elements = _write_sub_of_elements(elements, hits, target, value, rules)
     _store(container, attr.name, elements)
 
 
 def _write_elements(elements: list[dict], hits: list[int], op: str, target: Target,
-                    value: object) -> list[dict]:
+                    value: object, rules: ValueRules) -> list[dict]:
     """add merges into the selected elements, replace substitutes them (RFC 7644 §3.5.2.3)."""
     attr = target.attribute
-    new = _one_element(target, value)
-    if new is None:
-        return [e for i, e in enumerate(elements) if i not in hits]
+    new = _one_element(target, value, rules)
     if not hits:
-        seed = _equality_seed(target) if op == ADD else None
+        seed = _upsert_seed(target, rules)
         if seed is None:
             raise NoTarget(f"No value of '{target.label}' matches the filter.")
+        if new is None:
+            return elements
         if _is_primary(new):
             _demote_primaries(elements)
         return [*elements, {**seed, **new}]
+    if new is None:
+        return [e for i, e in enumerate(elements) if i not in hits]
     if _is_primary(new) and len(hits) > 1:
         raise InvalidValue(f"'{target.label}' selects {len(hits)} values; only one may be primary.")
     for i in hits:
@@ -230,16 +224,16 @@ def _write_elements(elements: list[dict], hits: list[int], op: str, target: Targ
 
 
 def _write_sub_of_elements(elements: list[dict], hits: list[int], target: Target,
-                           value: object) -> list[dict]:
+                           value: object, rules: ValueRules) -> list[dict]:
     attr, sub = target.attribute, target.sub
     assert sub is not None
-    new = coerce_attribute_value(sub, value, path=target.label)
+    new = coerce_attribute_value(sub, value, path=target.label, rules=rules)
     if not hits:
-        if new is None:
-            return elements
-        seed = _equality_seed(target)
+        seed = _upsert_seed(target, rules)
         if seed is None:
             raise NoTarget(f"No value of '{target.label}' matches the filter.")
+        if new is None:
+            return elements
         created = {**seed, sub.name: new}
         if _is_primary(created):
             _demote_primaries(elements)
@@ -254,30 +248,25 @@ def _write_sub_of_elements(elements: list[dict], hits: list[int], target: Target
     return _drop_emptied(attr, elements, hits)
 
 
-def _one_element(target: Target, value: object) -> dict | None:
-    """The single element a filtered path writes, or None for "clear the selected values"."""
-    elements = _values(target, value)
-    if elements is None:
+def _one_element(target: Target, value: object, rules: ValueRules) -> dict | None:
+    """The single element a filtered path writes (an object), or None: clear the selected ones."""
+    if clears(value, rules):
         return None
-    if len(elements) != 1:
-        raise InvalidValue(f"'{target.label}' takes one value, got {len(elements)}.")
-    return elements[0]
+    element = coerce_element(target.attribute, value, path=target.label, rules=rules)
+    return cast("dict | None", element)
 
 
-def _equality_seed(target: Target) -> dict | None:
-    """`{sub: literal}` when the filter is one `sub eq literal`, else None.
-
-    That is the only filter from which a new element can be built unambiguously.
-    """
+def _upsert_seed(target: Target, rules: ValueRules) -> dict | None:
+    """`{"type": literal}` under `type-filter-upsert` when the filter is `type eq "<literal>"`
+    and the literal is one of the attribute's canonical types; None otherwise."""
     expression = target.filter
-    if not (isinstance(expression, Compare) and expression.op == EQ
-            and expression.path.sub_attribute is not None):
+    if not (rules.allows(TYPE_FILTER_UPSERT) and isinstance(expression, Compare)
+            and expression.op == EQ and expression.path.sub_attribute == "type"
+            and isinstance(expression.value, str)):
         return None
-    sub = target.attribute.sub_attribute(expression.path.sub_attribute)
-    if sub is None or sub.type == COMPLEX:
-        return None
-    literal = coerce_attribute_value(sub, expression.value, path=f"{target.label} filter")
-    return None if literal is None else {sub.name: literal}
+    type_attr = target.attribute.sub_attribute("type")
+    canonical = {name.lower() for name in (type_attr.canonical_values if type_attr else ())}
+    return {"type": expression.value} if expression.value.lower() in canonical else None
 
 
 def _drop_emptied(attr: Attribute, elements: list[dict], hits: list[int]) -> list[dict]:
@@ -293,9 +282,10 @@ def _meaningful(attr: Attribute, element: dict) -> bool:
 
 # -- shared helpers -----------------------------------------------------------------------
 
-def _values(target: Target, value: object) -> list | None:
+def _values(target: Target, value: object, rules: ValueRules) -> list | None:
     """The coerced values of the multi-valued target attribute (None: clear)."""
-    return cast("list | None", coerce_attribute_value(target.attribute, value, path=target.label))
+    return cast("list | None", coerce_attribute_value(target.attribute, value, path=target.label,
+                                                      rules=rules))
 
 
 def _set_sub(attr: Attribute, element: dict, sub: Attribute, new: object, label: str) -> None:

@@ -16,7 +16,7 @@ from ..errors import InvalidValue
 from ..filter.ast import EQ, Compare, Filter, Or
 from ..model import Member
 from ..schema.catalog import Attribute
-from ..schema.coerce import coerce_attribute_value
+from ..schema.coerce import DEFAULT_RULES, ValueRules, coerce_attribute_value
 
 MEMBERS = "members"
 
@@ -28,12 +28,15 @@ class MembersRequired(Exception):
     """
 
 
-def members_from_value(attr: Attribute, value: object) -> list[Member]:
-    """The members listed in an operation's `value` (Entra adds `"$ref": null`, ignored).
+def members_from_value(attr: Attribute, value: object,
+                       rules: ValueRules = DEFAULT_RULES) -> list[Member]:
+    """The members listed in an operation's `value`, an array (`"$ref": null` is unassigned).
 
-    Duplicates within one value collapse to the first occurrence.
+    Duplicates within one value collapse to the first occurrence. Members are exempt from
+    SCIM_MAX_MULTI_VALUES (the payload and Bulk limits bound them).
     """
-    elements = cast("list[dict] | None", coerce_attribute_value(attr, value, path=MEMBERS)) or []
+    elements = cast("list[dict] | None", coerce_attribute_value(
+        attr, value, path=MEMBERS, rules=rules, bounded=False)) or []
     members: dict[str, Member] = {}
     for element in elements:
         member = member_from_element(element)

@@ -10,7 +10,7 @@ GROUP = Schema(
     description="Group",
     attributes=(
         # Uniqueness of displayName is not an RFC requirement, but Entra ID matches groups by
-        # it, so scimflask enforces it (see ../shared/entra, §5).
+        # it (its provisioning documentation requires it), so scimflask enforces it.
         Attribute("displayName", required=True, uniqueness=SERVER,
                   description="A human-readable name for the Group."),
         Attribute("members", type=COMPLEX, multi_valued=True,

@@ -6,15 +6,16 @@ unknown keys, nested extension objects, error collection); each attribute's valu
 `coerce.coerce_attribute_value`, the same code PATCH uses. `_ResourceSchema.handle_error` is the
 one place a `ValidationError` becomes a `ScimError`.
 
-Rules beyond RFC 7643/7644 defaults, chosen for real clients (see shared/entra/README.md):
+Rules (RFC 7643/7644, plus the tolerances of `tolerances.py` while `ValueRules` allows them):
 - attribute names and extension URNs match case-insensitively (RFC 7643 §2.1);
 - `schemas` must be a list of strings naming the core schema (RFC 7644 §3.3), else
-  invalidSyntax; other URNs in it are tolerated (Entra adds a Microsoft one to Groups), and an
-  extension object need not be listed in it;
+  invalidSyntax; a URI of a schema the resource type lacks is invalidSyntax too, except under
+  `foreign-schema-uri`. An extension object need not be listed in it: its key names its
+  schema unambiguously, and RFC 7643 §3 does not make the server refuse a short list;
 - readOnly attributes (`id`, `meta`, `groups`, ...) are ignored (RFC 7644 §3.5.1);
-- an object keyed by an unregistered URN is ignored (Entra sends custom extensions);
-- an unknown core attribute, or an unknown attribute inside a registered extension, is 400
-  invalidValue unless the validator was built with `unknown="ignore"`;
+- an object keyed by an unregistered URN is ignored under `unregistered-extension-object`;
+- an unknown attribute, core or in a registered extension, is 400 invalidValue unless the
+  validator was built with `unknown="ignore"` (SCIM_UNKNOWN_ATTRIBUTES);
 - null means absent; a required attribute missing or empty is 400 invalidValue.
 """
 
@@ -29,7 +30,8 @@ from ..errors import InvalidSyntax, InvalidValue, ScimError
 from ..model import Member
 from ..passwords import hash_password
 from .catalog import READ_ONLY, WRITE_ONLY, Attribute, Catalog, ResourceType
-from .coerce import coerce_attribute_value
+from .coerce import DEFAULT_RULES, ValueRules, coerce_attribute_value
+from .tolerances import FOREIGN_SCHEMA_URI, UNREGISTERED_EXTENSION_OBJECT
 
 MODES = ("create", "replace")
 UNKNOWN_POLICIES: dict[str, Literal["exclude", "include", "raise"]] = {"raise": RAISE, "ignore": EXCLUDE}
@@ -47,17 +49,22 @@ def _attribute_error_messages(path: str) -> dict:
 class _AttributeField(fields.Field):
     """Any catalog attribute; the value work is `coerce_attribute_value`."""
 
-    def __init__(self, attribute: Attribute, path: str, **kwargs) -> None:
+    # Group members are bounded by their own limits, not by SCIM_MAX_MULTI_VALUES.
+    bounded = True
+
+    def __init__(self, attribute: Attribute, path: str, rules: ValueRules, **kwargs) -> None:
         super().__init__(**kwargs)
         self.scim_attribute = attribute
         self.scim_path = path
+        self.scim_rules = rules
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
-            coerced = coerce_attribute_value(self.scim_attribute, value, path=self.scim_path)
+            coerced = coerce_attribute_value(self.scim_attribute, value, path=self.scim_path,
+                                             rules=self.scim_rules, bounded=self.bounded)
         except InvalidValue as error:
             raise ValidationError(error.detail) from None
-        if coerced is None and self.scim_attribute.required:
+        if coerced in (None, "") and self.scim_attribute.required:
             raise ValidationError(f"Attribute '{self.scim_path}' is required and must not be empty.")
         return coerced
 
@@ -67,11 +74,15 @@ class _PasswordField(_AttributeField):
 
     def _deserialize(self, value, attr, data, **kwargs):
         plain = super()._deserialize(value, attr, data, **kwargs)
+        if plain == "":
+            raise ValidationError(f"Attribute '{self.scim_path}' must not be empty.")
         return None if plain is None else hash_password(plain)
 
 
 class _MembersField(_AttributeField):
     """Group `members` as `Member` objects: value required, type canonicalised, $ref ignored."""
+
+    bounded = False
 
     def _deserialize(self, value, attr, data, **kwargs) -> list[Member]:
         elements = super()._deserialize(value, attr, data, **kwargs) or []
@@ -93,17 +104,24 @@ class _MembersField(_AttributeField):
 
 
 class _SchemasField(fields.Field):
-    """The `schemas` list: strings, and it must name the resource type's core schema."""
+    """The `schemas` list: strings naming the core schema, and (strictly) only the type's schemas."""
 
-    def __init__(self, core_urn: str, **kwargs) -> None:
+    def __init__(self, resource_type: ResourceType, rules: ValueRules, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.core_urn = core_urn
+        self.core_urn = resource_type.schema
+        self.known = {urn.lower() for urn in resource_type.schema_ids}
+        self.foreign_allowed = rules.allows(FOREIGN_SCHEMA_URI)
 
     def _deserialize(self, value, attr, data, **kwargs) -> list[str]:
         if not isinstance(value, list) or not all(isinstance(urn, str) for urn in value):
             raise ValidationError("'schemas' must be a list of schema URN strings.")
-        if self.core_urn.lower() not in {urn.lower() for urn in value}:
+        listed = {urn.lower() for urn in value}
+        if self.core_urn.lower() not in listed:
             raise ValidationError(f"'schemas' must include '{self.core_urn}'.")
+        foreign = [urn for urn in value if urn.lower() not in self.known]
+        if foreign and not self.foreign_allowed:
+            raise ValidationError(f"'schemas' lists '{foreign[0]}', which is not a schema of this "
+                                  "resource type.")
         return value
 
 
@@ -117,8 +135,9 @@ class _ScimSchema(Schema):
     scim_renames: ClassVar[dict[str, str]] = {}
     # canonical names of readOnly attributes, dropped from input
     scim_read_only: ClassVar[frozenset[str]] = frozenset()
-    # whether keys that look like URNs but are not known are dropped (top level only)
-    scim_ignore_unknown_urns: ClassVar[bool] = False
+    # when set, objects keyed by a URN that is none of these schemas (nor under one) are
+    # dropped (top level only, `unregistered-extension-object`)
+    scim_own_urns: ClassVar[tuple[str, ...] | None] = None
 
     @pre_load
     def canonicalise(self, data, **kwargs):
@@ -130,13 +149,19 @@ class _ScimSchema(Schema):
             if value is None or canonical in self.scim_read_only:
                 continue
             if canonical is None:
-                if not (self.scim_ignore_unknown_urns and ":" in key):
+                if not self._foreign_extension(key, value):
                     out[key] = value  # left to the `unknown` policy
                 continue
             if canonical in out:
                 raise ValidationError(f"Attribute '{_PATH}' is given more than once.", canonical)
             out[canonical] = value
         return out
+
+    def _foreign_extension(self, key: str, value: object) -> bool:
+        """An object keyed by the URN of a schema the resource type does not have."""
+        lowered = key.lower()
+        return (self.scim_own_urns is not None and lowered.startswith("urn:") and isinstance(value, dict)
+                and not any(lowered.startswith(urn + ":") for urn in self.scim_own_urns))
 
     @post_load
     def finish(self, data, **kwargs):
@@ -178,9 +203,10 @@ class _ResourceSchema(_ScimSchema):
         raise scim_error_from(error)
 
 
-def _field(attribute: Attribute, path: str, field_class: type[_AttributeField] = _AttributeField):
+def _field(attribute: Attribute, path: str, rules: ValueRules,
+           field_class: type[_AttributeField] = _AttributeField):
     return field_class(
-        attribute, path,
+        attribute, path, rules,
         required=attribute.required,
         dump_only=attribute.mutability == READ_ONLY,
         load_only=attribute.mutability == WRITE_ONLY,
@@ -197,33 +223,34 @@ def _field_class(attribute: Attribute, is_core: bool) -> type[_AttributeField]:
 
 
 def _schema_class(name: str, base: type[_ScimSchema], declared: dict, read_only: set[str],
-                  error_messages: dict, *, ignore_unknown_urns: bool = False) -> type[_ScimSchema]:
+                  error_messages: dict, *, own_urns: tuple[str, ...] | None = None) -> type[_ScimSchema]:
     wire_names = {key: field.data_key or key for key, field in declared.items()}
     return type(name, (base,), {
         **declared,
         "scim_names": {wire.lower(): wire for wire in wire_names.values()},
         "scim_renames": {key: wire for key, wire in wire_names.items() if key != wire},
         "scim_read_only": frozenset(read_only),
-        "scim_ignore_unknown_urns": ignore_unknown_urns,
+        "scim_own_urns": own_urns,
         "error_messages": error_messages,
     })
 
 
-def build_schema(catalog: Catalog, resource_type: ResourceType, *, unknown: str = "raise") -> Schema:
+def build_schema(catalog: Catalog, resource_type: ResourceType, *, unknown: str = "raise",
+                 rules: ValueRules = DEFAULT_RULES) -> Schema:
     """A marshmallow Schema instance loading `resource_type` bodies (see the module docstring)."""
     policy = UNKNOWN_POLICIES[unknown]
     declared: dict = {SCHEMAS_KEY: _SchemasField(
-        resource_type.schema, required=True,
+        resource_type, rules, required=True,
         error_messages={"required": f"'schemas' is required and must include '{resource_type.schema}'."},
     )}
     read_only: set[str] = set()
     for attribute in catalog.attributes(resource_type, resource_type.schema):
-        declared[attribute.name] = _field(attribute, attribute.name, _field_class(attribute, True))
+        declared[attribute.name] = _field(attribute, attribute.name, rules, _field_class(attribute, True))
         if attribute.mutability == READ_ONLY:
             read_only.add(attribute.name)
     for index, (urn, required) in enumerate(resource_type.extensions):
         extension = catalog.schema_of(urn)
-        ext_declared = {a.name: _field(a, f"{urn}:{a.name}") for a in extension.attributes}
+        ext_declared = {a.name: _field(a, f"{urn}:{a.name}", rules) for a in extension.attributes}
         ext_read_only = {a.name for a in extension.attributes if a.mutability == READ_ONLY}
         ext_class = _schema_class(
             f"{extension.name}Schema", _ScimSchema, ext_declared, ext_read_only,
@@ -238,7 +265,8 @@ def build_schema(catalog: Catalog, resource_type: ResourceType, *, unknown: str 
         f"{resource_type.name}Schema", _ResourceSchema, declared, read_only,
         {"type": "The request body must be a JSON object.",
          "unknown": f"Attribute '{_PATH}' is not defined for resource type {resource_type.name}."},
-        ignore_unknown_urns=True,
+        own_urns=(tuple(urn.lower() for urn in resource_type.schema_ids)
+                  if rules.allows(UNREGISTERED_EXTENSION_OBJECT) else None),
     )
     return resource_class(unknown=policy)
 
@@ -250,14 +278,18 @@ def current_resource_type(catalog: Catalog, resource_type: ResourceType | str) -
 
 
 class ResourceValidator:
-    """Turns a POST / PUT body into (data, members) for the storage, or raises a ScimError."""
+    """Turns a POST / PUT body into (data, members) for the storage, or raises a ScimError.
+
+    `rules` (tolerances and bounds) are the app's; PATCH reads values with the same ones.
+    """
 
     def __init__(self, catalog: Catalog, resource_type: ResourceType | str, *,
-                 unknown: str = "raise") -> None:
+                 unknown: str = "raise", rules: ValueRules = DEFAULT_RULES) -> None:
         if unknown not in UNKNOWN_POLICIES:
             raise ValueError(f"unknown must be one of {', '.join(UNKNOWN_POLICIES)}, not {unknown!r}")
         self.resource_type = current_resource_type(catalog, resource_type)
-        self._schema = build_schema(catalog, self.resource_type, unknown=unknown)
+        self.rules = rules
+        self._schema = build_schema(catalog, self.resource_type, unknown=unknown, rules=rules)
         self._has_members = catalog.has_members(self.resource_type)
 
     def load(self, body: dict, *, mode: str) -> tuple[dict, list[Member] | None]:

@@ -1,5 +1,12 @@
 """`/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` (RFC 7644 §4), generated from the
-catalog and the configuration so they say only what this server really does."""
+catalog and the configuration so they say only what this server really does.
+
+`/ServiceProviderConfig` carries one extension of ours (RFC 7643 §3: an object keyed by its
+URN, the URN listed in `schemas`): `SPC_EXTENSION` says how strictly requests are read --
+`compatibility` (SCIM_COMPATIBILITY), the `tolerances` in force (docs/compatibility.md) and
+`maxMultiValues` (SCIM_MAX_MULTI_VALUES). It describes server configuration, not resources,
+so `/Schemas` does not list it.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +15,19 @@ from flask import Blueprint, request
 from ..config import ConfigKeys
 from ..errors import NotFoundError, ScimError
 from ..protocol.messages import LIST_RESPONSE
+from ..schema.tolerances import Compatibility
 from ..state import ScimState
 from .http import request_context, scim_response, scim_route
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+SPC_EXTENSION = "urn:scimflask:params:scim:schemas:extension:2.0:ServiceProviderConfig"
 
 
 def service_provider_config(state: ScimState, base_url: str) -> dict:
     config = state.config
+    compatibility = Compatibility(config[ConfigKeys.COMPATIBILITY])
     return {
-        "schemas": [SPC_SCHEMA],
+        "schemas": [SPC_SCHEMA, SPC_EXTENSION],
         "patch": {"supported": True},
         "bulk": {
             "supported": True,
@@ -43,6 +53,11 @@ def service_provider_config(state: ScimState, base_url: str) -> dict:
             "defaultPageSize": config[ConfigKeys.DEFAULT_PAGE_SIZE],
             "maxPageSize": config[ConfigKeys.MAX_PAGE_SIZE],
             "cursorTimeout": config[ConfigKeys.CURSOR_TIMEOUT],
+        },
+        SPC_EXTENSION: {
+            "compatibility": compatibility.mode,
+            "tolerances": list(compatibility.enabled),
+            "maxMultiValues": config[ConfigKeys.MAX_MULTI_VALUES],
         },
         "meta": {"resourceType": "ServiceProviderConfig", "location": f"{base_url}/ServiceProviderConfig"},
     }

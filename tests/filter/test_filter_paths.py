@@ -70,14 +70,21 @@ INVALID_PATHS = [
     ('name[givenName eq "x"]', InvalidPath, "multi-valued complex"),
     ("userName eq", InvalidPath, "end of the input"),
     ("emails)", InvalidPath, "end of the input"),
-    ("emails[", InvalidFilter, "attribute name"),
-    ('emails[bogus eq "x"]', InvalidFilter, "not a sub-attribute"),
-    ('emails[type eq work]', InvalidFilter, "a value"),
+    # RFC 7644 §3.12: a malformed path is invalidPath, its value filter included; only a
+    # well-formed comparison the attribute cannot take is invalidFilter ("PATCH (Path Filter)").
+    ("emails[", InvalidPath, "attribute name"),
+    ('emails[bogus eq "x"]', InvalidPath, "not a sub-attribute"),
+    ('emails[type eq work]', InvalidPath, "a value"),
+    ('emails[type eq "work"', InvalidPath, "']'"),
+    ('emails[type eq "unterminated]', InvalidPath, "string literal"),
+    ('emails[value eq "x" or 1=1].display', InvalidPath, "malformed number"),
     ('emails[type gt true]', InvalidFilter, "string literal"),
     ('emails[primary gt true]', InvalidFilter, "not supported"),
-    ('emails[type eq "work"', InvalidFilter, "']'"),
-    ('emails[type eq "unterminated]', InvalidFilter, "string literal"),
+    ('emails[primary eq "true"]', InvalidFilter, "true or false"),
+    ('emails[type lt null]', InvalidFilter, "null can only be compared"),
+    ('emails[type eq null', InvalidPath, "']'"),
     ("(" * 10_000, InvalidPath, "attribute path"),
+    ("urn:bogus:params:scim:schemas:core:2.0:User:thing", InvalidPath, "unknown attribute"),
 ]
 
 

@@ -200,7 +200,7 @@ CASES: dict[str, Bad] = {
     "inject-search-attribute-name": Bad("POST", "/.search", 400, "invalidFilter", json=search(filter='userName) OR (1 pr')),
     "inject-sortby": Bad("GET", "/Users?sortBy=" + q("userName; DROP TABLE resources"), 400, "invalidValue"),
     "inject-patch-path": Bad(*PATCH_USER, 400, "invalidPath", json=patch({"op": "replace", "path": 'userName"; DROP', "value": "x"})),
-    "inject-patch-filter": Bad(*PATCH_USER, 400, "invalidFilter",
+    "inject-patch-filter": Bad(*PATCH_USER, 400, "invalidPath",
                                json=patch({"op": "replace", "path": 'emails[value eq "x" or 1=1].display', "value": "x"})),
     "filter-too-long": Bad("POST", "/Users/.search", 400, "invalidFilter", json=search(filter="userName pr and " * 700 + "userName pr")),
     "filter-too-deep": Bad("GET", "/Users?filter=" + q("(" * 200 + "userName pr" + ")" * 200), 400, "invalidFilter"),

@@ -29,8 +29,11 @@ from scimflask.protocol.patch import (
     parse_patch_request,
 )
 from scimflask.schema import ENTERPRISE_USER, GROUP_TYPE, USER_TYPE, default_catalog
+from scimflask.schema.coerce import ValueRules
+from scimflask.schema.tolerances import Compatibility
 
 CATALOG = default_catalog()
+STRICT = ValueRules(Compatibility("strict"))
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 NOW = datetime.fromisoformat("2024-01-01T00:00:00+00:00")
 
@@ -57,13 +60,13 @@ def body(*operations: dict) -> dict:
     return {"schemas": [PATCH_OP], "Operations": list(operations)}
 
 
-def parse(message: object, resource_type=USER_TYPE):
-    return parse_patch_request(message, CATALOG, resource_type)
+def parse(message: object, resource_type=USER_TYPE, rules: ValueRules = ValueRules()):
+    return parse_patch_request(message, CATALOG, resource_type, rules=rules)
 
 
-def patch(resource: Resource, *operations: dict):
+def patch(resource: Resource, *operations: dict, rules: ValueRules = ValueRules()):
     resource_type = USER_TYPE if resource.resource_type == "User" else GROUP_TYPE
-    return apply_patch(resource, parse(body(*operations), resource_type), CATALOG, resource_type)
+    return apply_patch(resource, parse(body(*operations), resource_type, rules), CATALOG, resource_type)
 
 
 # -- the PatchOp message ---------------------------------------------------------------------
@@ -81,12 +84,25 @@ def patch(resource: Resource, *operations: dict):
     (body({"path": "title", "value": "x"}), InvalidSyntax),
     (body({"op": "add", "path": "title"}), InvalidSyntax),
     (body({"op": "remove"}), NoTarget),
-    (body({"op": "remove", "path": "  "}), NoTarget),
+    (body({"op": "remove", "path": "  "}), InvalidPath),
+    (body({"op": "add", "path": "", "value": "x"}), InvalidPath),
     (body({"op": "add", "path": 7, "value": "x"}), InvalidPath),
     (body({"op": "add", "path": "noSuchAttribute", "value": "x"}), InvalidPath),
     (body({"op": "add", "path": "name.noSuchPart", "value": "x"}), InvalidPath),
     (body({"op": "add", "path": f"{ENTERPRISE_USER}:noSuchAttribute", "value": "x"}), InvalidPath),
-    (body({"op": "add", "path": "emails[type eq ]", "value": "x"}), InvalidFilter),
+    (body({"op": "add", "path": "emails[type eq ]", "value": "x"}), InvalidPath),
+    (body({"op": "add", "path": "emails[type eq \"work\"", "value": "x"}), InvalidPath),
+    (body({"op": "add", "path": "emails[primary gt true].value", "value": "x"}), InvalidFilter),
+    (body({"op": "add", "path": "urn:bogus:params:scim:schemas:core:2.0:User:thing", "value": "x"}), InvalidPath),
+    (body({"op": "remove", "path": "urn:bogus:params:scim:schemas:core:2.0:User:thing"}), InvalidPath),
+    (body({"op": "add", "path": "urn:ietf:params:scim:schemas:core:2.0:Group:displayName", "value": "x"}),
+     InvalidPath),
+    (body({"op": "replace", "value": {"shoeSize": 44}}), InvalidValue),
+    (body({"op": "replace", "value": {"urn:ietf:params:scim:schemas:extension:custom:2.0:User": {"a": 1}}}),
+     InvalidValue),
+    (body({"op": "replace", "path": ENTERPRISE_USER, "value": {"department": "D", "bogus": 1}}), InvalidValue),
+    (body({"op": "remove", "path": "emails", "value": [{"value": "a@b"}]}), InvalidValue),
+    (body({"op": "remove", "path": ENTERPRISE_USER, "value": {"department": "D"}}), InvalidValue),
     (body({"op": "add", "value": "not an object"}), InvalidValue),
     (body({"op": "replace", "value": {ENTERPRISE_USER: "not an object"}}), InvalidValue),
     (body({"op": "remove", "path": "urn:ietf:params:scim:schemas:core:2.0:User"}), InvalidPath),
@@ -111,10 +127,38 @@ def test_structural_names_are_case_insensitive():
     assert operations == [PatchOperation("replace", parse_path("title", CATALOG, USER_TYPE), "Dr")]
 
 
+def test_unknown_schema_urn_in_a_path_is_named_in_the_error():
+    with pytest.raises(InvalidPath) as info:
+        parse(body({"op": "replace", "path": "urn:bogus:x:2.0:User:thing", "value": "x"}))
+    assert "its URN names no schema of resource type User" in info.value.detail
+
+
+def test_unknown_member_of_a_value_blames_the_value():
+    with pytest.raises(InvalidValue) as info:
+        parse(body({"op": "add", "path": ENTERPRISE_USER, "value": {"department": "D", "bogus": 1}}))
+    assert info.value.detail == (f"Operation 1: the value of '{ENTERPRISE_USER}' has a member 'bogus', "
+                                 "which is not an attribute of that schema.")
+    with pytest.raises(InvalidValue, match="the value has a member 'shoeSize', which is not an attribute of User"):
+        parse(body({"op": "add", "value": {"title": "Dr", "shoeSize": 44}}))
+
+
+@pytest.mark.parametrize("op", ["add", "replace"])
+def test_extension_value_with_its_schemas_member(op):
+    """Client libraries serialise extension objects with `schemas`: accepted and ignored."""
+    value = {"schemas": [ENTERPRISE_USER], "department": "Looking Glass", "employeeNumber": "7"}
+    for rules in (ValueRules(), STRICT):
+        result = patch(user(), {"op": op, "path": ENTERPRISE_USER, "value": value}, rules=rules)
+        assert result.data[ENTERPRISE_USER] == {"department": "Looking Glass", "employeeNumber": "7"}
+
+
+def test_meta_in_a_pathless_value_is_read_only():
+    with pytest.raises(Mutability):
+        patch(user(), {"op": "replace", "value": {"meta": {"resourceType": "User"}, "title": "Dr"}})
+
+
 def test_pathless_value_becomes_one_operation_per_key():
     operations = parse(body({"op": "Add", "value": {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "meta": {"resourceType": "User"},
         "title": "Dr",
         "name.givenName": "A",
         ENTERPRISE_USER: {"department": "D", "manager": "m"},
@@ -175,10 +219,31 @@ def test_add_primary_value_demotes_the_old_primary():
     assert [e.get("primary") for e in result.data["emails"]] == [False, None, True]
 
 
-def test_add_element_by_equality_filter_when_none_matches():
+def test_add_element_by_canonical_type_filter_when_none_matches():
     result = patch(user(), {"op": "add", "path": "phoneNumbers[type eq \"mobile\"]", "value": {"value": "+1 555"}})
 
     assert result.data["phoneNumbers"] == [{"type": "mobile", "value": "+1 555"}]
+
+
+@pytest.mark.parametrize("op", ["add", "replace"])
+@pytest.mark.parametrize("path", [
+    'emails[type eq "nosuchtype"].value', 'emails[type eq "nosuchtype"]', 'emails[value eq "x@y.z"].display',
+    'emails[type eq "work" and value eq "x@y.z"].display', 'phoneNumbers[type ne "mobile"].value',
+    'ims[type eq "work"].value',
+])
+def test_filter_matching_nothing_is_no_target_unless_canonical_type(op, path):
+    """Only `type eq "<canonical type>"` upserts; `ims` types are aim, gtalk, ... not work."""
+    value = {"value": "v"} if path.endswith("]") else "v"
+    with pytest.raises(NoTarget):
+        patch(user(), {"op": op, "path": path, "value": value})
+
+
+@pytest.mark.parametrize("op", ["add", "replace"])
+def test_canonical_type_upsert_is_a_tolerance(op):
+    with pytest.raises(NoTarget):
+        patch(user(), {"op": op, "path": 'emails[type eq "other"].value', "value": "o@x.example"}, rules=STRICT)
+    result = patch(user(), {"op": op, "path": 'emails[type eq "other"].value', "value": "o@x.example"})
+    assert result.data["emails"][-1] == {"type": "other", "value": "o@x.example"}
 
 
 def test_add_merges_into_the_filtered_element():
@@ -196,9 +261,23 @@ def test_filter_that_cannot_build_an_element_is_no_target(op):
 # -- replace (RFC 7644 §3.5.2.3) -------------------------------------------------------------
 
 def test_replace_multi_valued_without_filter_replaces_all_values():
-    result = patch(user(), {"op": "replace", "path": "emails", "value": {"value": "only@x.example"}})
+    result = patch(user(), {"op": "replace", "path": "emails", "value": [{"value": "only@x.example"}]})
 
     assert result.data["emails"] == [{"value": "only@x.example"}]
+
+
+@pytest.mark.parametrize("op", ["add", "replace"])
+@pytest.mark.parametrize("path, value, words", [
+    ("emails", {"value": "only@x.example"}, "'emails' is multi-valued and must be an array, got an object"),
+    ("emails", "only@x.example", "'emails' is multi-valued and must be an array, got a string"),
+    ("userName", ["alice"], "'userName' is single-valued and must be a string, got an array"),
+    ("externalId", ["x"], "'externalId' is single-valued and must be a string, got an array"),
+    ("name", "Alice Liddell", "'name' must be an object, got a string"),
+    ('emails[type eq "work"]', [{"value": "w@x.example"}], "one element here, an object, not an array"),
+])
+def test_value_of_the_wrong_shape_is_invalid(op, path, value, words):
+    with pytest.raises(InvalidValue, match=words):
+        patch(user(), {"op": op, "path": path, "value": value})
 
 
 def test_replace_complex_leaves_other_sub_attributes():
@@ -215,7 +294,10 @@ def test_replace_complex_clears_sub_attributes_sent_empty():
 
 def test_replace_filtered_element_that_does_not_exist_is_no_target():
     with pytest.raises(NoTarget):
-        patch(user(), {"op": "replace", "path": "addresses[type eq \"work\"]", "value": {"locality": "Oxford"}})
+        patch(user(), {"op": "replace", "path": "addresses[type eq \"work\"]", "value": {"locality": "Oxford"}},
+              rules=STRICT)
+    with pytest.raises(NoTarget):
+        patch(user(), {"op": "replace", "path": "addresses[locality eq \"Oxford\"]", "value": {"region": "Ox"}})
 
 
 def test_replace_filtered_primary_demotes_others():
@@ -268,10 +350,13 @@ def test_remove_with_filter_matching_nothing_is_no_target():
         patch(user(), {"op": "remove", "path": "emails[type eq \"other\"]"})
 
 
-def test_remove_with_value_removes_only_listed_values():
-    result = patch(user(), {"op": "remove", "path": "emails", "value": [{"value": "alice@home.example"}]})
-
-    assert result.data["emails"] == [ALICE["emails"][0]]
+def test_remove_takes_no_value_except_members_when_lenient():
+    with pytest.raises(InvalidValue, match="'remove' takes no 'value'"):
+        patch(user(), {"op": "remove", "path": "emails", "value": [{"value": "alice@home.example"}]})
+    with pytest.raises(InvalidValue, match="'remove' takes no 'value'"):
+        patch(group(None), {"op": "remove", "path": "members", "value": [{"value": "m-1"}]}, rules=STRICT)
+    result = patch(group(None), {"op": "remove", "path": "members", "value": [{"value": "m-1"}]})
+    assert result.remove_members == ["m-1"]
 
 
 def test_remove_extension_by_its_urn():
@@ -425,3 +510,58 @@ def test_to_change_carries_data_and_membership():
     assert change.data == {"displayName": "Writers"}
     assert change.add_members == [Member("a")]
     assert change.remove_members == [] and change.replace_members is None
+
+
+# -- tolerances: on by default, each refused with the strict rules -----------------------------
+
+@pytest.mark.parametrize("operation, error", [
+    ({"op": "Replace", "path": "title", "value": "Dr"}, InvalidSyntax),
+    ({"op": "replace", "value": {"name.givenName": "Al"}}, InvalidValue),
+    ({"op": "replace", "value": {f"{ENTERPRISE_USER}:department": "D"}}, InvalidValue),
+    ({"op": "replace", "path": "department", "value": "D"}, InvalidPath),
+    ({"op": "replace", "path": "active", "value": "False"}, InvalidValue),
+    ({"op": "replace", "path": "title", "value": ""}, None),
+    ({"op": "replace", "path": f"{ENTERPRISE_USER}:manager", "value": "boss"}, InvalidValue),
+    ({"op": "replace", "path": f"{ENTERPRISE_USER}:manager", "value": [{"value": "boss"}]}, InvalidValue),
+    ({"op": "replace", "path": f"{ENTERPRISE_USER}:manager", "value": ""}, InvalidValue),
+    ({"op": "replace", "value": {"id": "u-1", "title": "Dr"}}, Mutability),
+])
+def test_each_tolerated_operation_is_refused_when_strict(operation, error):
+    lenient = patch(user(), operation)
+    if error is None:  # `""` is a value when strict: stored, where lenient clears it
+        assert "title" not in lenient.data
+        assert patch(user(), operation, rules=STRICT).data["title"] == ""
+        return
+    with pytest.raises(error):
+        patch(user(), operation, rules=STRICT)
+
+
+def test_strict_member_removal_by_filter_needs_the_member_to_exist():
+    operation = {"op": "remove", "path": 'members[value eq "absent"]'}
+    assert patch(group(None), operation).remove_members == ["absent"]
+    with pytest.raises(MembersRequired):
+        patch(group(None), operation, rules=STRICT)
+    with pytest.raises(NoTarget):
+        patch(group([Member("present", "User")]), operation, rules=STRICT)
+    removed = patch(group([Member("absent", "User")]), operation, rules=STRICT)
+    assert removed.remove_members == ["absent"]
+
+
+def test_strict_keeps_an_empty_string_as_a_value():
+    result = patch(user(), {"op": "replace", "path": "name.givenName", "value": ""}, rules=STRICT)
+    assert result.data["name"] == {"givenName": "", "familyName": "Liddell"}
+    with pytest.raises(InvalidValue, match="'userName' is required and must not be empty"):
+        patch(user(), {"op": "replace", "path": "userName", "value": ""}, rules=STRICT)
+
+
+def test_multi_valued_bound_is_checked_after_appends():
+    rules = ValueRules(max_multi_values=3)
+    grown = patch(user(), {"op": "add", "path": "emails", "value": [{"value": "c@x.example"}]}, rules=rules)
+    assert len(grown.data["emails"]) == 3
+    with pytest.raises(InvalidValue, match="'emails' has 4 values; at most 3 are allowed"):
+        patch(user(grown.data), {"op": "add", "path": "emails", "value": [{"value": "d@x.example"}]}, rules=rules)
+    with pytest.raises(InvalidValue, match="'emails' has 4 values"):
+        patch(user(grown.data), {"op": "add", "path": 'emails[type eq "other"].value', "value": "o@x.example"},
+              rules=rules)
+    members = [{"value": f"m-{i}"} for i in range(10)]
+    assert len(patch(group(None), {"op": "add", "path": "members", "value": members}, rules=rules).add_members) == 10

@@ -19,11 +19,16 @@ from scimflask.schema import (
     Schema as ScimSchemaDefinition,
 )
 from scimflask.schema.catalog import INTEGER
+from scimflask.schema.coerce import ValueRules
+from scimflask.schema.tolerances import Compatibility
 from scimflask.schema.validate import ResourceValidator, build_schema, schemas_for, scim_error_from
 
 CATALOG = default_catalog()
 USERS = ResourceValidator(CATALOG, USER_TYPE)
 GROUPS = ResourceValidator(CATALOG, GROUP_TYPE)
+STRICT = ValueRules(Compatibility("strict"))
+STRICT_USERS = ResourceValidator(CATALOG, USER_TYPE, rules=STRICT)
+STRICT_GROUPS = ResourceValidator(CATALOG, GROUP_TYPE, rules=STRICT)
 
 
 def user(**attributes) -> dict:
@@ -36,7 +41,7 @@ def load_user(body: dict, mode: str = "create") -> dict:
     return data
 
 
-# -- Entra ID / Okta bodies, verbatim from shared/entra/README.md ------------------------
+# -- Entra ID / Okta bodies, verbatim from Microsoft's provisioning documentation --------
 
 def test_entra_create_user():
     body = {
@@ -93,6 +98,67 @@ def test_manager_as_bare_string_in_post():
 def test_older_entra_nulls_are_absent():
     body = user(addresses=None, displayName=None, **{ENTERPRISE_USER: {"manager": None}})
     assert load_user(body) == {"userName": "bjensen"}
+    assert STRICT_USERS.load(body, mode="create") == ({"userName": "bjensen"}, None)
+
+
+# -- strict mode: each of the tolerances above is refused --------------------------------
+
+def test_strict_refuses_foreign_schema_uri():
+    body = {"schemas": [CORE_GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+            "displayName": "displayName"}
+    with pytest.raises(InvalidSyntax, match="ADSCIM/2.0/Group', which is not a schema of this resource type"):
+        STRICT_GROUPS.load(body, mode="create")
+    assert STRICT_USERS.load(user(), mode="create") == ({"userName": "bjensen"}, None)
+    listed = {"schemas": [CORE_USER, ENTERPRISE_USER], "userName": "b", ENTERPRISE_USER: {"division": "D"}}
+    assert STRICT_USERS.load(listed, mode="create")[0] == {"userName": "b", ENTERPRISE_USER: {"division": "D"}}
+
+
+def test_strict_refuses_unregistered_extension_object():
+    custom = "urn:ietf:params:scim:schemas:extension:custom:2.0:User"
+    with pytest.raises(InvalidValue, match=f"'{custom}' is not defined for resource type User"):
+        STRICT_USERS.load(user(**{custom: {"costCentre": "42"}}), mode="create")
+
+
+@pytest.mark.parametrize("key, value", [
+    ("urn:example:flag", True),
+    (f"{CORE_USER}:name", {"givenName": "B"}),
+    (f"{ENTERPRISE_USER}:manager", {"value": "m1"}),
+])
+def test_only_objects_of_unregistered_schemas_are_ignored(key, value):
+    with pytest.raises(InvalidValue, match=f"'{key}' is not defined"):
+        USERS.load(user(**{key: value}), mode="create")
+
+
+@pytest.mark.parametrize(("attributes", "words"), [
+    ({"active": "True"}, "'active' must be a boolean, got a string"),
+    ({ENTERPRISE_USER: {"manager": "2c2f6fb8-0000"}}, f"'{ENTERPRISE_USER}:manager' must be an object"),
+    ({"nickName": ["Babs"]}, "'nickName' is single-valued"),
+])
+def test_strict_refuses_value_tolerances(attributes, words):
+    with pytest.raises(InvalidValue, match=words):
+        STRICT_USERS.load(user(**attributes), mode="create")
+
+
+def test_strict_keeps_empty_strings_as_values():
+    assert STRICT_USERS.load(user(nickName=""), mode="create")[0] == {"userName": "bjensen", "nickName": ""}
+    with pytest.raises(InvalidValue, match="'userName' is required and must not be empty"):
+        STRICT_USERS.load(user(userName=""), mode="replace")
+    with pytest.raises(InvalidValue, match="'password' must not be empty"):
+        STRICT_USERS.load(user(password=""), mode="create")
+
+
+def test_multi_valued_bound_applies_to_bodies_but_not_to_members():
+    rules = ValueRules(max_multi_values=2)
+    users = ResourceValidator(CATALOG, USER_TYPE, rules=rules)
+    with pytest.raises(InvalidValue, match="'emails' has 3 values; at most 2 are allowed"):
+        users.load(user(emails=[{"value": f"{i}@b.c"} for i in range(3)]), mode="create")
+    groups = ResourceValidator(CATALOG, GROUP_TYPE, rules=rules)
+    body = {"schemas": [CORE_GROUP], "displayName": "A", "members": [{"value": f"u{i}"} for i in range(5)]}
+    assert len(groups.load(body, mode="create")[1]) == 5
+
+
+def test_validator_exposes_its_rules():
+    assert STRICT_USERS.rules is STRICT and USERS.rules == ValueRules()
 
 
 # -- schemas -------------------------------------------------------------------------------
@@ -228,13 +294,19 @@ def test_generated_schema_maps_mutability_to_marshmallow():
 
 # -- required ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("user_name", [None, "", [], ["" ]])
+@pytest.mark.parametrize("user_name", [None, ""])
 def test_user_name_required(user_name):
     body = {"schemas": [CORE_USER]}
     if user_name is not None:
         body["userName"] = user_name
     with pytest.raises(InvalidValue, match="'userName' is required"):
         USERS.load(body, mode="create")
+
+
+@pytest.mark.parametrize("user_name", [[], [""], ["bjensen"]])
+def test_user_name_as_array_is_invalid(user_name):
+    with pytest.raises(InvalidValue, match="'userName' is single-valued and must be a string, got an array"):
+        USERS.load({"schemas": [CORE_USER], "userName": user_name}, mode="create")
 
 
 def test_user_name_null_is_missing():
@@ -255,8 +327,10 @@ def test_required_extension_enforced():
     validator = ResourceValidator(catalog, USER_TYPE)  # the catalog's current definition wins
     with pytest.raises(InvalidValue, match="Extension 'urn:example:badge' is required"):
         validator.load(user(), mode="create")
-    data, _ = validator.load(user(**{"urn:example:badge": {"number": "12"}}), mode="create")
+    data, _ = validator.load(user(**{"urn:example:badge": {"number": 12}}), mode="create")
     assert data["urn:example:badge"] == {"number": 12}
+    with pytest.raises(InvalidValue, match="'urn:example:badge:number' must be an integer, got a string"):
+        validator.load(user(**{"urn:example:badge": {"number": "12"}}), mode="create")
 
 
 # -- types, primary, errors ----------------------------------------------------------------
@@ -302,8 +376,10 @@ def test_primary_checked_per_attribute():
     assert data["emails"][0]["primary"] and data["phoneNumbers"][0]["primary"]
 
 
-def test_single_element_for_multi_valued_is_wrapped():
-    assert load_user(user(emails={"value": "a@b"}))["emails"] == [{"value": "a@b"}]
+@pytest.mark.parametrize("emails", [{"value": "a@b"}, "a@b"])
+def test_lone_value_for_multi_valued_is_invalid(emails):
+    with pytest.raises(InvalidValue, match="'emails' is multi-valued and must be an array"):
+        USERS.load(user(emails=emails), mode="create")
 
 
 def test_scim_error_from_translates_marshmallow_messages():
@@ -335,16 +411,18 @@ def test_empty_members_list_is_not_absent():
      ([{"value": "u1", "type": "Robot"}], "'members.type' must be one of User, Group"),
      ([{"value": 5}], "'members.value' must be a string"),
      ([["u1"]], "'members' must be an array of values"),
-     ([True], "'members.value' must be a string, got a boolean")],
+     ([True], "'members' must be an object, got a boolean"),
+     ({"value": "u1"}, "'members' is multi-valued and must be an array, got an object")],
 )
 def test_bad_members_rejected(members, words):
     with pytest.raises(InvalidValue, match=words):
         GROUPS.load({"schemas": [CORE_GROUP], "displayName": "A", "members": members}, mode="create")
 
 
-def test_bare_member_ids_are_value_objects():
+def test_bare_member_ids_are_invalid():
     body = {"schemas": [CORE_GROUP], "displayName": "A", "members": ["u1", "u2"]}
-    assert GROUPS.load(body, mode="create")[1] == [Member("u1"), Member("u2")]
+    with pytest.raises(InvalidValue, match="'members' must be an object, got a string"):
+        GROUPS.load(body, mode="create")
 
 
 def test_users_have_no_members_attribute():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scimflask.schema.tolerances import TOLERANCES
 from tests.conftest import ScimClient
 
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -9,6 +10,7 @@ TYPES = {"string", "boolean", "decimal", "integer", "dateTime", "binary", "refer
 MUTABILITY = {"readOnly", "readWrite", "immutable", "writeOnly"}
 RETURNED = {"always", "never", "default", "request"}
 UNIQUENESS = {"none", "server", "global"}
+SPC_EXTENSION = "urn:scimflask:params:scim:schemas:extension:2.0:ServiceProviderConfig"
 
 
 def check_attribute(attr: dict, where: str) -> None:
@@ -34,7 +36,7 @@ def test_service_provider_config_is_complete_and_truthful(client: ScimClient):
     spc = client.get("/ServiceProviderConfig")
     assert spc.status_code == 200
     body = spc.json
-    assert body["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
+    assert body["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig", SPC_EXTENSION]
     for feature in ("patch", "changePassword", "sort", "etag"):
         assert body[feature] == {"supported": True}
     assert body["bulk"]["supported"] is True and body["bulk"]["maxOperations"] > 0
@@ -51,6 +53,17 @@ def test_spc_reflects_configuration(make_app):
     body = ScimClient(app).get("/ServiceProviderConfig").json
     assert body["filter"]["maxResults"] == 50 and body["bulk"]["maxOperations"] == 7
     assert body["pagination"]["defaultPageSize"] == 10
+
+
+def test_spc_extension_advertises_compatibility(make_app):
+    lenient = ScimClient(make_app()).get("/ServiceProviderConfig").json[SPC_EXTENSION]
+    assert lenient == {"compatibility": "lenient", "tolerances": [t.name for t in TOLERANCES],
+                       "maxMultiValues": 100}
+    strict = ScimClient(make_app(SCIM_COMPATIBILITY="strict", SCIM_MAX_MULTI_VALUES=20))
+    assert strict.get("/ServiceProviderConfig").json[SPC_EXTENSION] == {
+        "compatibility": "strict", "tolerances": [], "maxMultiValues": 20}
+    # A server configuration extension, not a resource schema: /Schemas does not list it.
+    assert SPC_EXTENSION not in {s["id"] for s in strict.get("/Schemas").json["Resources"]}
 
 
 def test_resource_types(client: ScimClient):

@@ -1,13 +1,22 @@
-"""Replays of a Microsoft Entra ID provisioning cycle with the exact bodies it sends
-(../shared/entra/README.md), asserting the stored state after every step (issue 4)."""
+"""Replays of a Microsoft Entra ID provisioning cycle with the exact bodies it sends (from
+Microsoft's provisioning documentation and validators), asserting the stored state after every
+step; then each Entra tolerance of scimflask.schema.tolerances replayed in both compatibility
+modes: accepted when lenient, refused with a SCIM error and nothing changed when strict."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
+import pytest
+
+from scimflask.schema import tolerances as t
 from tests.conftest import ScimClient
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
@@ -171,3 +180,124 @@ def test_entra_add_work_email_when_absent_creates_it(client: ScimClient):
     patch(client, f"/Users/{uid}", [{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "y@joe.com"}])
     user = stored(client, f"/Users/{uid}")
     assert user["emails"] == [{"type": "work", "value": "y@joe.com"}] and user["title"] == "tester"
+
+
+# -- each tolerance, replayed in both modes ----------------------------------------------------
+
+@dataclass(frozen=True)
+class Replay:
+    """A client's quirky request against the seeded tenant (`ids`: user, manager, other, group), the
+    scimType strict mode answers it with, and whether lenient mode left the expected state."""
+
+    send: Callable[[ScimClient, dict], object]
+    strict_type: str
+    check: Callable[[ScimClient, dict], bool]
+
+
+def seed(client: ScimClient) -> dict:
+    """A user with a manager and a home email only, another user, and a group holding the user."""
+    manager = client.post("/Users", json={"schemas": [USER], "userName": "replay.manager"}).json["id"]
+    other = client.post("/Users", json={"schemas": [USER], "userName": "replay.other"}).json["id"]
+    user = client.post("/Users", json={
+        "schemas": [USER, ENTERPRISE], "userName": "replay.user", "displayName": "Replay", "active": True,
+        "emails": [{"value": "home@example.com", "type": "home"}], ENTERPRISE: {"manager": {"value": manager}}})
+    assert user.status_code == 201, user.json
+    group = client.post("/Groups", json={"schemas": [GROUP], "displayName": "replay.group",
+                                         "members": [{"value": user.json["id"]}]})
+    assert group.status_code == 201, group.json
+    return {"user": user.json["id"], "manager": manager, "other": other, "group": group.json["id"]}
+
+
+def patch_to(kind: str, *operations: dict | Callable[[dict], dict]) -> Callable[[ScimClient, dict], object]:
+    """Send one PATCH to the seeded `kind` ("user" or "group"); an operation may be built from `ids`."""
+    def send(client: ScimClient, ids: dict):
+        built = [op(ids) if callable(op) else op for op in operations]
+        endpoint = "/Users" if kind == "user" else "/Groups"
+        return client.patch(f"{endpoint}/{ids[kind]}", json={"schemas": [PATCH_OP], "Operations": built})
+    return send
+
+
+def user_of(client: ScimClient, ids: dict) -> dict:
+    return stored(client, f"/Users/{ids['user']}")
+
+
+def state(client: ScimClient, ids: dict) -> dict:
+    """Everything the replays can touch, as the client reads it."""
+    return {"users": sorted(client.get("/Users").json["Resources"], key=lambda doc: doc["id"]),
+            "group": stored(client, f"/Groups/{ids['group']}")}
+
+
+def run_replay(make_app, mode: str, replay: Replay) -> None:
+    client = ScimClient(make_app(SCIM_COMPATIBILITY=mode))
+    ids = seed(client)
+    before = state(client, ids)
+    answer = replay.send(client, ids)
+    if mode == "lenient":
+        assert answer.status_code in (200, 201, 204), answer.get_data(as_text=True)
+        assert replay.check(client, ids), state(client, ids)
+    else:
+        assert answer.status_code == 400, answer.get_data(as_text=True)
+        assert answer.json["scimType"] == replay.strict_type, answer.json
+        assert state(client, ids) == before
+
+
+def _manager_of(client: ScimClient, ids: dict) -> dict | None:
+    return user_of(client, ids).get(ENTERPRISE, {}).get("manager")
+
+
+REPLAYS: dict[str, Replay] = {
+    t.PATCH_OP_CASE: Replay(
+        patch_to("user", {"op": "Replace", "path": "displayName", "value": "Pvlo"}), "invalidSyntax",
+        lambda c, ids: user_of(c, ids)["displayName"] == "Pvlo"),
+    t.BOOLEAN_STRINGS: Replay(
+        patch_to("user", {"op": "replace", "path": "active", "value": "False"}), "invalidValue",
+        lambda c, ids: user_of(c, ids)["active"] is False),
+    t.EMPTY_STRING_CLEARS: Replay(
+        patch_to("user", {"op": "replace", "path": f"{ENTERPRISE}:manager", "value": ""}), "invalidValue",
+        lambda c, ids: _manager_of(c, ids) is None),
+    t.MANAGER_BARE_ID: Replay(
+        patch_to("user", lambda ids: {"op": "add", "path": f"{ENTERPRISE}:manager", "value": ids["other"]}),
+        "invalidValue",
+        lambda c, ids: _manager_of(c, ids) == {"value": ids["other"]}),
+    t.MANAGER_IN_LIST: Replay(
+        patch_to("user", lambda ids: {"op": "add", "path": f"{ENTERPRISE}:manager", "value": [
+            {"$ref": f"http://example.com/Users/{ids['other']}", "value": ids["other"]}]}),
+        "invalidValue",
+        lambda c, ids: _manager_of(c, ids)["value"] == ids["other"]),
+    t.EXTENSION_ATTRIBUTE_WITHOUT_URN: Replay(
+        patch_to("user", lambda ids: {"op": "add", "path": "manager", "value": {"value": ids["other"]}}),
+        "invalidPath",
+        lambda c, ids: _manager_of(c, ids) == {"value": ids["other"]}),
+    t.PATHLESS_KEYS_AS_PATHS: Replay(
+        patch_to("user", {"op": "replace", "value": {"name.givenName": "Kkom", f"{ENTERPRISE}:employeeNumber": "Aklq"}}),
+        "invalidValue",
+        lambda c, ids: (user_of(c, ids)["name"] == {"givenName": "Kkom"}
+                        and user_of(c, ids)[ENTERPRISE]["employeeNumber"] == "Aklq")),
+    t.TYPE_FILTER_UPSERT: Replay(
+        patch_to("user", {"op": "add", "path": 'emails[type eq "work"].value', "value": "x@joe.com"}), "noTarget",
+        lambda c, ids: user_of(c, ids)["emails"] == [{"value": "home@example.com", "type": "home"},
+                                                    {"type": "work", "value": "x@joe.com"}]),
+    t.MEMBERS_REMOVE_BY_VALUE: Replay(
+        patch_to("group", lambda ids: {"op": "remove", "path": "members",
+                                       "value": [{"$ref": None, "value": ids["user"]}]}),
+        "invalidValue",
+        lambda c, ids: stored(c, f"/Groups/{ids['group']}").get("members", []) == []),
+    t.UNREGISTERED_EXTENSION_OBJECT: Replay(
+        lambda c, ids: c.post("/Users", json={
+            "schemas": [USER], "userName": "custom@contoso.com",
+            "urn:ietf:params:scim:schemas:extension:custom:2.0:User": {"anything": "goes"}}),
+        "invalidValue",
+        lambda c, ids: c.get('/Users?filter=userName eq "custom@contoso.com"').json["totalResults"] == 1),
+    t.FOREIGN_SCHEMA_URI: Replay(
+        lambda c, ids: c.post("/Groups", json={
+            "schemas": [GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+            "displayName": "adscim", "meta": {"resourceType": "Group"}}),
+        "invalidSyntax",
+        lambda c, ids: c.get('/Groups?filter=displayName eq "adscim"').json["totalResults"] == 1),
+}
+
+
+@pytest.mark.parametrize("mode", ["lenient", "strict"])
+@pytest.mark.parametrize("name", list(REPLAYS))
+def test_tolerance_replay(make_app, name, mode):
+    run_replay(make_app, mode, REPLAYS[name])

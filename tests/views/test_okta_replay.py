@@ -1,8 +1,13 @@
-"""An Okta provisioning sequence: PUT-based user updates, PATCH-based groups (issue 4)."""
+"""An Okta provisioning sequence: PUT-based user updates, PATCH-based groups; then each Okta
+tolerance of scimflask.schema.tolerances replayed in both compatibility modes."""
 
 from __future__ import annotations
 
+import pytest
+
+from scimflask.schema import tolerances as t
 from tests.conftest import ScimClient
+from tests.views.test_entra_replay import Replay, patch_to, run_replay, stored
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -63,3 +68,23 @@ def test_okta_spec_sequence(client: ScimClient):
     assert resp.status_code in (200, 204)
     assert client.get(f"/Groups/{gid}").json.get("members", []) == []
     assert client.delete(f"/Groups/{gid}").status_code == 204
+
+
+REPLAYS: dict[str, Replay] = {
+    # Okta removes a member by filter even when an earlier run already removed it.
+    t.ABSENT_MEMBER_REMOVAL: Replay(
+        patch_to("group", lambda ids: {"op": "remove", "path": f'members[value eq "{ids["other"]}"]'}),
+        "noTarget",
+        lambda c, ids: [m["value"] for m in stored(c, f"/Groups/{ids['group']}")["members"]] == [ids["user"]]),
+    # Okta's group rename restates the group's own id in a path-less replace.
+    t.RESTATED_ID: Replay(
+        patch_to("group", lambda ids: {"op": "replace", "value": {"id": ids["group"], "displayName": "renamed"}}),
+        "mutability",
+        lambda c, ids: stored(c, f"/Groups/{ids['group']}")["displayName"] == "renamed"),
+}
+
+
+@pytest.mark.parametrize("mode", ["lenient", "strict"])
+@pytest.mark.parametrize("name", list(REPLAYS))
+def test_tolerance_replay(make_app, name, mode):
+    run_replay(make_app, mode, REPLAYS[name])
