@@ -87,9 +87,9 @@ def ping(storage: Storage, uri: str, origin: str) -> None:
 
 def open_uri(uri: str, origin: str) -> Storage:
     """The storage at `uri` (every installed plugin loaded, as migrate opens it), reachable."""
-    from ..ops.migrate import open_storage
+    from ..ops.migrate import open_installed_storage
 
     with naming_the_scheme(uri, origin):
-        storage = open_storage(uri)
+        storage = open_installed_storage(uri)
     ping(storage, uri, origin)
     return storage

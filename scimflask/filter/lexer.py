@@ -42,7 +42,9 @@ class SyntaxProblem(Exception):
 
 
 @dataclass(frozen=True)
-class Token:
+class Lexeme:
+    """One lexical unit of a filter: its kind, its text as written and where it starts."""
+
     kind: str
     text: str
     position: int  # 1-based
@@ -62,19 +64,19 @@ class Lexer:
     def __init__(self, text: str) -> None:
         self.text = text
         self._index = 0
-        self._ahead: list[Token] = []
+        self._ahead: list[Lexeme] = []
 
-    def peek(self, offset: int = 0) -> Token:
+    def peek(self, offset: int = 0) -> Lexeme:
         while len(self._ahead) <= offset:
             self._ahead.append(self._scan())
         return self._ahead[offset]
 
-    def advance(self) -> Token:
+    def advance(self) -> Lexeme:
         token = self.peek()
         self._ahead.pop(0)
         return token
 
-    def _scan(self) -> Token:
+    def _scan(self) -> Lexeme:
         text, index = self.text, self._index
         space = _SPACE.match(text, index)
         spaced = space is not None
@@ -83,23 +85,23 @@ class Lexer:
         position = index + 1
         if index >= len(text):
             self._index = index
-            return Token(END, "", position, spaced=spaced)
+            return Lexeme(END, "", position, spaced=spaced)
         char = text[index]
         if char in "()[]":
-            token, index = Token(char, char, position, spaced=spaced), index + 1
+            token, index = Lexeme(char, char, position, spaced=spaced), index + 1
         elif char == '"':
             token, index = decode_string(text, index, spaced)
         elif char == "-" or char.isdigit():
             token, index = _number(text, index, spaced)
         elif (match := _WORD.match(text, index)) is not None:
-            token, index = Token(WORD, match.group(), position, spaced=spaced), match.end()
+            token, index = Lexeme(WORD, match.group(), position, spaced=spaced), match.end()
         else:
             raise SyntaxProblem(position, f"unexpected character {char!r}")
         self._index = index
         return token
 
 
-def decode_string(text: str, index: int, spaced: bool = False) -> tuple[Token, int]:
+def decode_string(text: str, index: int, spaced: bool = False) -> tuple[Lexeme, int]:
     """The JSON string literal that starts at `text[index]` as a STRING token, and the index after it.
 
     Public because the filter cache must cut literals out of a text exactly as the lexer reads
@@ -114,10 +116,10 @@ def decode_string(text: str, index: int, spaced: bool = False) -> tuple[Token, i
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise SyntaxProblem(index + 1, "string literal contains an unpaired surrogate") from None
-    return Token(STRING, raw, index + 1, value, spaced), match.end()
+    return Lexeme(STRING, raw, index + 1, value, spaced), match.end()
 
 
-def _number(text: str, index: int, spaced: bool) -> tuple[Token, int]:
+def _number(text: str, index: int, spaced: bool) -> tuple[Lexeme, int]:
     match = _NUMBER.match(text, index)
     end = match.end() if match else index
     if match is None or not match.group() or (end < len(text) and text[end] not in _DELIMITERS):
@@ -132,4 +134,4 @@ def _number(text: str, index: int, spaced: bool) -> tuple[Token, int]:
         value = int(raw) if len(raw) <= 20 else _INT64_LIMIT
         if not -_INT64_LIMIT <= value < _INT64_LIMIT:
             raise SyntaxProblem(index + 1, f"integer {raw} is out of the 64-bit range")
-    return Token(NUMBER, raw, index + 1, value, spaced), end
+    return Lexeme(NUMBER, raw, index + 1, value, spaced), end

@@ -78,7 +78,7 @@ from .ast import (
     ValuePath,
 )
 from .evaluate import parse_datetime
-from .lexer import END, LBRACKET, LPAREN, NUMBER, RBRACKET, RPAREN, WORD, Lexer, SyntaxProblem, Token
+from .lexer import END, LBRACKET, LPAREN, NUMBER, RBRACKET, RPAREN, WORD, Lexeme, Lexer, SyntaxProblem
 from .lexer import STRING as STRING_TOKEN
 from .path import PatchPath, is_multi_valued_complex, resolve, resolve_sub, to_attr_path
 
@@ -167,10 +167,10 @@ class _Parser:
         self.depth = 0
 
     # -- tokens -------------------------------------------------------------------------
-    def fail(self, token: Token, expected: str) -> SyntaxProblem:
+    def fail(self, token: Lexeme, expected: str) -> SyntaxProblem:
         return SyntaxProblem(token.position, f"expected {expected}, found {token.describe()}")
 
-    def expect(self, kind: str, expected: str) -> Token:
+    def expect(self, kind: str, expected: str) -> Lexeme:
         token = self.lexer.peek()
         if token.kind != kind:
             raise self.fail(token, expected)
@@ -180,14 +180,14 @@ class _Parser:
         self.expect(END, "the end of the input ('and', 'or' or a closing bracket are the only "
                          "things that may follow an expression)")
 
-    def word(self, expected: str) -> Token:
+    def word(self, expected: str) -> Lexeme:
         return self.expect(WORD, expected)
 
     def at_keyword(self, keyword: str) -> bool:
         token = self.lexer.peek()
         return token.kind == WORD and token.text.lower() == keyword
 
-    def enter(self, token: Token) -> None:
+    def enter(self, token: Lexeme) -> None:
         self.depth += 1
         if self.depth > self.max_depth:
             raise SyntaxProblem(token.position, f"nested deeper than the limit of {self.max_depth}")
@@ -244,7 +244,7 @@ class _Parser:
             return ValuePath(to_attr_path(ref), And(inner, self.condition(following, sub)))
         return ValuePath(to_attr_path(ref), inner)
 
-    def value_filter(self, name: Token, ref: AttributeRef) -> Filter:
+    def value_filter(self, name: Lexeme, ref: AttributeRef) -> Filter:
         """`[valFilter]` after multi-valued complex `ref`; the brackets are consumed."""
         if ref.sub_attribute is not None or not is_multi_valued_complex(ref.attribute):
             raise SyntaxProblem(name.position, f"{name.text!r} is not a multi-valued complex "
@@ -256,12 +256,12 @@ class _Parser:
         self.leave()
         return inner
 
-    def is_attribute(self, name: Token, parent: AttributeRef | None) -> bool:
+    def is_attribute(self, name: Lexeme, parent: AttributeRef | None) -> bool:
         if parent is not None:
             return resolve_sub(parent, name.text) is not None
         return resolve(self.catalog, self.resource_type, name.text) is not None
 
-    def attribute_ref(self, name: Token, parent: AttributeRef | None, *,
+    def attribute_ref(self, name: Lexeme, parent: AttributeRef | None, *,
                       queried: bool = True) -> AttributeRef:
         """Bind `name`; a `queried` attribute (filter, sortBy) must not be `returned: never`."""
         if parent is not None:
@@ -281,14 +281,14 @@ class _Parser:
                                                "filtered or sorted on")
         return ref
 
-    def sub_attribute(self, token: Token, parent: AttributeRef) -> AttributeRef:
+    def sub_attribute(self, token: Lexeme, parent: AttributeRef) -> AttributeRef:
         ref = resolve_sub(parent, token.text[1:])
         if ref is None:
             raise SyntaxProblem(token.position, f"{token.text[1:]!r} is not a sub-attribute of "
                                                 f"{parent.attribute.name!r}")
         return ref
 
-    def condition(self, name: Token, ref: AttributeRef) -> Filter:
+    def condition(self, name: Lexeme, ref: AttributeRef) -> Filter:
         """`pr` or `op value` after attribute `ref`, type-checked against its definition."""
         op_token = self.lexer.peek()
         op = op_token.text.lower() if op_token.kind == WORD else ""
@@ -308,8 +308,8 @@ class _Parser:
         self.lexer.advance()
         return self.bind_comparison(name, ref, op, value, value_token)
 
-    def bind_comparison(self, name: Token, ref: AttributeRef, op: str, value: Literal,
-                        value_token: Token) -> Filter:
+    def bind_comparison(self, name: Lexeme, ref: AttributeRef, op: str, value: Literal,
+                        value_token: Lexeme) -> Filter:
         path = to_attr_path(ref)
         if value is None:
             if op == EQ:
@@ -353,7 +353,7 @@ def fold_balanced(node: Callable[[Filter, Filter], Filter], items: list[Filter])
     return node(fold_balanced(node, items[:middle]), fold_balanced(node, items[middle:]))
 
 
-def _coerce(attribute_type: str, value: Literal, token: Token, name: Token) -> Literal:
+def _coerce(attribute_type: str, value: Literal, token: Lexeme, name: Lexeme) -> Literal:
     """The literal as the attribute's type needs it, or a SyntaxProblem at the literal."""
     def mismatch(expected: str) -> SyntaxProblem:
         return UnsupportedComparison(token.position, f"{name.text!r} is of type {attribute_type}: "

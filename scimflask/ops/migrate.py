@@ -27,7 +27,7 @@ PAGE_SIZE = 500
 Progress = Callable[[int, int], None]
 
 
-def open_storage(uri: str, options: dict | None = None) -> Storage:
+def open_installed_storage(uri: str, options: dict | None = None) -> Storage:
     """A backend for `uri` with every installed plugin loaded, as `scimflask serve` would open it."""
     return plugins.open_storage(plugins.make_plugin_manager(), uri, options)
 

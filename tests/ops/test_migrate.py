@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from scimflask.cli.main import main
 from scimflask.model import Member, RequestContext, Resource, utcnow
-from scimflask.ops.migrate import export_records, migrate, open_storage, tenants_of, verify
+from scimflask.ops.migrate import export_records, migrate, open_installed_storage, tenants_of, verify
 from scimflask.storage.capabilities import Tenant, TenantSupport
 from tests.conftest import POSTGRES_URL, REDIS_URL, _needs
 
@@ -65,7 +65,7 @@ def source(tmp_path_factory):
 
     directory = tempfile.mkdtemp(dir="/dev/shm") if Path("/dev/shm").is_dir() else tmp_path_factory.mktemp("m")
     path = Path(directory) / "source.db"
-    storage = open_storage(f"sqlite:///{path}")
+    storage = open_installed_storage(f"sqlite:///{path}")
     tenant = "src-" + uuid.uuid4().hex[:8]
     fill(storage, tenant, USERS, GROUPS)
     yield storage, f"sqlite:///{path}"
@@ -76,15 +76,15 @@ def source(tmp_path_factory):
 def _fakeredis():
     import fakeredis
 
-    return open_storage("redis://fake", {"client": fakeredis.FakeRedis()})
+    return open_installed_storage("redis://fake", {"client": fakeredis.FakeRedis()})
 
 
 TARGETS = [
-    pytest.param(lambda tmp: open_storage(f"sqlite:///{tmp / 'target.db'}"), id="sqlite-file"),
+    pytest.param(lambda tmp: open_installed_storage(f"sqlite:///{tmp / 'target.db'}"), id="sqlite-file"),
     pytest.param(lambda tmp: _fakeredis(), id="fakeredis"),
-    pytest.param(lambda tmp: open_storage(POSTGRES_URL, {"table_prefix": f"m{uuid.uuid4().hex[:6]}_"}),
+    pytest.param(lambda tmp: open_installed_storage(POSTGRES_URL, {"table_prefix": f"m{uuid.uuid4().hex[:6]}_"}),
                  id="postgres", marks=[pytest.mark.postgres, _needs(POSTGRES_URL, "SCIMFLASK_TEST_POSTGRES_URL")]),
-    pytest.param(lambda tmp: open_storage(REDIS_URL), id="redis",
+    pytest.param(lambda tmp: open_installed_storage(REDIS_URL), id="redis",
                  marks=[pytest.mark.redis, _needs(REDIS_URL, "SCIMFLASK_TEST_REDIS_URL")]),
 ]
 
@@ -201,7 +201,7 @@ def test_import_refuses_a_broken_file(tmp_path):
 def test_migration_of_a_production_sized_directory(make_target, tmp_path):
     """10,000 users and 100 groups from SQLite to PostgreSQL and to Redis, verified resource by
     resource (the smaller test above covers every target and the resumed run)."""
-    storage = open_storage(f"sqlite:///{tmp_path / 'big.db'}")
+    storage = open_installed_storage(f"sqlite:///{tmp_path / 'big.db'}")
     fill(storage, "big-" + uuid.uuid4().hex[:8], 10_000, 100)
     target = _target(make_target, tmp_path)
     tenants = tenants_of(storage)
