@@ -33,6 +33,7 @@ from .filter.ast import Filter
 from .model import Change, Member, Page, Query, RequestContext, Resource, Sort, utcnow
 from .protocol.paging import CursorPosition, Paging
 from .protocol.patch import MembersRequired, PatchResult, apply_patch, parse_patch_request
+from .schema import immutability
 from .schema.catalog import ResourceType
 from .state import ScimState
 from .storage.base import Storage
@@ -181,7 +182,7 @@ class Operations:
             current = self.storage.get(ctx, resource_type, id, with_members=False, with_groups=with_groups)
         if "id" in body and isinstance(body["id"], str) and body["id"] != id:
             raise Mutability(f"id {body['id']!r} in the body does not match the resource's id")
-        self._check_immutable(resource_type, current.data, data)
+        immutability.check_document(self.catalog, self.resource_type(resource_type), current.data, data)
         if "password" not in data and "password" in current.data:
             data["password"] = current.data["password"]
         change = Change(data=data, base=current)
@@ -256,17 +257,6 @@ class Operations:
         with translated(resource_type):
             self.storage.delete(ctx, resource_type, id, expected_version=expected_version)
         self._notify(DELETED, ctx, self.resource_type(resource_type).name, id, None)
-
-    def _check_immutable(self, resource_type: str, old: dict, new: dict) -> None:
-        """RFC 7643 §2.2: an immutable attribute that has a value may not change (PUT)."""
-        rt = self.resource_type(resource_type)
-        for urn in rt.schema_ids:
-            container_old = old if urn == rt.schema else old.get(urn) or {}
-            container_new = new if urn == rt.schema else new.get(urn) or {}
-            for attr in self.catalog.attributes(rt, urn):
-                if attr.mutability == "immutable" and attr.name in container_old:
-                    if container_new.get(attr.name) != container_old[attr.name]:
-                        raise Mutability(f"{attr.name} is immutable and cannot be changed")
 
     # -- queries ------------------------------------------------------------------------
     def build_query(self, rt: ResourceType, params: SearchParams) -> tuple[Filter | None, Sort | None]:

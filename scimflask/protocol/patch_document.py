@@ -23,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
-from ..errors import InvalidPath, InvalidValue, Mutability, NoTarget
+from ..errors import InvalidPath, InvalidValue, NoTarget
 from ..filter.ast import EQ, Compare, Filter
 from ..schema.catalog import COMPLEX, IMMUTABLE, Attribute
 from ..schema.coerce import ValueRules, clears, coerce_attribute_value, coerce_element
+from ..schema.immutability import check_unchanged
 from ..schema.tolerances import TYPE_FILTER_UPSERT
 
 ADD, REPLACE, REMOVE = "add", "replace", "remove"
@@ -72,7 +73,7 @@ def _whole(container: dict, op: str, target: Target, value: object, rules: Value
         _merge_complex(container, target, value, rules)
     else:
         new = coerce_attribute_value(attr, value, path=target.label, rules=rules)
-        _check_immutable(attr, container.get(attr.name), new, target.label)
+        check_unchanged(attr, container.get(attr.name), new, target.label)
         _store(container, attr.name, new)
 
 
@@ -289,24 +290,18 @@ def _values(target: Target, value: object, rules: ValueRules) -> list | None:
 
 
 def _set_sub(attr: Attribute, element: dict, sub: Attribute, new: object, label: str) -> None:
-    _check_immutable(sub, element.get(sub.name), new, label)
+    check_unchanged(sub, element.get(sub.name), new, label)
     if new is None:
         element.pop(sub.name, None)
     else:
         element[sub.name] = new
 
 
-def _check_immutable(attr: Attribute, old: object, new: object, label: str) -> None:
-    """RFC 7643 §2.2 immutable: may be set while it has no value, never changed after."""
-    if attr.mutability == IMMUTABLE and old is not None and new != old:
-        raise Mutability(f"Attribute '{label}' is immutable and already has a value.")
-
-
 def _check_immutable_subs(attr: Attribute, before: dict | None, after: dict | None,
                           label: str) -> None:
     for sub in attr.sub_attributes:
         if sub.mutability == IMMUTABLE and before and sub.name in before:
-            _check_immutable(sub, before[sub.name], (after or {}).get(sub.name),
+            check_unchanged(sub, before[sub.name], (after or {}).get(sub.name),
                              f"{label}.{sub.name}")
 
 

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from ..filter.ast import AttrPath
 from ..schema.catalog import ALWAYS, COMPLEX, NEVER, REQUEST, Attribute, Catalog, ResourceType
-from ..schema.validate import current_resource_type, schemas_for
+from ..schema.validate import SCHEMAS_KEY, current_resource_type, schemas_for
 
-SCHEMAS_KEY = "schemas"
 _WHOLE = None  # a selection of a whole attribute, as opposed to a set of sub-attribute names
 
 # (schema URN lower-cased, attribute name) -> None for the whole attribute, or sub-attribute names
