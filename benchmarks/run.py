@@ -53,7 +53,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="PostgreSQL, MariaDB, Redis: reuse the directory the previous run left (users and "
                              "scale groups already there are not seeded again), e.g. to re-measure a 1,000,000 step")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (memory:// always runs 1)")
-    parser.add_argument("--duration", type=float, default=None, help="seconds per timed workload (default 5, quick 1)")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per timed workload (default 5, quick 0.6)")
     parser.add_argument("--concurrency", type=int, default=None, help="client connections (default workers x 4)")
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
