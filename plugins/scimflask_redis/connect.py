@@ -1,7 +1,8 @@
 """Storage URIs -> redis-py clients (pooled, with socket timeouts).
 
 Accepted forms (query parameters of redis-py's `from_url`, e.g. `socket_timeout`,
-`max_connections`, `health_check_interval`, pass through; `prefix` is ours):
+`max_connections`, `health_check_interval`, pass through; `prefix`, `wait_replicas` and
+`wait_timeout_ms` are ours, see `OURS`):
 
 - `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS)
 - `unix:///path/to/redis.sock?db=N`, `redis+unix:///path/to/redis.sock?db=N`
@@ -9,8 +10,8 @@ Accepted forms (query parameters of redis-py's `from_url`, e.g. `socket_timeout`
 - `redis+cluster://[password@]host:port[,host:port...]` (Redis Cluster; db is always 0)
 
 `SCIM_STORAGE_OPTIONS` may hold `client` (a ready client, e.g. `fakeredis.FakeRedis()`; the URI
-then only chooses the backend), `prefix` (default `scim:`, so several apps share one Redis) and
-any keyword argument for the client (they override the URI's query parameters).
+then only chooses the backend), any of `OURS` (they override the URI's) and any keyword
+argument for the client (they override the URI's query parameters).
 """
 
 from __future__ import annotations
@@ -21,15 +22,55 @@ from scimflask.storage import ConfigurationError
 
 # Fail fast instead of hanging a request when Redis is unreachable (seconds).
 DEFAULT_TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0}
+# Our parameters, not the client's: the key prefix (default `scim:`, so several apps share one
+# Redis) and replica acknowledgement (`replicas.AcknowledgedWriter`: every write waits until
+# `wait_replicas` replicas have it, for at most `wait_timeout_ms`, default DEFAULT_WAIT_MS).
+OURS = ("prefix", "wait_replicas", "wait_timeout_ms")
+DEFAULT_WAIT_MS = 1000
 
 
-def split_prefix(uri: str) -> tuple[str, str | None]:
-    """The URI without a `prefix` query parameter, and that parameter."""
+def split_ours(uri: str) -> tuple[str, dict[str, str]]:
+    """The URI without our query parameters (`OURS`), and their values (the last of each)."""
     head, _, query = uri.partition("?")  # not urlunsplit: it drops the `//` of `unix:///path`
     pairs = parse_qsl(query, keep_blank_values=True)
-    prefixes = [value for name, value in pairs if name == "prefix"]
-    rest = urlencode([(name, value) for name, value in pairs if name != "prefix"])
-    return (f"{head}?{rest}" if rest else head), (prefixes[-1] if prefixes else None)
+    ours = {name: value for name, value in pairs if name in OURS}
+    rest = urlencode([(name, value) for name, value in pairs if name not in OURS])
+    return (f"{head}?{rest}" if rest else head), ours
+
+
+def durability(values: dict, uri: str, options: dict) -> tuple[int, int]:
+    """(replicas each write waits for, the longest wait in ms) from `wait_replicas` and
+    `wait_timeout_ms`; (0, 0) when no acknowledgement is asked for.
+    The wait must end before the socket timeout, or the client gives up on the WAIT first."""
+    replicas = _count(values.get("wait_replicas", 0), "wait_replicas", minimum=0)
+    if "wait_timeout_ms" in values and not replicas:
+        raise ConfigurationError("redis storage: wait_timeout_ms needs wait_replicas >= 1")
+    if not replicas:
+        return 0, 0
+    timeout_ms = _count(values.get("wait_timeout_ms", DEFAULT_WAIT_MS), "wait_timeout_ms", minimum=1)
+    if "socket_timeout" in options:
+        socket_timeout = options["socket_timeout"]
+    else:
+        socket_timeout = dict(parse_qsl(uri.partition("?")[2])).get("socket_timeout",
+                                                                     DEFAULT_TIMEOUTS["socket_timeout"])
+    try:
+        too_long = socket_timeout not in (None, "") and timeout_ms >= float(socket_timeout) * 1000
+    except (TypeError, ValueError):
+        too_long = False  # a bad socket_timeout is reported when the client is built
+    if too_long:
+        raise ConfigurationError(f"redis storage: wait_timeout_ms={timeout_ms} must be shorter than "
+                                 f"socket_timeout={socket_timeout}s")
+    return replicas, timeout_ms
+
+
+def _count(value, name: str, *, minimum: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = minimum - 1
+    if number < minimum or isinstance(value, bool):
+        raise ConfigurationError(f"redis storage: {name} must be an integer >= {minimum}, not {value!r}")
+    return number
 
 
 def make_client(uri: str, options: dict):

@@ -1,7 +1,7 @@
 """The Lua scripts that make every write one atomic step, and their Python side.
 
 Reads of a request are one script too (read.lua: index lookup, records, memberships).
-Each write (create, update, delete) is one script: uniqueness checks, the version
+Each write (create, update, delete, and those of tokens and the log) is one script: uniqueness checks, the version
 compare-and-set, member checks, index maintenance and membership changes happen inside Redis
 with nothing in between, so two racing workers give one success and one `UniqueConflict`, and no
 index entry ever outlives or predates its resource. Scripts are registered with
@@ -17,6 +17,8 @@ from importlib import resources
 
 from scimflask.model import Member
 from scimflask.storage import ResourceNotFound, UniqueConflict, UnknownMembers, VersionMismatch
+
+from .replicas import Writer
 
 ENCODING = "utf-8"
 
@@ -78,10 +80,13 @@ class Updated:
 
 
 class Scripts:
-    """The registered write scripts of one client, with results turned into storage errors."""
+    """The registered scripts of one client, with results turned into storage errors. Write
+    scripts run through `writer` (`replicas.Writer`: it may wait for replicas); a token's last
+    use, rate-limit hits and reads run directly."""
 
-    def __init__(self, client) -> None:
+    def __init__(self, client, writer: Writer | None = None) -> None:
         common = _source("common.lua")
+        self._write = writer or Writer(client)
         self._create = client.register_script(common + _source("create.lua"))
         self._update = client.register_script(common + _source("update.lua"))
         self._delete = client.register_script(common + _source("delete.lua"))
@@ -89,18 +94,35 @@ class Scripts:
         self._reindex = client.register_script(common + _source("reindex.lua"))
         self._touch_token = client.register_script(_source("touch_token.lua"))
         self._update_token = client.register_script(_source("update_token.lua"))
+        self._add_token = client.register_script(_source("add_token.lua"))
+        self._delete_token = client.register_script(_source("delete_token.lua"))
+        self._append_log = client.register_script(_source("append_log.lua"))
         self._prune_log = client.register_script(_source("prune_log.lua"))
         self._hit_counter = client.register_script(_source("hit_counter.lua"))
 
     def touch_token(self, key: str, when: int) -> None:
         self._touch_token(keys=[key], args=[when])
 
+    def add_token(self, token_keys: list[str], id: str, secret_hash: str, record: str, created: int,
+                  last_used: int | None) -> None:
+        """`token_keys`: the record, secret hash -> id and by-creation keys (one slot)."""
+        self._write.script(self._add_token, token_keys,
+                           [id, secret_hash, record, created, "" if last_used is None else last_used])
+
+    def delete_token(self, token_keys: list[str], id: str) -> bool:
+        return bool(self._write.script(self._delete_token, token_keys, [id]))
+
     def update_token(self, key: str, read: bytes, new: str, last_used: int | None) -> int:
         """1 done, 0 no such token, -1 the record changed since `read` (read it again)."""
-        return int(self._update_token(keys=[key], args=[read, new, "" if last_used is None else last_used]))
+        return int(self._write.script(self._update_token, [key],
+                                      [read, new, "" if last_used is None else last_used]))
+
+    def append_log(self, log_keys: list[str], entries: list[tuple[str, int, str]]) -> None:
+        """(id, time in µs, JSON) entries of one tenant, in one step."""
+        self._write.script(self._append_log, log_keys, [part for entry in entries for part in entry])
 
     def prune_log(self, log_keys: list[str], keep: int | None, older_than: int | None) -> int:
-        return int(self._prune_log(keys=log_keys, args=[
+        return int(self._write.script(self._prune_log, log_keys, [
             "" if keep is None else max(keep, 0), "" if older_than is None else older_than]))
 
     def hit_counter(self, key: str, lifetime_seconds: int) -> int:
@@ -112,7 +134,7 @@ class Scripts:
                ) -> list[Member]:
         """Run create.lua; return the members as stored (types filled when checked).
         `ready`: (marker key, signature, created index key) of the type's prefix indexes."""
-        reply = self._create(keys=[key], args=[
+        reply = self._write.script(self._create, [key], [
             *head, id, created, modified, data, entries, modified_entries, created_entries,
             pack_members(members), "1" if check_members else "0", *ready,
         ])
@@ -123,7 +145,7 @@ class Scripts:
                modified: int, modified_entries: bytes, data: str | None, entries: bytes | None,
                replace_members: bool, members: Sequence[Member], remove: Sequence[str],
                check_members: bool) -> Updated:
-        reply = self._update(keys=[key], args=[
+        reply = self._write.script(self._update, [key], [
             *head, id, "" if expected_version is None else str(expected_version), modified,
             modified_entries, "0" if data is None else "1", data or "", entries or b"",
             "1" if replace_members else "0", pack_members(members), pack(remove),
@@ -133,10 +155,10 @@ class Scripts:
         return Updated(int(reply[1]), reply[2].decode(), reply[3].decode(ENCODING))
 
     def reindex(self, key: str, head: list, *, id: str, version: int, entries: bytes) -> bool:
-        return bool(self._reindex(keys=[key], args=[*head, id, str(version), entries]))
+        return bool(self._write.script(self._reindex, [key], [*head, id, str(version), entries]))
 
     def delete(self, key: str, head: list, *, resource_type: str, id: str, expected_version: int | None) -> None:
-        reply = self._delete(keys=[key], args=[
+        reply = self._write.script(self._delete, [key], [
             *head, id, "" if expected_version is None else str(expected_version),
         ])
         _raise_for(reply, resource_type, id)

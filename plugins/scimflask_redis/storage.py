@@ -6,7 +6,9 @@
   membership changes are atomic across workers and machines. A read (get, an indexed query, a
   page) is one read-only script too (lua/read.lua): one round trip; scans are pipelined.
 - Connection errors and timeouts become `StorageUnavailable` (503) through `base_exceptions`;
-  the client's connection pool reconnects on the next call, so the app recovers by itself.
+  the client's connection pool reconnects on the next call, so the app recovers by itself
+  (through a Sentinel failover too: the client asks the Sentinels for the new primary).
+- `wait_replicas=N` makes every write wait until N replicas have it (`replicas`).
 - The operating capabilities: tenant records in one global hash, the provisioning log in the
   tenant's key space, rate-limit counters as self-expiring keys (see `keys`). Deleting a tenant
   SCANs its keys in batches (never KEYS), so it does not block the server, but it is not one
@@ -32,7 +34,7 @@ from scimflask.storage.capabilities import (
 )
 
 from . import keys
-from .connect import make_client, split_prefix
+from .connect import OURS, durability, make_client, split_ours
 from .indexes import PREFIX_SIGNATURE, TypeIndexes, parse_entry
 from .query import QueryRunner
 from .reader import (
@@ -42,6 +44,7 @@ from .reader import (
     member_type_prefixes,
     to_micros,
 )
+from .replicas import AcknowledgedWriter, Writer
 from .scripts import Scripts, pack, pack_entries
 
 try:  # redis-py is an optional dependency: without it the backend refuses to start
@@ -54,6 +57,9 @@ try:  # redis-py is an optional dependency: without it the backend refuses to st
         _redis_errors.ClusterDownError,
         _redis_errors.TryAgainError,
         _redis_errors.OutOfMemoryError,  # maxmemory reached: writes refused until it is fixed
+        # A Cluster whose slot map cannot be loaded or has a hole (a node lost, no failover yet);
+        # the class also covers cross-slot misuse, which the key scheme rules out.
+        _redis_errors.RedisClusterException,
     )
 except ImportError:  # pragma: no cover - exercised only without the redis extra
     _UNAVAILABLE = ()
@@ -70,12 +76,15 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
     supports_keyset = True
 
     def __init__(self, catalog: Catalog, client, *, prefix: str = keys.DEFAULT_PREFIX,
-                 owns_client: bool = True) -> None:
+                 owns_client: bool = True, wait_replicas: int = 0, wait_timeout_ms: int = 0) -> None:
         super().__init__(catalog)
         self.client = client
         self.prefix = prefix
         self._owns_client = owns_client
-        self._scripts = Scripts(client)
+        self._direct = Writer(client)  # for writes no replica needs to acknowledge
+        self._writes = (AcknowledgedWriter(client, wait_replicas, wait_timeout_ms) if wait_replicas
+                        else self._direct)
+        self._scripts = Scripts(client, self._writes)
         self._indexes = {rt.name: TypeIndexes(catalog, rt) for rt in catalog.resource_types}
         self._member_types = [rt for rt in catalog.resource_types]
         layout = [keys.group_members(""), keys.member_groups("")]
@@ -88,16 +97,21 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
     def from_uri(cls, uri: str, options: dict, catalog: Catalog) -> RedisStorage:
         """Build from `SCIM_STORAGE_URI` and `SCIM_STORAGE_OPTIONS` (see `connect`)."""
         options = dict(options)
-        uri, uri_prefix = split_prefix(uri)
-        prefix = options.pop("prefix", None) or uri_prefix or keys.DEFAULT_PREFIX
+        uri, ours = split_ours(uri)
+        given = {name: options.pop(name) for name in OURS if name in options}
+        ours.update({name: value for name, value in given.items() if value is not None})
+        prefix = ours.get("prefix") or keys.DEFAULT_PREFIX
+        replicas, timeout_ms = durability(ours, uri, options)
         client = options.pop("client", None)
         if client is not None:
             if options:
                 raise ConfigurationError(
-                    "SCIM_STORAGE_OPTIONS: with an injected `client` only `prefix` may be given, "
-                    f"not {', '.join(sorted(options))}")
-            return cls(catalog, client, prefix=prefix, owns_client=False)
-        return cls(catalog, make_client(uri, options), prefix=prefix)
+                    f"SCIM_STORAGE_OPTIONS: with an injected `client` only {', '.join(OURS)} may be "
+                    f"given, not {', '.join(sorted(options))}")
+            return cls(catalog, client, prefix=prefix, owns_client=False, wait_replicas=replicas,
+                       wait_timeout_ms=timeout_ms)
+        return cls(catalog, make_client(uri, options), prefix=prefix, wait_replicas=replicas,
+                   wait_timeout_ms=timeout_ms)
 
     # -- helpers ------------------------------------------------------------------------
     def _type(self, name: str) -> ResourceType:
@@ -211,7 +225,8 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
                 if len(entries) < SCAN_BATCH:
                     break
                 low = b"(" + entries[-1]
-            self.client.set(reader.key(indexes.ready_key), PREFIX_SIGNATURE)
+            ready = reader.key(indexes.ready_key)
+            self._writes.commands(ready, lambda pipe, ready=ready: pipe.set(ready, PREFIX_SIGNATURE))
         return done
 
     def count_members(self, ctx: RequestContext, group_id: str, *, up_to: int | None = None) -> int:
@@ -228,9 +243,12 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
 
     # -- tokens -------------------------------------------------------------------------
     # `{tokens}:t:<id>` hash (the record), `{tokens}:h` hash secret hash -> id,
-    # `{tokens}:z` sorted set of ids by creation (µs). Changed in MULTI transactions.
+    # `{tokens}:z` sorted set of ids by creation (µs). Changed by scripts, one step each.
     def _token_key(self, suffix: str) -> str:
         return keys.token_base(self.prefix) + suffix
+
+    def _token_keys(self, token_id: str) -> list[str]:
+        return [self._token_key(f"t:{token_id}"), self._token_key("h"), self._token_key("z")]
 
     def add_token(self, token: Token) -> None:
         record = {
@@ -238,18 +256,9 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
             "created": to_micros(token.created), "description": token.description,
             "expires": None if token.expires is None else to_micros(token.expires),
         }
-        old = self.client.hget(self._token_key(f"t:{token.id}"), "secret_hash")
-        pipe = self.client.pipeline(transaction=True)
-        if old is not None and old.decode() != token.secret_hash:
-            pipe.hdel(self._token_key("h"), old)
-        pipe.delete(self._token_key(f"t:{token.id}"))
-        fields = {"json": json.dumps(record, **_JSON), "secret_hash": token.secret_hash}
-        if token.last_used is not None:
-            fields["last_used"] = to_micros(token.last_used)
-        pipe.hset(self._token_key(f"t:{token.id}"), mapping=fields)
-        pipe.hset(self._token_key("h"), token.secret_hash, token.id)
-        pipe.zadd(self._token_key("z"), {token.id: record["created"]})
-        pipe.execute()
+        self._scripts.add_token(self._token_keys(token.id), token.id, token.secret_hash,
+                                json.dumps(record, **_JSON), record["created"],
+                                None if token.last_used is None else to_micros(token.last_used))
 
     def _tokens(self, ids: Sequence[str]) -> list[Token]:
         pipe = self.client.pipeline(transaction=False)
@@ -268,14 +277,7 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         return sorted(tokens, key=lambda t: (t.created, t.id))
 
     def delete_token(self, token_id: str) -> bool:
-        secret_hash = self.client.hget(self._token_key(f"t:{token_id}"), "secret_hash")
-        if secret_hash is None:
-            return False
-        pipe = self.client.pipeline(transaction=True)
-        pipe.delete(self._token_key(f"t:{token_id}"))
-        pipe.hdel(self._token_key("h"), secret_hash)
-        pipe.zrem(self._token_key("z"), token_id)
-        return bool(pipe.execute()[0])
+        return self._scripts.delete_token(self._token_keys(token_id), token_id)
 
     def touch_token(self, token_id: str, when: datetime) -> None:
         self._scripts.touch_token(self._token_key(f"t:{token_id}"), to_micros(when))
@@ -296,9 +298,10 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
 
     # -- tenants ------------------------------------------------------------------------
     def put_tenant(self, tenant: Tenant) -> None:
-        record = {"id": tenant.id, "created": to_micros(tenant.created), "disabled": tenant.disabled,
-                  "description": tenant.description}
-        self.client.hset(keys.tenant_registry(self.prefix), tenant.id, json.dumps(record, **_JSON))
+        record = json.dumps({"id": tenant.id, "created": to_micros(tenant.created), "disabled": tenant.disabled,
+                             "description": tenant.description}, **_JSON)
+        registry = keys.tenant_registry(self.prefix)
+        self._writes.commands(registry, lambda pipe: pipe.hset(registry, tenant.id, record))
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         raw = self.client.hget(keys.tenant_registry(self.prefix), tenant_id)
@@ -311,30 +314,39 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
     def delete_tenant(self, tenant_id: str) -> bool:
         for token in self.list_tokens(tenant_id):
             self.delete_token(token.id)
-        base = keys.tenant_base(self.prefix, tenant_id).encode()
+        base = keys.tenant_base(self.prefix, tenant_id)
         kinds = tuple(kind.encode() for kind in keys.TENANT_KINDS)
         self._unlink_scanned(keys.tenant_pattern(self.prefix, tenant_id),
-                             lambda key: key[len(base):].startswith(kinds))
+                             lambda key: key[len(base.encode()):].startswith(kinds), route=base)
         self._unlink_scanned(keys.tenant_counters_pattern(self.prefix, tenant_id), lambda key: True)
-        return bool(self.client.hdel(keys.tenant_registry(self.prefix), tenant_id))
+        registry = keys.tenant_registry(self.prefix)
+        return bool(self._writes.commands(registry, lambda pipe: pipe.hdel(registry, tenant_id))[0])
 
-    def _unlink_scanned(self, pattern: str, wanted) -> None:
-        """UNLINK every key matching `pattern` that `wanted(key)` accepts, a batch at a time
-        (one key per command: counters live in different Cluster slots)."""
+    def _unlink_scanned(self, pattern: str, wanted, route: str | None = None) -> None:
+        """UNLINK every key matching `pattern` that `wanted(key)` accepts, a batch at a time.
+        With `route` (a key of the one slot every matching key is in) batches go through the
+        writer; without, one key per command straight to the client (counters live in
+        different Cluster slots, and need no replica's acknowledgement)."""
         batch: list[bytes] = []
         for key in self.client.scan_iter(match=pattern, count=SCAN_BATCH):
             if wanted(key):
                 batch.append(key)
             if len(batch) >= SCAN_BATCH:
-                self._unlink(batch)
+                self._unlink(batch, route)
                 batch = []
-        self._unlink(batch)
+        self._unlink(batch, route)
 
-    def _unlink(self, batch: list[bytes]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for key in batch:
-            pipe.unlink(key)
-        pipe.execute()
+    def _unlink(self, batch: list[bytes], route: str | None) -> None:
+        def queue(pipe):
+            for key in batch:
+                pipe.unlink(key)
+
+        if not batch:
+            return
+        if route is None:
+            self._direct.commands("", queue)
+        else:
+            self._writes.commands(route, queue)
 
     # -- provisioning log ---------------------------------------------------------------
     def _log_keys(self, tenant: str) -> list[str]:
@@ -342,35 +354,18 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         return [base + keys.LOG_IDS, base + keys.LOG_TIMES, base + keys.LOG_ENTRIES]
 
     def append_log(self, entry: LogEntry) -> None:
-        pipe = self.client.pipeline(transaction=True)
-        self._queue_log(pipe, entry)
-        pipe.execute()
+        self._scripts.append_log(self._log_keys(entry.tenant), [_log_row(entry)])
 
     def append_logs(self, entries: list[LogEntry]) -> None:
-        """A batch in one round trip (one MULTI per tenant: a transaction stays in one slot)."""
+        """One script per tenant (a script stays in one slot)."""
         by_tenant: dict[str, list[LogEntry]] = {}
         for entry in entries:
             by_tenant.setdefault(entry.tenant, []).append(entry)
         try:
-            for batch in by_tenant.values():
-                pipe = self.client.pipeline(transaction=True)
-                for entry in batch:
-                    self._queue_log(pipe, entry)
-                pipe.execute()
+            for tenant, batch in by_tenant.items():
+                self._scripts.append_log(self._log_keys(tenant), [_log_row(entry) for entry in batch])
         except self.base_exceptions as exc:
             raise StorageUnavailable(f"{type(self).__name__}: {type(exc).__name__}") from exc
-
-    def _queue_log(self, pipe, entry: LogEntry) -> None:
-        ids, times, entries = self._log_keys(entry.tenant)
-        record = {
-            "id": entry.id, "tenant": entry.tenant, "time": to_micros(entry.time), "method": entry.method,
-            "path": entry.path, "status": entry.status, "outcome": entry.outcome,
-            "token_id": entry.token_id, "resource_type": entry.resource_type,
-            "resource_id": entry.resource_id, "changed": list(entry.changed), "detail": entry.detail,
-        }
-        pipe.zadd(ids, {entry.id: 0})
-        pipe.zadd(times, {entry.id: record["time"]})
-        pipe.hset(entries, entry.id, json.dumps(record, **_JSON))
 
     def query_log(self, tenant: str, *, limit: int = 100, before: str | None = None,
                   since: datetime | None = None) -> list[LogEntry]:
@@ -423,6 +418,18 @@ def _token(record: dict, last_used: bytes | None) -> Token:
 
 def _tenant(record: dict) -> Tenant:
     return Tenant(record["id"], from_micros(record["created"]), record["disabled"], record["description"])
+
+
+def _log_row(entry: LogEntry) -> tuple[str, int, str]:
+    """(id, time in µs, JSON): what lua/append_log.lua stores of an entry."""
+    time = to_micros(entry.time)
+    record = {
+        "id": entry.id, "tenant": entry.tenant, "time": time, "method": entry.method,
+        "path": entry.path, "status": entry.status, "outcome": entry.outcome,
+        "token_id": entry.token_id, "resource_type": entry.resource_type,
+        "resource_id": entry.resource_id, "changed": list(entry.changed), "detail": entry.detail,
+    }
+    return entry.id, time, json.dumps(record, **_JSON)
 
 
 def _log_entry(record: dict) -> LogEntry:
