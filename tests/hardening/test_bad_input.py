@@ -19,6 +19,7 @@ from scimflask.auth import new_token
 from scimflask.protocol.messages import ERROR as ERROR_SCHEMA
 
 from ..conftest import TOKEN, ScimClient, storage_config
+from .placeholders import fill
 from .typed_extension import TYPED
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -323,18 +324,6 @@ def seeded(backend, tenant):
     return client, {"{user}": created.json["id"], "{group}": group.json["id"]}
 
 
-def _fill(value, ids: dict):
-    if isinstance(value, str):
-        for placeholder, real in ids.items():
-            value = value.replace(placeholder, real)
-        return value
-    if isinstance(value, list):
-        return [_fill(v, ids) for v in value]
-    if isinstance(value, dict):
-        return {_fill(k, ids): _fill(v, ids) for k, v in value.items()}
-    return value
-
-
 def snapshot(client: ScimClient) -> dict:
     """Everything stored in the tenant, as full documents in a stable order."""
     out = {}
@@ -349,15 +338,15 @@ def send(client: ScimClient, case: Bad, ids: dict):
     headers = {"Content-Type": case.content_type} if (case.json is not _ABSENT or case.raw is not None) else {}
     if case.authenticated:
         headers["Authorization"] = f"Bearer {client.token}"
-    headers.update({name: _fill(value, ids) for name, value in case.headers})
+    headers.update({name: fill(value, ids) for name, value in case.headers})
     if case.raw is not None:
         data = case.raw
     elif case.json is not _ABSENT:
-        data = json.dumps(_fill(case.json, ids), ensure_ascii=False).encode("utf-8")
+        data = json.dumps(fill(case.json, ids), ensure_ascii=False).encode("utf-8")
     else:
         data = None
     raw_client = client.client
-    return raw_client.open(client.prefix + _fill(case.path, ids), method=case.method, headers=headers, data=data)
+    return raw_client.open(client.prefix + fill(case.path, ids), method=case.method, headers=headers, data=data)
 
 
 def assert_scim_error(answer, status: int, scim_type: str | None) -> dict:

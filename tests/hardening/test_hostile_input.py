@@ -19,6 +19,7 @@ from scimflask.auth import new_token
 from scimflask.protocol.messages import ERROR as ERROR_SCHEMA
 
 from ..conftest import ScimClient, storage_config
+from .placeholders import fill
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -250,18 +251,6 @@ def seed(client: ScimClient) -> dict:
     assert created.status_code == 201, created.json
     made["{group}"] = created.json["id"]
     return made
-
-
-def fill(value, ids: dict):
-    if isinstance(value, str):
-        for placeholder, real in ids.items():
-            value = value.replace(placeholder, real)
-        return value
-    if isinstance(value, list):
-        return [fill(v, ids) for v in value]
-    if isinstance(value, dict):
-        return {fill(k, ids): fill(v, ids) for k, v in value.items()}
-    return value
 
 
 def snapshot(client: ScimClient, ids: dict) -> tuple:
