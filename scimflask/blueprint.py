@@ -9,6 +9,7 @@ every other path.
 from __future__ import annotations
 
 import logging
+import time
 from typing import cast
 
 from flask import Blueprint, Response, current_app, g, request
@@ -19,9 +20,11 @@ from .auth import Principal, authenticate_bearer
 from .config import ConfigKeys
 from .errors import ScimError, ServiceUnavailable, Unauthorized
 from .model import RequestContext, utcnow
+from .ops.log_identity import identity_policy
 from .ops.provisioning_log import RequestRecord
 from .server.access_log import identify
 from .server.limits import under
+from .server.request_id import current_request_id
 from .state import ScimState, current_scim
 from .storage.capabilities import CounterSupport
 from .storage.errors import StorageUnavailable
@@ -121,16 +124,34 @@ def _finish(state: ScimState, response: Response) -> Response:
     prefix = state.config[ConfigKeys.URL_PREFIX]
     path = request.path[len(prefix):] or "/"
     if context is not None and state.log.wants(request.method, path):
-        error_type = None
-        if response.status_code >= 400:
-            body = response.get_json(silent=True)
-            error_type = body.get("scimType") if isinstance(body, dict) else None
-        state.log.record(RequestRecord(context=context, method=request.method, path=path,
-                                       status=response.status_code, error_type=error_type,
-                                       events=list(g.get("scim_log_events", ()))))
+        state.log.record(_request_record(state, context, path, response))
     if state.metrics is not None:
         state.metrics.finish(response)
     return response
+
+
+def _started() -> None:
+    g.scim_log_started = time.perf_counter()
+
+
+def _request_record(state: ScimState, context: RequestContext, path: str, response: Response) -> RequestRecord:
+    """What the provisioning log needs of a finished request: the SCIM error of a failure
+    (scimType and detail), and of a failed write its body, read only for the target's identity."""
+    error = response.get_json(silent=True) if response.status_code >= 400 else None
+    error = error if isinstance(error, dict) else {}
+    started = g.get("scim_log_started")
+    return RequestRecord(
+        context=context, method=request.method, path=path, status=response.status_code,
+        error_type=_text(error.get("scimType")), error_detail=_text(error.get("detail")),
+        events=list(g.get("scim_log_events", ())), request_id=current_request_id(),
+        duration_ms=None if started is None else round((time.perf_counter() - started) * 1000),
+        user_agent=request.headers.get("User-Agent"),
+        body=g.get("scim_body") if response.status_code >= 400 else None,
+        identities=identity_policy(state.config))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def make_blueprint(state: ScimState) -> Blueprint:
@@ -142,6 +163,7 @@ def make_blueprint(state: ScimState) -> Blueprint:
     bp.register_error_handler(StorageUnavailable, _handle_storage_unavailable)
     bp.register_error_handler(HTTPException, _handle_http_exception)
     bp.register_error_handler(Exception, _handle_unexpected)
+    bp.before_request(_started)
     if state.metrics is not None:
         bp.before_request(state.metrics.start)
     bp.before_request(lambda: _authenticate(state))

@@ -17,6 +17,7 @@ from .errors import ConfigurationError
 class ConfigKeys:
     STORAGE_URI = "SCIM_STORAGE_URI"
     STORAGE_OPTIONS = "SCIM_STORAGE_OPTIONS"
+    STORAGE_TIMEOUT = "SCIM_STORAGE_TIMEOUT"
     URL_PREFIX = "SCIM_URL_PREFIX"
     BEARER_TOKENS = "SCIM_BEARER_TOKENS"
     DEFAULT_TENANT = "SCIM_DEFAULT_TENANT"
@@ -49,6 +50,7 @@ class ConfigKeys:
     LOG_BACKGROUND = "SCIM_LOG_BACKGROUND"
     LOG_RETENTION_DAYS = "SCIM_LOG_RETENTION_DAYS"
     LOG_MAX_ENTRIES_PER_TENANT = "SCIM_LOG_MAX_ENTRIES_PER_TENANT"
+    LOG_IDENTITIES = "SCIM_LOG_IDENTITIES"
     RATE_LIMIT = "SCIM_RATE_LIMIT"
     HEALTH_ENABLED = "SCIM_HEALTH_ENABLED"
     HEALTH_PREFIX = "SCIM_HEALTH_PREFIX"
@@ -60,6 +62,11 @@ DEFAULTS: dict[str, Any] = {
     # No silent default: an embedded app must choose its storage (the CLI defaults to SQLite).
     ConfigKeys.STORAGE_URI: None,
     ConfigKeys.STORAGE_OPTIONS: {},
+    # Seconds one storage call may take before its request is answered 503 (a hung database or
+    # a stalled network must not hold a worker until gunicorn kills it: keep it below the
+    # worker timeout). Given to the backend as the storage option STORAGE_TIMEOUT_OPTION;
+    # None leaves each backend its own (SQL: 30 s statements, Redis: 5 s sockets).
+    ConfigKeys.STORAGE_TIMEOUT: None,
     ConfigKeys.URL_PREFIX: "/scim/v2",
     # Extra static tokens (plain text, e.g. from a secret store); stored tokens live in storage.
     ConfigKeys.BEARER_TOKENS: (),
@@ -115,6 +122,10 @@ DEFAULTS: dict[str, Any] = {
     ConfigKeys.LOG_BACKGROUND: True,
     ConfigKeys.LOG_RETENTION_DAYS: 30,
     ConfigKeys.LOG_MAX_ENTRIES_PER_TENANT: 100_000,
+    # How log entries name their target (userName, displayName, externalId; never anything
+    # else): "full", "hashed" (a short hash keyed with SCIM_SECRET_KEY, found by searching for
+    # the value) or "none".
+    ConfigKeys.LOG_IDENTITIES: "full",
     # Requests per token per window, "600/60" = 600 per 60 seconds; None = no limit.
     ConfigKeys.RATE_LIMIT: None,
     # /healthz and /readyz; create_app switches them on, an embedding host opts in.
@@ -124,6 +135,10 @@ DEFAULTS: dict[str, Any] = {
     ConfigKeys.METRICS_ENABLED: False,
     ConfigKeys.METRICS_PATH: "/metrics",
 }
+
+# The `SCIM_STORAGE_OPTIONS` entry a set SCIM_STORAGE_TIMEOUT reaches the backend as.
+STORAGE_TIMEOUT_OPTION = "storage_timeout"
+
 
 class ConfigValueError(ConfigurationError):
     """A key holds a value it cannot have; `allowed` says what it may hold, so every front end
@@ -144,6 +159,16 @@ def _prefix(value: object) -> bool:
     return isinstance(value, str) and (not value or value.startswith("/")) and not value.endswith("/")
 
 
+def _seconds(value: object) -> bool:
+    """A positive number of seconds, also as text (from the environment)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return False
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")
+
+
 def _rate_limit(value: object) -> bool:
     from .protocol.ratelimit import RateLimit
 
@@ -156,6 +181,7 @@ def _rate_limit(value: object) -> bool:
 
 _POSITIVE = (lambda value: _whole(value, 1), "a positive integer (1 or more)")
 _CHOICES = {
+    ConfigKeys.LOG_IDENTITIES: ("full", "hashed", "none"),
     ConfigKeys.UNKNOWN_MEMBERS: ("reject", "ignore", "accept"),
     ConfigKeys.UNKNOWN_ATTRIBUTES: ("reject", "ignore"),
     ConfigKeys.PATCH_RESPONSE: ("auto", "resource", "no-content"),
@@ -175,6 +201,8 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     **{key: ((lambda value, choices=choices: value in choices), f"one of {', '.join(choices)}")
        for key, choices in _CHOICES.items()},
     ConfigKeys.STORAGE_OPTIONS: (lambda value: isinstance(value, Mapping), "a dict"),
+    ConfigKeys.STORAGE_TIMEOUT: (lambda value: value is None or _seconds(value),
+                                 "a number of seconds above 0, such as 10"),
     ConfigKeys.URL_PREFIX: _PREFIX,
     ConfigKeys.ADMIN_URL_PREFIX: _PREFIX,
     ConfigKeys.HEALTH_PREFIX: (_prefix, "empty or a path that starts with '/' and does not end with one"),
@@ -215,11 +243,17 @@ def validate(config: Mapping[str, Any]) -> Mapping[str, Any]:
     if values[ConfigKeys.DEFAULT_PAGE_SIZE] > maximum:
         raise ConfigValueError(ConfigKeys.DEFAULT_PAGE_SIZE, values[ConfigKeys.DEFAULT_PAGE_SIZE],
                                f"at most {ConfigKeys.MAX_PAGE_SIZE} ({maximum})")
+    if values[ConfigKeys.LOG_IDENTITIES] == "hashed" and not values[ConfigKeys.SECRET_KEY]:
+        # A per-process key would give every worker (and every restart) different hashes.
+        raise ConfigValueError(ConfigKeys.LOG_IDENTITIES, "hashed",
+                               f"'full' or 'none' unless {ConfigKeys.SECRET_KEY} is set (it keys the hash)")
     for key in _LISTS:
         items = values[key]
         if isinstance(items, str):
             items = tuple(item for item in items.split(",") if item)
         values[key] = tuple(items)
+    if isinstance(values[ConfigKeys.STORAGE_TIMEOUT], str):
+        values[ConfigKeys.STORAGE_TIMEOUT] = float(values[ConfigKeys.STORAGE_TIMEOUT])
     if values[ConfigKeys.PUBLIC_BASE_URL]:
         values[ConfigKeys.PUBLIC_BASE_URL] = values[ConfigKeys.PUBLIC_BASE_URL].rstrip("/")
     return MappingProxyType(values)

@@ -17,7 +17,7 @@ import pluggy
 from flask import current_app
 
 from .auth import hash_secret
-from .config import ConfigKeys
+from .config import STORAGE_TIMEOUT_OPTION, ConfigKeys
 from .errors import ConfigurationError
 from .filter.ast import Filter
 from .filter.cache import FilterCache
@@ -74,7 +74,10 @@ class ScimState:
             blocked=config[ConfigKeys.BLOCKED_PLUGINS],
             autoload=not config[ConfigKeys.DISABLE_PLUGIN_AUTOLOAD],
         )
-        storage = open_storage(pm, config[ConfigKeys.STORAGE_URI], config[ConfigKeys.STORAGE_OPTIONS])
+        storage = open_storage(pm, config[ConfigKeys.STORAGE_URI], {
+            **({} if config[ConfigKeys.STORAGE_TIMEOUT] is None
+               else {STORAGE_TIMEOUT_OPTION: config[ConfigKeys.STORAGE_TIMEOUT]}),
+            **config[ConfigKeys.STORAGE_OPTIONS]})
         provisioning_log = ProvisioningLog(
             storage, storage.catalog, enabled=config[ConfigKeys.LOG_ENABLED], reads=config[ConfigKeys.LOG_READS],
             retention_days=config[ConfigKeys.LOG_RETENTION_DAYS],

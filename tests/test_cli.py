@@ -193,3 +193,90 @@ def test_enabling_a_disabled_tenant_revives_its_tokens(cli):
     assert "enabled contoso; its 1 earlier token(s) are valid again" in revived.output
     assert "Secret Token" not in revived.output
     assert "contoso  enabled  tokens=1" in cli("tenant", "list").output
+
+
+# -- scimflask log and tenant status ---------------------------------------------------------
+
+@pytest.fixture
+def provisioned(cli, tmp_path):
+    """`cli` plus an identity provider's requests on the same SQLite file: (cli, scim client)."""
+    from scimflask import create_app
+    from tests.conftest import ScimClient
+
+    enabled = cli("tenant", "enable", "acme")
+    assert enabled.exit_code == 0, enabled.output
+    app = create_app({"SCIM_STORAGE_URI": f"sqlite:///{tmp_path / 'cli.db'}", "SCIM_LOG_BACKGROUND": False})
+    scim = ScimClient(app, token=re.search(r"Secret Token: (\S+)", enabled.output).group(1))
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada@example.com"}
+    assert scim.post("/Users", json=body, headers={"User-Agent": "Okta SCIM Client 1.0.0"}).status_code == 201
+    assert scim.post("/Users", json=body, headers={"User-Agent": "Azure AD Provisioning"}).status_code == 409
+    return cli, scim
+
+
+def test_log_filters_and_formats(provisioned):
+    cli, _ = provisioned
+    table = cli("log", "--tenant", "acme")
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    assert len(lines) == 2 and re.match(rf"{ISO_SECONDS}  POST   /Users  409 failure  User ada@example.com  "
+                                        r"uniqueness: userName is already in use by another User  \[Entra ID\]$",
+                                        lines[0]), lines[0]
+    assert lines[1].endswith("[Okta]") and "201 success  User ada@example.com  userName" in lines[1]
+    failed = cli("log", "--tenant", "acme", "--failed", "--since", "1h", "--status", "4xx", "--method", "post",
+                 "--type", "User", "--search", "ADA@")
+    assert failed.output == table.output.splitlines(keepends=True)[0]
+    assert cli("log", "--tenant", "acme", "--until", "2020-01-01").output == ""
+    assert cli("log", "--tenant", "acme", "--search", "nobody").output == ""
+    objects = [json.loads(line) for line in cli("log", "--tenant", "acme", "--format", "json").output.splitlines()]
+    assert [(o["status"], o["client"], o["userName"]) for o in objects] == [
+        (409, "entra", "ada@example.com"), (201, "okta", "ada@example.com")]
+    assert cli("log", "--tenant", "acme", "--json", "--limit", "1").output.count("\n") == 1
+    resource = objects[1]["resourceId"]
+    assert cli("log", "--tenant", "acme", "--resource", resource, "--format", "json").output.count("\n") == 1
+    exported = cli("log", "--tenant", "acme", "--format", "csv").output.splitlines()
+    assert exported[0].startswith("time,id,tenant,method,path,status,outcome,scimType,detail") and len(exported) == 3
+
+
+@pytest.mark.parametrize("option", [["--since", "soon"], ["--status", "4x"], ["--until", "2024-13-01"]])
+def test_a_bad_log_filter_is_a_usage_error(provisioned, option):
+    cli, _ = provisioned
+    result = cli("log", "--tenant", "acme", *option)
+    assert result.exit_code == 2 and option[0].lstrip("-") in result.output
+
+
+def test_log_follow_prints_new_entries_until_interrupted(provisioned, monkeypatch):
+    from scimflask.cli import log as log_command
+
+    cli, scim = provisioned
+    polls: list[float] = []
+
+    def pause(seconds: float) -> None:
+        polls.append(seconds)
+        if len(polls) == 1:  # a new request arrives during the first wait
+            body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "late@example.com"}
+            assert scim.post("/Users", json=body).status_code == 201
+        elif len(polls) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(log_command, "pause", pause)
+    followed = cli("log", "--tenant", "acme", "--follow")
+    assert followed.exit_code == 0, followed.output
+    assert polls == [log_command.POLL_SECONDS] * 3
+    lines = followed.output.splitlines()
+    assert [re.search(r"  (\d{3} \w+)  ", line).group(1) for line in lines] == [
+        "201 success", "409 failure", "201 success"]
+    assert "late@example.com" in lines[-1]  # oldest first, the new entry last, printed once
+
+
+def test_tenant_status_shows_health(provisioned):
+    cli, _ = provisioned
+    status = cli("tenant", "status", "acme")
+    assert status.exit_code == 0, status.output
+    lines = dict(line.split(":", 1) for line in status.output.splitlines())
+    assert lines["State"].strip() == "failing"
+    assert re.fullmatch(rf"\s+{ISO_SECONDS}", lines["Last seen"])
+    assert lines["Last hour"].strip().startswith("requests 2, failures 1; writes 2, failed 1 (50%)")
+    assert lines["Top failures"].strip() == "409 uniqueness x1"
+    health = json.loads(cli("tenant", "status", "acme", "--json").output)
+    assert health["lastDay"]["failedWrites"] == 1 and health["quarantineRisk"] is False
+    assert cli("tenant", "status", "bad id").exit_code == 1

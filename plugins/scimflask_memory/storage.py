@@ -10,7 +10,6 @@ the provisioning log and rate-limit counters, all behind the same lock.
 
 from __future__ import annotations
 
-import bisect
 import logging
 import threading
 from collections.abc import Collection, Iterable
@@ -34,12 +33,15 @@ from scimflask.storage.base import capped
 from scimflask.storage.capabilities import (
     CounterSupport,
     LogEntry,
+    LogHour,
+    LogQuery,
     ProvisioningLogSupport,
     TenantSupport,
 )
 from scimflask.storage.capabilities import Tenant as TenantRecord
 
 from .counters import Counters
+from .log import MemoryLog
 from .ordering import Ordering
 from .tenant import Found, Row, Tenant
 
@@ -70,7 +72,7 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
         self._tokens: dict[str, Token] = {}  # secret hash -> token
         self._token_hashes: dict[str, str] = {}  # token id -> secret hash
         self._records: dict[str, TenantRecord] = {}
-        self._logs: dict[str, list[LogEntry]] = {}  # tenant -> entries in id order
+        self._log = MemoryLog()
         self._counters = Counters()
 
     @classmethod
@@ -379,7 +381,7 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
     def delete_tenant(self, tenant_id: str) -> bool:
         with self._lock:
             self._tenants.pop(tenant_id, None)
-            self._logs.pop(tenant_id, None)
+            self._log.forget(tenant_id)
             self._counters.forget_tenant(tenant_id)
             for token in [t for t in self._tokens.values() if t.tenant == tenant_id]:
                 self.delete_token(token.id)
@@ -387,34 +389,21 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
 
     # -- provisioning log -----------------------------------------------------------------
     def append_log(self, entry: LogEntry) -> None:
-        stored = replace(entry, changed=tuple(entry.changed))
         with self._lock:
-            bisect.insort(self._logs.setdefault(entry.tenant, []), stored, key=lambda e: e.id)
+            self._log.append(entry)
 
-    def query_log(self, tenant: str, *, limit: int = 100, before: str | None = None,
-                  since: datetime | None = None) -> list[LogEntry]:
+    def query_log(self, tenant: str, query: LogQuery | None = None) -> list[LogEntry]:
         with self._lock:
-            entries = self._logs.get(tenant, [])
-            end = len(entries) if before is None else bisect.bisect_left(entries, before, key=lambda e: e.id)
-            found: list[LogEntry] = []
-            for entry in reversed(entries[:end]):
-                if len(found) >= limit:
-                    break
-                if since is None or entry.time >= since:
-                    found.append(replace(entry))
-            return found
+            return self._log.query(tenant, query or LogQuery())
 
     def prune_log(self, tenant: str, *, keep: int | None = None,
                   older_than: datetime | None = None) -> int:
         with self._lock:
-            entries = self._logs.get(tenant, [])
-            kept = entries if keep is None else entries[max(len(entries) - keep, 0):]
-            if older_than is not None:
-                kept = [entry for entry in kept if entry.time >= older_than]
-            deleted = len(entries) - len(kept)
-            if entries:
-                self._logs[tenant] = kept
-            return deleted
+            return self._log.prune(tenant, keep, older_than)
+
+    def log_hours(self, tenant: str, since: datetime) -> list[LogHour]:
+        with self._lock:
+            return self._log.hours(tenant, since)
 
     # -- counters -------------------------------------------------------------------------
     def hit_counter(self, key: str, window_seconds: int, now: datetime) -> int:
@@ -428,7 +417,7 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
             self._tokens.clear()
             self._token_hashes.clear()
             self._records.clear()
-            self._logs.clear()
+            self._log.clear()
             self._counters = Counters()
 
 

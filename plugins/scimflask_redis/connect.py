@@ -10,8 +10,16 @@ Accepted forms (query parameters of redis-py's `from_url`, e.g. `socket_timeout`
 - `redis+cluster://[password@]host:port[,host:port...]` (Redis Cluster; db is always 0)
 
 `SCIM_STORAGE_OPTIONS` may hold `client` (a ready client, e.g. `fakeredis.FakeRedis()`; the URI
-then only chooses the backend), any of `OURS` (they override the URI's) and any keyword
-argument for the client (they override the URI's query parameters).
+then only chooses the backend), any of `OURS` (they override the URI's), `storage_timeout`
+(seconds, from SCIM_STORAGE_TIMEOUT: the socket and connect timeouts unless the URI or the
+options name those) and any keyword argument for the client (they override the URI's query
+parameters).
+
+A call to Redis is tried once: redis-py's default (up to 10 retries with backoff on connection
+errors and timeouts) would hold a request for many socket timeouts on a stalled network, and
+would send a write again that the server may already have applied. A failed call is a 503 with
+Retry-After; the identity provider retries, and a stale pooled connection is replaced when it
+is taken from the pool, before any command is sent on it.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from scimflask.storage import ConfigurationError
 
 # Fail fast instead of hanging a request when Redis is unreachable (seconds).
 DEFAULT_TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0}
+STORAGE_TIMEOUT = "storage_timeout"  # the storage option that replaces DEFAULT_TIMEOUTS
 # Our parameters, not the client's: the key prefix (default `scim:`, so several apps share one
 # Redis) and replica acknowledgement (`replicas.AcknowledgedWriter`: every write waits until
 # `wait_replicas` replicas have it, for at most `wait_timeout_ms`, default DEFAULT_WAIT_MS).
@@ -51,8 +60,8 @@ def durability(values: dict, uri: str, options: dict) -> tuple[int, int]:
     if "socket_timeout" in options:
         socket_timeout = options["socket_timeout"]
     else:
-        socket_timeout = dict(parse_qsl(uri.partition("?")[2])).get("socket_timeout",
-                                                                     DEFAULT_TIMEOUTS["socket_timeout"])
+        socket_timeout = dict(parse_qsl(uri.partition("?")[2])).get(
+            "socket_timeout", _timeouts(options)["socket_timeout"])
     try:
         too_long = socket_timeout not in (None, "") and timeout_ms >= float(socket_timeout) * 1000
     except (TypeError, ValueError):
@@ -79,8 +88,13 @@ def make_client(uri: str, options: dict):
         import redis
     except ImportError as exc:  # an optional dependency: say which extra brings it
         raise ConfigurationError("the redis storage needs redis-py: pip install 'scimflask[redis]'") from exc
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     scheme = urlsplit(uri).scheme.lower()
-    kwargs = {**DEFAULT_TIMEOUTS, **options}
+    options = dict(options)
+    kwargs = {**_timeouts(options), "retry": Retry(NoBackoff(), 0), **options}
+    kwargs.pop(STORAGE_TIMEOUT, None)
     try:
         if scheme in ("redis", "rediss", "unix"):
             return redis.Redis.from_url(uri, **kwargs)
@@ -93,6 +107,16 @@ def make_client(uri: str, options: dict):
     except ValueError as exc:
         raise ConfigurationError(f"bad redis storage URI {uri!r}: {exc}") from exc
     raise ConfigurationError(f"the redis storage cannot serve {scheme!r} URIs")
+
+
+def _timeouts(options: dict) -> dict:
+    """The default socket and connect timeouts: `storage_timeout` when given."""
+    seconds = options.get(STORAGE_TIMEOUT)
+    if seconds is None:
+        return dict(DEFAULT_TIMEOUTS)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
+        raise ConfigurationError(f"redis storage: {STORAGE_TIMEOUT} must be seconds above 0, not {seconds!r}")
+    return {name: float(seconds) for name in DEFAULT_TIMEOUTS}
 
 
 def _hosts(netloc: str, uri: str) -> tuple[str | None, list[tuple[str, int]]]:
@@ -140,7 +164,7 @@ def _sentinel_client(redis, uri: str, kwargs: dict):
             raise ConfigurationError(f"bad db number in redis storage URI {uri!r}") from None
     if password:
         kwargs.setdefault("password", password)
-    sentinel_kwargs = {k: v for k, v in kwargs.items() if k in DEFAULT_TIMEOUTS or k == "password"}
+    sentinel_kwargs = {k: v for k, v in kwargs.items() if k in (*DEFAULT_TIMEOUTS, "password", "retry")}
     sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs, **kwargs)
     return sentinel.master_for(unquote(path[0]))
 

@@ -18,8 +18,13 @@ Layout below the tenant base (`T` is a resource type name, `<id>` a resource id)
 - `gm:<group id>`    hash: member id -> packed `[sequence, type, display]` (group -> members)
 - `mg:<member id>`   set: ids of the groups the member belongs to (member -> groups)
 - `lg:i`             sorted set (all scores 0): provisioning log entry ids, so by time
+- `lg:f`             sorted set (all scores 0): the ids of the entries of failed requests
+- `lg:r`             sorted set (all scores 0): `<resource id, percent-encoded>\\0<entry id>`
+                     for each entry naming a resource (one resource's entries: one lex range)
 - `lg:t`             sorted set: entry id scored by its time (µs), for pruning by age
 - `lg:e`             hash: entry id -> the entry as JSON
+- `lg:hs`            sorted set: the hours (since the epoch) that have log counters, by hour
+- `lg:h:<hour>`      hash: the log's counters of that hour (requests, failures, reasons, ...)
 
 Not tenant data, so outside any tenant's tag:
 - `<prefix>{tokens}:` tokens (see `RedisStorage.add_token`);
@@ -42,6 +47,7 @@ DEFAULT_PREFIX = "scim:"
 # The first part of every key below a tenant base (what `delete_tenant` may remove).
 TENANT_KINDS = ("r:", "u:", "i:", "o:", "O:", "l:", "gm:", "mg:", "lg:")
 LOG_IDS, LOG_TIMES, LOG_ENTRIES = "lg:i", "lg:t", "lg:e"
+LOG_FAILURES, LOG_RESOURCES, LOG_HOURS, LOG_HOUR = "lg:f", "lg:r", "lg:hs", "lg:h:"
 _GLOB_SPECIAL = "\\*?[]^"
 
 

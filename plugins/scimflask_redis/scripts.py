@@ -117,13 +117,14 @@ class Scripts:
         return int(self._write.script(self._update_token, [key],
                                       [read, new, "" if last_used is None else last_used]))
 
-    def append_log(self, log_keys: list[str], entries: list[tuple[str, int, str]]) -> None:
-        """(id, time in µs, JSON) entries of one tenant, in one step."""
-        self._write.script(self._append_log, log_keys, [part for entry in entries for part in entry])
+    def append_log(self, log_keys: list[str], args: list) -> None:
+        """Entries of one tenant with their index members and counts, in one step (the
+        arguments `log.append_arguments` builds)."""
+        self._write.script(self._append_log, log_keys, args)
 
-    def prune_log(self, log_keys: list[str], keep: int | None, older_than: int | None) -> int:
-        return int(self._write.script(self._prune_log, log_keys, [
-            "" if keep is None else max(keep, 0), "" if older_than is None else older_than]))
+    def prune_log(self, log_keys: list[str], args: list) -> int:
+        """The arguments `log.prune_arguments` builds."""
+        return int(self._write.script(self._prune_log, log_keys, args))
 
     def hit_counter(self, key: str, lifetime_seconds: int) -> int:
         return int(self._hit_counter(keys=[key], args=[lifetime_seconds]))

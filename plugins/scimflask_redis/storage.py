@@ -28,13 +28,15 @@ from scimflask.storage.base import capped
 from scimflask.storage.capabilities import (
     CounterSupport,
     LogEntry,
+    LogHour,
+    LogQuery,
     ProvisioningLogSupport,
     Tenant,
     TenantSupport,
 )
 
-from . import keys
-from .connect import OURS, durability, make_client, split_ours
+from . import keys, log
+from .connect import OURS, STORAGE_TIMEOUT, durability, make_client, split_ours
 from .indexes import PREFIX_SIGNATURE, TypeIndexes, parse_entry
 from .query import QueryRunner
 from .reader import (
@@ -85,6 +87,7 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         self._writes = (AcknowledgedWriter(client, wait_replicas, wait_timeout_ms) if wait_replicas
                         else self._direct)
         self._scripts = Scripts(client, self._writes)
+        self._log = log.LogReader(client, prefix)
         self._indexes = {rt.name: TypeIndexes(catalog, rt) for rt in catalog.resource_types}
         self._member_types = [rt for rt in catalog.resource_types]
         layout = [keys.group_members(""), keys.member_groups("")]
@@ -104,6 +107,7 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         replicas, timeout_ms = durability(ours, uri, options)
         client = options.pop("client", None)
         if client is not None:
+            options.pop(STORAGE_TIMEOUT, None)  # an injected client keeps its own timeouts
             if options:
                 raise ConfigurationError(
                     f"SCIM_STORAGE_OPTIONS: with an injected `client` only {', '.join(OURS)} may be "
@@ -348,13 +352,9 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         else:
             self._writes.commands(route, queue)
 
-    # -- provisioning log ---------------------------------------------------------------
-    def _log_keys(self, tenant: str) -> list[str]:
-        base = keys.tenant_base(self.prefix, tenant)
-        return [base + keys.LOG_IDS, base + keys.LOG_TIMES, base + keys.LOG_ENTRIES]
-
+    # -- provisioning log (see `log`) ----------------------------------------------------
     def append_log(self, entry: LogEntry) -> None:
-        self._scripts.append_log(self._log_keys(entry.tenant), [_log_row(entry)])
+        self.append_logs([entry])
 
     def append_logs(self, entries: list[LogEntry]) -> None:
         """One script per tenant (a script stays in one slot)."""
@@ -363,34 +363,23 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
             by_tenant.setdefault(entry.tenant, []).append(entry)
         try:
             for tenant, batch in by_tenant.items():
-                self._scripts.append_log(self._log_keys(tenant), [_log_row(entry) for entry in batch])
+                self._scripts.append_log(*log.append_arguments(batch, log.LogKeys.of(self.prefix, tenant)))
         except self.base_exceptions as exc:
             raise StorageUnavailable(f"{type(self).__name__}: {type(exc).__name__}") from exc
 
-    def query_log(self, tenant: str, *, limit: int = 100, before: str | None = None,
-                  since: datetime | None = None) -> list[LogEntry]:
-        """The newest `limit` ids below `before` (ids sort by time, so an entry older than
-        `since` ends the answer: every later one is older still)."""
-        if limit <= 0:
-            return []
-        ids, _, entries = self._log_keys(tenant)
-        newest = "+" if before is None else "(" + before
-        found = self.client.zrevrangebylex(ids, newest, "-", start=0, num=limit)
-        records = self.client.hmget(entries, found) if found else []
-        out = []
-        for raw in records:
-            if raw is None:
-                continue  # pruned between the two reads
-            entry = _log_entry(json.loads(raw))
-            if since is not None and entry.time < since:
-                break
-            out.append(entry)
-        return out
+    def query_log(self, tenant: str, query: LogQuery | None = None) -> list[LogEntry]:
+        return self._log.query(tenant, query or LogQuery())
 
     def prune_log(self, tenant: str, *, keep: int | None = None,
                   older_than: datetime | None = None) -> int:
-        return self._scripts.prune_log(self._log_keys(tenant), keep,
-                                       None if older_than is None else to_micros(older_than))
+        log_keys = log.LogKeys.of(self.prefix, tenant)
+        return self._scripts.prune_log(log_keys.scripted, log.prune_arguments(log_keys, keep, older_than))
+
+    def log_hours(self, tenant: str, since: datetime) -> list[LogHour]:
+        try:
+            return self._log.hours(tenant, since)
+        except self.base_exceptions as exc:
+            raise StorageUnavailable(f"{type(self).__name__}: {type(exc).__name__}") from exc
 
     # -- counters -------------------------------------------------------------------------
     def hit_counter(self, key: str, window_seconds: int, now: datetime) -> int:
@@ -419,21 +408,3 @@ def _token(record: dict, last_used: bytes | None) -> Token:
 def _tenant(record: dict) -> Tenant:
     return Tenant(record["id"], from_micros(record["created"]), record["disabled"], record["description"])
 
-
-def _log_row(entry: LogEntry) -> tuple[str, int, str]:
-    """(id, time in µs, JSON): what lua/append_log.lua stores of an entry."""
-    time = to_micros(entry.time)
-    record = {
-        "id": entry.id, "tenant": entry.tenant, "time": time, "method": entry.method,
-        "path": entry.path, "status": entry.status, "outcome": entry.outcome,
-        "token_id": entry.token_id, "resource_type": entry.resource_type,
-        "resource_id": entry.resource_id, "changed": list(entry.changed), "detail": entry.detail,
-    }
-    return entry.id, time, json.dumps(record, **_JSON)
-
-
-def _log_entry(record: dict) -> LogEntry:
-    return LogEntry(record["id"], record["tenant"], from_micros(record["time"]), record["method"],
-                    record["path"], record["status"], record["outcome"], record["token_id"],
-                    record["resource_type"], record["resource_id"], tuple(record["changed"]),
-                    record["detail"])

@@ -12,11 +12,15 @@ Driver defaults live here, as in Flask-SQLAlchemy's `_apply_driver_defaults`:
   is readable when the server or the network closed it): a restarted database is reconnected
   to without restarting the app. Not SQLAlchemy's `pool_pre_ping`, which is one more round
   trip on every checkout, i.e. on every storage call; the socket check is one poll() call.
-  Engines also get connect and statement timeouts.
+  Engines also get connect and statement timeouts: `timeout` (the storage option
+  `storage_timeout`, from SCIM_STORAGE_TIMEOUT) or STATEMENT_TIMEOUT. On PostgreSQL it is also
+  a client-side deadline per step (deadline.py): the server-side statement timeout cannot end
+  a wait on a stalled network. MySQL's read/write timeouts are client-side already.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import select
 import time
@@ -30,6 +34,8 @@ from sqlalchemy.pool import StaticPool
 
 from scimflask.storage import ConfigurationError
 
+from .deadline import Deadlines
+
 DRIVERS = {
     "sqlite": "sqlite",
     "postgresql": "postgresql+psycopg",
@@ -39,8 +45,8 @@ DRIVERS = {
     "mariadb": "mariadb+pymysql",
     "mariadb+pymysql": "mariadb+pymysql",
 }
-CONNECT_TIMEOUT = 10      # seconds
-STATEMENT_TIMEOUT = 30    # seconds
+CONNECT_TIMEOUT = 10      # seconds, at most (a shorter storage timeout shortens it)
+STATEMENT_TIMEOUT = 30    # seconds, unless the storage is given a timeout
 SQLITE_BUSY_TIMEOUT = 30  # seconds
 GROUP_CONCAT_MAX_LEN = 16 * 1024 * 1024  # MySQL/MariaDB: bytes of one JSON_ARRAYAGG result
 PING_AFTER = 2.0          # seconds a pooled connection may idle before it is pinged at checkout
@@ -69,36 +75,47 @@ def is_memory_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def build_engine(url: URL, engine_options: dict[str, Any] | None = None) -> Engine:
-    options: dict[str, Any] = {}
+def build_engine(url: URL, engine_options: dict[str, Any] | None = None,
+                 timeout: float | None = None) -> Engine:
+    """The engine for `url`; `timeout` (seconds) bounds each connect and each statement."""
+    seconds = STATEMENT_TIMEOUT if timeout is None else timeout
+    options: dict[str, Any] = {"connect_args": _connect_args(url, seconds)}
     backend = url.get_backend_name()
-    if backend == "sqlite":
-        options["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
-        if is_memory_sqlite(url):
-            options["poolclass"] = StaticPool
-    elif backend == "postgresql":
-        options["connect_args"] = {
-            "connect_timeout": CONNECT_TIMEOUT,
-            # Custom plans always: after a few executions PostgreSQL may switch a prepared
-            # statement to a generic plan that ignores the bound value and walks the tenant's
-            # whole value range (a filtered lookup then costs O(users) per call).
-            "options": f"-c statement_timeout={STATEMENT_TIMEOUT * 1000} -c plan_cache_mode=force_custom_plan",
-        }
-    else:
-        options["connect_args"] = {
-            "connect_timeout": CONNECT_TIMEOUT, "read_timeout": STATEMENT_TIMEOUT,
-            "write_timeout": STATEMENT_TIMEOUT, "charset": "utf8mb4",
-            # JSON_ARRAYAGG (a user's groups, read with the user) is cut at this length; 1 MB
-            # by default. The storage falls back to a separate query when it is cut anyway.
-            "init_command": f"SET SESSION group_concat_max_len = {GROUP_CONCAT_MAX_LEN}",
-        }
+    if is_memory_sqlite(url):
+        options["poolclass"] = StaticPool
     options.update(engine_options or {})
     engine = create_engine(url, **options)
+    if backend == "postgresql":
+        Deadlines(seconds).attach(engine)  # first: its checkout deadline covers the ping too
     if not options.get("pool_pre_ping"):
         ping_idle_connections(engine)
     if backend == "sqlite":
         prepare_sqlite(engine, memory=is_memory_sqlite(url))
     return engine
+
+
+def _connect_args(url: URL, seconds: float) -> dict[str, Any]:
+    """The driver's connect arguments: timeouts and per-session settings."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
+    # libpq takes whole seconds (2 at least); PyMySQL takes fractions.
+    connect = min(CONNECT_TIMEOUT, max(2, math.ceil(seconds)) if backend == "postgresql" else seconds)
+    if backend == "postgresql":
+        return {
+            "connect_timeout": connect,
+            # Custom plans always: after a few executions PostgreSQL may switch a prepared
+            # statement to a generic plan that ignores the bound value and walks the tenant's
+            # whole value range (a filtered lookup then costs O(users) per call).
+            "options": f"-c statement_timeout={round(seconds * 1000)} -c plan_cache_mode=force_custom_plan",
+        }
+    return {
+        "connect_timeout": connect, "read_timeout": seconds, "write_timeout": seconds,
+        "charset": "utf8mb4",
+        # JSON_ARRAYAGG (a user's groups, read with the user) is cut at this length; 1 MB
+        # by default. The storage falls back to a separate query when it is cut anyway.
+        "init_command": f"SET SESSION group_concat_max_len = {GROUP_CONCAT_MAX_LEN}",
+    }
 
 
 def adopt_engine(engine: Engine) -> Engine:

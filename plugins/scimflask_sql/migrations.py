@@ -19,14 +19,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, func, inspect, select, text
+from sqlalchemy import Connection, Engine, func, inspect, select, text, update
+from sqlalchemy.schema import CreateColumn
 
 from scimflask.storage import ConfigurationError
 
-from .tables import SqlTables
+from .tables import SqlTables, log_columns_v3
 from .values import stamp
 
-LATEST = 2
+LATEST = 3
 _LOCK_ID = 0x5C1F1A5  # PostgreSQL advisory lock key for "scimflask schema"
 
 
@@ -46,9 +47,33 @@ def _add_operating_tables(connection: Connection, tables: SqlTables) -> None:
         table.create(connection, checkfirst=True)
 
 
+def _add_log_identities(connection: Connection, tables: SqlTables) -> None:
+    """The log's identity, error, request and client columns and its two filter indexes.
+
+    Each part is skipped when present (MySQL commits DDL at once, so a failed run may have left
+    some behind; a version 1 database got `log` at today's shape from step 2). Entries of
+    version 2 kept the error's scimType in `detail`: it moves to `scim_type`.
+    """
+    log = tables.log
+    present = {column["name"] for column in inspect(connection).get_columns(log.name)}
+    table_name = connection.dialect.identifier_preparer.format_table(log)
+    for column in log_columns_v3():
+        if column.name not in present:
+            definition = CreateColumn(log.c[column.name]).compile(dialect=connection.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {definition}")
+    for index in log.indexes:
+        index.create(connection, checkfirst=True)
+    # Until this step is stamped only version 2 code writes entries, so every detail is a scimType.
+    # In this order: MySQL gives later assignments the values of earlier ones.
+    connection.execute(update(log).where(log.c.scim_type.is_(None), log.c.detail.is_not(None))
+                       .ordered_values((log.c.scim_type, log.c.detail), (log.c.detail, None)))
+
+
 # Steps after the first release's tables, in order.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "tenants, provisioning log and rate-limit counters", _add_operating_tables),
+    Migration(3, "provisioning log: target identity, error detail, request and client; filter indexes",
+              _add_log_identities),
 )
 
 

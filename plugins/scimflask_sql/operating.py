@@ -1,8 +1,14 @@
 """Tokens and the operating capabilities on SQL: tenant records, the provisioning log and
-rate-limit counters (the tables of schema version 2, tables.py).
+rate-limit counters (the tables of schema versions 2 and 3, tables.py).
 
 Each method is one transaction. A counter hit is one upsert, so workers never lose a hit;
 deleting a tenant removes its rows from every table in one transaction.
+
+The log's hourly counters are rows of `counters` too, keyed `<tenant>:~log:<hour>:<name>` (the
+hour zero-padded, so one tenant's hours from a given one on are one key range) and stored with
+the entries they count, in the same transaction. Their `window_end` is NEVER, so the sweep of
+rate-limit windows leaves them alone; `prune_log(older_than=...)` and `delete_tenant` remove
+them (a counter key starting with `<tenant>:` belongs to the tenant).
 """
 
 from __future__ import annotations
@@ -14,13 +20,16 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from scimflask.model import Token
-from scimflask.storage import Storage
+from scimflask.storage import Storage, StorageUnavailable
 from scimflask.storage.capabilities import (
     CounterSupport,
     LogEntry,
+    LogHour,
+    LogQuery,
     ProvisioningLogSupport,
     Tenant,
     TenantSupport,
+    hour_number,
 )
 
 from .engine import UNAVAILABLE
@@ -28,6 +37,11 @@ from .tables import SqlTables
 from .values import parse_stamp, stamp
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# The `window_end` of the log's hourly counters: after every window the rate limiter sweeps.
+NEVER = 2 ** 62
+_LOG_HOURS = ":~log:"
+_HOUR_DIGITS = 10
+MAX_COUNTER_NAME = 100
 
 
 class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport):
@@ -127,27 +141,44 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         self.append_logs([entry])
 
     def append_logs(self, entries: list[LogEntry]) -> None:
-        """One transaction and one executemany for a batch (the log writes in batches)."""
-        rows = [{
-            "tenant": entry.tenant, "id": entry.id, "time": stamp(entry.time), "method": entry.method,
-            "path": entry.path, "status": entry.status, "outcome": entry.outcome,
-            "token_id": entry.token_id, "resource_type": entry.resource_type,
-            "resource_id": entry.resource_id, "detail": entry.detail,
-            "changed": json.dumps(list(entry.changed), ensure_ascii=False),
-        } for entry in entries]
-        if rows:
-            self._write(lambda connection: connection.execute(insert(self.tables.log), rows))
+        """One transaction for a batch (the log writes in batches): one executemany for the
+        entries, one upsert per hourly counter they change (in key order, so two workers
+        lock the counter rows they share in the same order)."""
+        rows = [_log_row(entry) for entry in entries]
+        if not rows:
+            return
+        counters = sorted(_hour_counts(entries).items())
+        c = self.tables.counters
 
-    def query_log(self, tenant: str, *, limit: int = 100, before: str | None = None,
-                  since: datetime | None = None) -> list[LogEntry]:
-        g = self.tables.log
-        statement = select(g).where(g.c.tenant == tenant).order_by(g.c.id.desc()).limit(max(limit, 0))
-        if before is not None:
-            statement = statement.where(g.c.id < before)
-        if since is not None:
-            statement = statement.where(g.c.time >= stamp(since))
+        def work(connection: Connection) -> None:
+            connection.execute(insert(self.tables.log), rows)
+            for (key, start), count in counters:
+                row = {"key": key, "window_start": start, "window_end": NEVER, "count": count}
+                connection.execute(_upsert(connection, c, row, [c.c.key, c.c.window_start],
+                                           {"count": c.c.count + count}))
+
+        self._write(work)
+
+    def query_log(self, tenant: str, query: LogQuery | None = None) -> list[LogEntry]:
+        """One statement; failures and one resource's entries are read by their indexes."""
+        statement = _log_statement(self.tables.log, tenant, query or LogQuery())
         with self._transaction() as connection:
             return [_log_entry(row) for row in connection.execute(statement)]
+
+    def log_hours(self, tenant: str, since: datetime) -> list[LogHour]:
+        c = self.tables.counters
+        low, high = _hour_key(tenant, hour_number(since)), f"{tenant}{_LOG_HOURS[:-1]};"
+        try:
+            with self._transaction() as connection:
+                rows = connection.execute(select(c.c.key, c.c.count).where(c.c.key >= low, c.c.key < high)
+                                          .order_by(c.c.key)).all()
+        except self.base_exceptions as exc:  # a method the contract's wrapper does not know yet
+            raise StorageUnavailable(f"{type(self).__name__}: {type(exc).__name__}") from exc
+        hours: dict[int, dict[str, int]] = {}
+        for key, count in rows:
+            hour, _, name = key[len(tenant) + len(_LOG_HOURS):].partition(":")
+            hours.setdefault(int(hour), {})[name] = count
+        return [LogHour.from_counts(hour, counts) for hour, counts in sorted(hours.items())]
 
     def prune_log(self, tenant: str, *, keep: int | None = None,
                   older_than: datetime | None = None) -> int:
@@ -167,6 +198,9 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
             if older_than is not None:
                 deleted += connection.execute(delete(g).where(
                     g.c.tenant == tenant, g.c.time < stamp(older_than))).rowcount
+                c = self.tables.counters
+                connection.execute(delete(c).where(c.c.key >= _hour_key(tenant, 0),
+                                                   c.c.key < _hour_key(tenant, hour_number(older_than))))
             return deleted
 
         return self._write(work)
@@ -218,10 +252,62 @@ def _tenant(row) -> Tenant:
     return Tenant(row.id, parse_stamp(row.created), bool(row.disabled), row.description)
 
 
+def _log_row(entry: LogEntry) -> dict:
+    return {
+        "tenant": entry.tenant, "id": entry.id, "time": stamp(entry.time), "method": entry.method,
+        "path": entry.path, "status": entry.status, "outcome": entry.outcome,
+        "token_id": entry.token_id, "resource_type": entry.resource_type,
+        "resource_id": entry.resource_id, "detail": entry.detail,
+        "changed": json.dumps(list(entry.changed), ensure_ascii=False), "scim_type": entry.scim_type,
+        "user_name": entry.user_name, "display_name": entry.display_name, "external_id": entry.external_id,
+        "search_text": entry.search_text() or None, "request_id": entry.request_id,
+        "duration_ms": entry.duration_ms, "client": entry.client, "user_agent": entry.user_agent,
+    }
+
+
 def _log_entry(row) -> LogEntry:
     return LogEntry(row.id, row.tenant, parse_stamp(row.time), row.method, row.path, row.status,
                     row.outcome, row.token_id, row.resource_type, row.resource_id,
-                    tuple(json.loads(row.changed)), row.detail)
+                    tuple(json.loads(row.changed)), row.detail, row.scim_type, row.user_name,
+                    row.display_name, row.external_id, row.request_id, row.duration_ms, row.client,
+                    row.user_agent)
+
+
+def _log_statement(g, tenant: str, query: LogQuery):
+    """SELECT the entries `query` matches, newest first (`LogQuery` says what each field means)."""
+    conditions = [g.c.tenant == tenant]
+    equal = ((g.c.resource_id, query.resource_id), (g.c.method, query.method),
+             (g.c.resource_type, query.resource_type), (g.c.outcome, "failure" if query.failures_only else None))
+    conditions += [column == value for column, value in equal if value is not None]
+    if query.before is not None:
+        conditions.append(g.c.id < query.before)
+    if query.after is not None:
+        conditions.append(g.c.id > query.after)
+    if query.since is not None:
+        conditions.append(g.c.time >= stamp(query.since))
+    if query.until is not None:
+        conditions.append(g.c.time < stamp(query.until))
+    if query.status_range is not None:
+        conditions.append(g.c.status.between(*query.status_range))
+    if query.text is not None:
+        # search_text is lower-cased already; `autoescape` makes % and _ plain characters.
+        conditions.append(g.c.search_text.contains(query.text, autoescape=True))
+    return select(g).where(*conditions).order_by(g.c.id.desc()).limit(query.limit)
+
+
+def _hour_key(tenant: str, hour: int, name: str = "") -> str:
+    return f"{tenant}{_LOG_HOURS}{hour:0{_HOUR_DIGITS}d}" + (f":{name[:MAX_COUNTER_NAME]}" if name else "")
+
+
+def _hour_counts(entries: list[LogEntry]) -> dict[tuple[str, int], int]:
+    """(counter key, window start) -> what `entries` add to it."""
+    counts: dict[tuple[str, int], int] = {}
+    for entry in entries:
+        hour = hour_number(entry.time)
+        for name, count in entry.hour_counts().items():
+            key = (_hour_key(entry.tenant, hour, name), hour * 3600)
+            counts[key] = counts.get(key, 0) + count
+    return counts
 
 
 def _key_range(tenant_id: str) -> tuple[str, str]:

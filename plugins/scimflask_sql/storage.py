@@ -48,7 +48,7 @@ from .writes import ResourceWrites
 RETRIES = 3          # attempts of a write transaction that hit a deadlock or lock timeout
 _RETRYABLE = {"40001", "40P01", "55P03", 1205, 1213}  # serialization / deadlock / lock timeout
 
-OPTIONS = ("engine", "table_prefix", "engine_options")
+OPTIONS = ("engine", "table_prefix", "engine_options", "storage_timeout")
 
 
 class SqlStorage(SqlOperating):
@@ -56,7 +56,9 @@ class SqlStorage(SqlOperating):
 
     `SCIM_STORAGE_OPTIONS`: `engine` (an existing SQLAlchemy Engine to use instead of one
     built from the URI; an injected SQLite engine gets the same pragmas), `table_prefix`
-    (default "scim_"), `engine_options` (extra `create_engine` keyword arguments).
+    (default "scim_"), `engine_options` (extra `create_engine` keyword arguments),
+    `storage_timeout` (seconds each connect and statement may take, from SCIM_STORAGE_TIMEOUT;
+    an injected engine keeps its own).
     """
 
     schemes = ("sqlite", "postgresql", "postgresql+psycopg", "mysql", "mysql+pymysql",
@@ -65,11 +67,13 @@ class SqlStorage(SqlOperating):
     supports_keyset = True
 
     def __init__(self, catalog: Catalog, uri: str, *, engine: Engine | None = None,
-                 table_prefix: str = "scim_", engine_options: dict | None = None) -> None:
+                 table_prefix: str = "scim_", engine_options: dict | None = None,
+                 timeout: float | None = None) -> None:
         super().__init__(catalog)
         self._url = None if engine is not None else database_url(uri)
         self._injected = engine
         self._engine_options = engine_options or {}
+        self._timeout = timeout
         self.tables: SqlTables = build_tables(table_prefix)
         self.statistics = PlannerStatistics(self.tables)
         self.statements = Statements()
@@ -93,8 +97,12 @@ class SqlStorage(SqlOperating):
         engine = options.get("engine")
         if engine is not None and not isinstance(engine, Engine):
             raise ConfigurationError("SCIM_STORAGE_OPTIONS['engine'] must be a SQLAlchemy Engine")
+        timeout = options.get("storage_timeout")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not 0 < timeout < float("inf")):
+            raise ConfigurationError(f"SQL storage option storage_timeout must be seconds above 0, not {timeout!r}")
         return cls(catalog, uri, engine=engine, table_prefix=options.get("table_prefix", "scim_"),
-                   engine_options=options.get("engine_options"))
+                   engine_options=options.get("engine_options"), timeout=timeout)
 
     # -- engine and transactions ------------------------------------------------------------
     @property
@@ -123,7 +131,7 @@ class SqlStorage(SqlOperating):
             return adopt_engine(self._injected)
         if self._engine is not None:
             self._engine.dispose(close=False)
-        return build_engine(self._url, self._engine_options)
+        return build_engine(self._url, self._engine_options, self._timeout)
 
     @contextmanager
     def _transaction(self, *, write: bool = False, one_statement: bool = False) -> Iterator[Connection]:

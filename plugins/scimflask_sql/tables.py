@@ -20,6 +20,12 @@
   `log` (the provisioning log, keyed `(tenant, id)`; ids sort in time order, so paging newest
   first walks the primary key backwards) and `counters` (one row per rate-limit key and fixed
   window, incremented by an upsert; `window_end` lets expired windows be swept by index).
+- Since schema version 3, log entries name their target (`user_name`, `display_name`,
+  `external_id`, and `search_text`: those lower-cased, what a text filter scans) and carry the
+  error's `scim_type` apart from its `detail` text, the request id, duration and client. The
+  filters that matter most have indexes: failures `(tenant, outcome, id)` and one resource's
+  entries `(tenant, resource_id, id)`. The log's hourly counters are rows of `counters` keyed
+  `<tenant>:~log:<hour>:<name>` whose `window_end` lies beyond any sweep (see operating.py).
 
 Every row carries the tenant; every statement filters by it. Table names take a prefix so
 several deployments (or test runs) can share one database.
@@ -211,6 +217,21 @@ def _access_tables(md: MetaData, prefix: str) -> tuple[Table, Table]:
     return tokens, schema_version
 
 
+def log_columns_v3() -> list[Column]:
+    """The columns schema version 3 added to `log` (migrations.py adds them to older ones)."""
+    return [
+        Column("scim_type", _string(64), nullable=True),
+        Column("user_name", Text, nullable=True),
+        Column("display_name", Text, nullable=True),
+        Column("external_id", Text, nullable=True),
+        Column("search_text", _text_binary(), nullable=True),
+        Column("request_id", _string(128), nullable=True),
+        Column("duration_ms", Integer, nullable=True),
+        Column("client", _string(16), nullable=True),
+        Column("user_agent", Text, nullable=True),
+    ]
+
+
 def _operating_tables(md: MetaData, prefix: str) -> tuple[Table, Table, Table]:
     """`tenants`, `log` and `counters` (schema version 2)."""
     tenants = Table(
@@ -236,8 +257,11 @@ def _operating_tables(md: MetaData, prefix: str) -> tuple[Table, Table, Table]:
         Column("resource_id", _string(ID), nullable=True),
         Column("changed", _json_text(), nullable=False),
         Column("detail", Text, nullable=True),
+        *log_columns_v3(),
         PrimaryKeyConstraint("tenant", "id", name=f"{prefix}pk_log"),
         Index(f"{prefix}ix_log_time", "tenant", "time"),
+        Index(f"{prefix}ix_log_outcome", "tenant", "outcome", "id"),
+        Index(f"{prefix}ix_log_resource", "tenant", "resource_id", "id"),
         **_MYSQL,
     )
     counters = Table(

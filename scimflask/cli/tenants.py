@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from ..ops.admin.service import check_tenant_id
+from ..ops.log_health import Health, Window, health_to_dict
 from ..state import ScimState
 from .context import current_source, public_url_of, public_url_option, run_admin, with_state
 from .output import timestamp
@@ -72,6 +75,40 @@ def tenant_tokens(state: ScimState, tenant_id: str) -> None:
         click.echo(f"{record['id']}  created={timestamp(record['created'])}  "
                    f"last_used={timestamp(record['lastUsed'])}  expires={timestamp(record['expires'])}  "
                    f"{record['description']}".rstrip())
+
+
+@tenant.command("status")
+@click.option("--json", "as_json", is_flag=True, help="The admin API's health JSON.")
+@click.argument("tenant_id")
+@with_state
+def tenant_status(state: ScimState, as_json: bool, tenant_id: str) -> None:
+    """Health of TENANT_ID: last request, requests and failures over the last hour and day,
+    the top failure reasons, and a warning when Entra ID may quarantine it."""
+    health = run_admin(lambda: state.admin.health(tenant_id))
+    if as_json:
+        click.echo(json.dumps(health_to_dict(tenant_id, health)))
+        return
+    for line in status_lines(tenant_id, health):
+        click.echo(line)
+
+
+def _window(window: Window | None) -> str:
+    if window is None:
+        return "unknown (no provisioning log)"
+    share = f" ({window.failed_write_share:.0%})" if window.writes else ""
+    return (f"requests {window.requests}, failures {window.failures}; writes {window.writes}, "
+            f"failed {window.failed_writes}{share}  (since {timestamp(window.since)})")
+
+
+def status_lines(tenant_id: str, health: Health) -> list[str]:
+    reasons = ", ".join(f"{reason} x{count}" for reason, count in health.reasons) or "none"
+    lines = [f"Tenant:        {tenant_id}", f"State:         {health.state}",
+             f"Last seen:     {timestamp(health.last_seen)}",
+             f"Last hour:     {_window(health.last_hour)}", f"Last day:      {_window(health.last_day)}",
+             f"Top failures:  {reasons}"]
+    if health.warning:
+        lines.append(f"Warning:       {health.warning}")
+    return lines
 
 
 @tenant.command("disable")

@@ -1,10 +1,14 @@
-"""The provisioning log: what each identity provider did, per tenant, without any values.
+"""The provisioning log: what each identity provider did to whom, and why it failed, per tenant.
 
 An entry is made after the response status is known (the SCIM blueprint's `after_request`),
-from the request line and the `scimflask_resource_changed` events the request fired. It names
-the changed attributes, never their values, and never a password. Entries go to the storage
-backend (`ProvisioningLogSupport`) and, as one JSON line each, to the `scimflask.audit` logger.
-Nothing here may fail a request: every error is logged and swallowed.
+from the request line, the response's SCIM error and the `scimflask_resource_changed` events
+the request fired. It names the changed attributes, never their values, and never a password;
+of the target it keeps only userName, displayName and externalId (as SCIM_LOG_IDENTITIES says,
+`log_identity`): from the written resource, from the body of a write that failed, and for a
+DELETE or a failed PATCH (which carry neither) from the resource's latest logged entry, looked
+up by the writer. Entries go to the storage backend (`ProvisioningLogSupport`) and, as one JSON
+line each, to the `scimflask.audit` logger. Nothing here may fail a request: every error is
+logged and swallowed.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 import weakref
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import g, has_request_context
@@ -30,7 +35,9 @@ from ..model import RequestContext, format_datetime, utcnow
 from ..schema.catalog import Catalog
 from ..server.request_id import current_request_id
 from ..storage.base import Storage
-from ..storage.capabilities import LogEntry, ProvisioningLogSupport
+from ..storage.capabilities import LogEntry, LogHour, LogQuery, ProvisioningLogSupport
+from .idp_clients import bounded_user_agent, recognise
+from .log_identity import Identity, IdentityPolicy, identity_of
 
 log = logging.getLogger("scimflask")
 audit = logging.getLogger("scimflask.audit")
@@ -46,6 +53,15 @@ MAX_PENDING = 5_000
 _ACTION_REQUEST = {CREATED: ("POST", 201), REPLACED: ("PUT", 200), PATCHED: ("PATCH", 200),
                    DELETED: ("DELETE", 204)}
 _READ_METHODS = ("GET", "HEAD")
+# A failure's detail text is the server's own message; quoted literals in it (values from a
+# filter or a PATCH path) are masked, and it is cut to this length.
+MAX_DETAIL = 500
+_QUOTED = re.compile(r'"[^"]*"')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Resources whose identity one stored batch may look up in the log (see `_complete`), and how
+# many of a resource's newest entries are searched for one.
+MAX_LOOKUPS = 50
+LOOKBACK = 20
 
 
 def is_secret(attribute: str) -> bool:
@@ -58,13 +74,25 @@ def safe_changed(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({name for name in names if not is_secret(name)}))
 
 
+def safe_detail(text: object) -> str | None:
+    """A SCIM error's detail as the log keeps it: quoted literals masked, no control
+    characters, at most MAX_DETAIL characters."""
+    if not isinstance(text, str):
+        return None
+    text = _CONTROL.sub(" ", _QUOTED.sub('"…"', text)).strip()
+    return text[:MAX_DETAIL] or None
+
+
 def entry_to_dict(entry: LogEntry) -> dict:
-    """The JSON shape of an entry (admin API, CLI and the audit log line)."""
+    """The JSON shape of an entry (admin API, CLI, console and the audit log line)."""
     return {
         "id": entry.id, "tenant": entry.tenant, "time": format_datetime(entry.time),
         "method": entry.method, "path": entry.path, "status": entry.status, "outcome": entry.outcome,
         "tokenId": entry.token_id, "resourceType": entry.resource_type, "resourceId": entry.resource_id,
-        "changed": list(entry.changed), "detail": entry.detail,
+        "userName": entry.user_name, "displayName": entry.display_name, "externalId": entry.external_id,
+        "changed": list(entry.changed), "detail": entry.detail, "scimType": entry.scim_type,
+        "requestId": entry.request_id, "durationMs": entry.duration_ms, "client": entry.client,
+        "userAgent": entry.user_agent,
     }
 
 
@@ -84,8 +112,32 @@ class RequestRecord:
     method: str
     path: str  # relative to the SCIM prefix, e.g. "/Users/2819c223"
     status: int
-    error_type: str | None
+    error_type: str | None  # the SCIM error's scimType
     events: list[ResourceEvent]
+    error_detail: str | None = None  # the SCIM error's detail text
+    request_id: str | None = None
+    duration_ms: int | None = None
+    user_agent: str | None = None
+    body: object = None  # a failed write's JSON body: read for its target's identity, nothing else
+    identities: IdentityPolicy = field(default_factory=IdentityPolicy)
+
+
+def _entry(record: RequestRecord, now: datetime, sequence: int, method: str, path: str, status: int,
+           outcome: str, resource_type: str | None, resource_id: str | None, changed: tuple[str, ...],
+           identity: Identity) -> LogEntry:
+    """One entry of `record`; a failure carries the error's scimType and detail (the
+    operations a Bulk request logs beside its own entry are its successes)."""
+    failed = outcome == "failure"
+    identity = record.identities.apply(identity)
+    return LogEntry(
+        id=_entry_id(now, sequence), tenant=record.context.tenant, time=now, method=method, path=path,
+        status=status, outcome=outcome, token_id=record.context.token_id, resource_type=resource_type,
+        resource_id=resource_id, changed=changed,
+        detail=safe_detail(record.error_detail) if failed else None,
+        scim_type=record.error_type[:64] if failed and record.error_type else None,
+        user_name=identity.user_name, display_name=identity.display_name, external_id=identity.external_id,
+        request_id=record.request_id, duration_ms=record.duration_ms,
+        client=recognise(record.user_agent), user_agent=bounded_user_agent(record.user_agent))
 
 
 class ProvisioningLog:
@@ -127,31 +179,28 @@ class ProvisioningLog:
     # -- building entries -------------------------------------------------------------------
     def entries(self, record: RequestRecord, now: datetime | None = None) -> list[LogEntry]:
         now = now or utcnow()
-        ctx = record.context
         outcome = "success" if record.status < 400 else "failure"
         segments = [part for part in record.path.split("/") if part]
-        is_bulk = bool(segments) and segments[0].lower() == "bulk"
         entries: list[LogEntry] = []
 
         def add(method: str, path: str, status: int, outcome: str, resource_type: str | None,
-                resource_id: str | None, changed: tuple[str, ...], detail: str | None) -> None:
-            entries.append(LogEntry(
-                id=_entry_id(now, len(entries)), tenant=ctx.tenant, time=now, method=method, path=path,
-                status=status, outcome=outcome, token_id=ctx.token_id, resource_type=resource_type,
-                resource_id=resource_id, changed=changed, detail=detail))
+                resource_id: str | None, changed: tuple[str, ...], identity: Identity) -> None:
+            entries.append(_entry(record, now, len(entries), method, path, status, outcome, resource_type,
+                                  resource_id, changed, identity))
 
-        if is_bulk:
-            add(record.method, record.path, record.status, outcome, None, None, (), record.error_type)
+        if segments and segments[0].lower() == "bulk":
+            add(record.method, record.path, record.status, outcome, None, None, (), Identity())
             for event in record.events:
                 method, status = _ACTION_REQUEST.get(event.action, (record.method, record.status))
                 endpoint = self._endpoint(event.resource_type)
                 add(method, f"/{endpoint}/{event.id}", status, "success", event.resource_type,
-                    event.id, safe_changed(event.changed), None)
+                    event.id, safe_changed(event.changed), identity_of(event.data))
             return entries
         if record.events:
             event = record.events[-1]
+            known = next((e.data for e in reversed(record.events) if e.data is not None), None)
             add(record.method, record.path, record.status, outcome, event.resource_type, event.id,
-                safe_changed(name for e in record.events for name in e.changed), record.error_type)
+                safe_changed(name for e in record.events for name in e.changed), identity_of(known))
             return entries
         resource_type = resource_id = None
         if segments:
@@ -160,8 +209,9 @@ class ProvisioningLog:
             resource_type = found.name if found is not None else None
             if found is not None and len(segments) > 1 and not segments[1].startswith("."):
                 resource_id = segments[1]
-        add(record.method, record.path, record.status, outcome, resource_type, resource_id, (),
-            record.error_type)
+        # A create or replace that failed names its target in its body.
+        identity = identity_of(record.body) if record.method in ("POST", "PUT") and resource_type else Identity()
+        add(record.method, record.path, record.status, outcome, resource_type, resource_id, (), identity)
         return entries
 
     def _endpoint(self, resource_type: str) -> str:
@@ -185,7 +235,7 @@ class ProvisioningLog:
         try:
             if audit.isEnabledFor(logging.INFO):
                 # The request id joins the line to the request's access line and response header.
-                line = {**entry_to_dict(entry), "requestId": current_request_id()}
+                line = {**entry_to_dict(entry), "requestId": entry.request_id or current_request_id()}
                 audit.info(json.dumps(line, separators=(",", ":")), extra={"fields": line})
         except Exception:
             log.exception("provisioning log: audit line failed")
@@ -216,6 +266,7 @@ class ProvisioningLog:
 
     def _store(self, batch: list[LogEntry]) -> None:
         try:
+            self._complete(batch)
             self.store.append_logs(batch)  # type: ignore[union-attr]
             newest = {entry.tenant: entry for entry in batch}  # each tenant's last entry
             added = Counter(entry.tenant for entry in batch)
@@ -251,11 +302,46 @@ class ProvisioningLog:
             self._written[tenant] = before + added
         return before == 0 or before // PRUNE_EVERY != (before + added) // PRUNE_EVERY
 
-    def query(self, tenant: str, *, limit: int = 100, before: str | None = None) -> list[LogEntry]:
+    def _complete(self, batch: list[LogEntry]) -> None:
+        """Give entries that name a resource but not its identity (a DELETE, a failed PATCH)
+        the identity of the resource's latest entry: in this batch, else in the stored log."""
+        def known(entry: LogEntry) -> bool:
+            return bool(entry.user_name or entry.display_name or entry.external_id)
+
+        found: dict[tuple[str, str], LogEntry | None] = {
+            (entry.tenant, entry.resource_id): entry for entry in batch if entry.resource_id and known(entry)}
+        lookups = 0
+        for entry in batch:
+            if entry.resource_id is None or known(entry):
+                continue
+            key = (entry.tenant, entry.resource_id)
+            if key not in found and lookups < MAX_LOOKUPS:
+                lookups += 1
+                try:
+                    history = self.store.query_log(  # type: ignore[union-attr]
+                        entry.tenant, LogQuery(resource_id=entry.resource_id, limit=LOOKBACK))
+                except Exception as exc:
+                    log.warning("provisioning log: could not look up the identity of %s: %s", entry.resource_id, exc)
+                    history = []
+                found[key] = next((older for older in history if known(older)), None)
+            source = found.get(key)
+            if source is not None:
+                entry.user_name, entry.display_name = source.user_name, source.display_name
+                entry.external_id = source.external_id
+
+    def query(self, tenant: str, query: LogQuery | None = None) -> list[LogEntry]:
+        """Entries of `tenant` (this process's waiting ones stored first)."""
         if self.store is None:
             return []
         self.flush()
-        return self.store.query_log(tenant, limit=limit, before=before)
+        return self.store.query_log(tenant, query or LogQuery())
+
+    def hours(self, tenant: str, since: datetime) -> list[LogHour]:
+        """The tenant's hourly counters from the hour holding `since` (see `LogHour`)."""
+        if self.store is None:
+            return []
+        self.flush()
+        return self.store.log_hours(tenant, since)
 
 
 _LIVE_LOGS: weakref.WeakSet[ProvisioningLog] = weakref.WeakSet()

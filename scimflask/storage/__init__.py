@@ -1,7 +1,15 @@
 """The storage contract, its errors and the scheme registry."""
 
 from .base import Storage
-from .capabilities import CounterSupport, LogEntry, ProvisioningLogSupport, Tenant, TenantSupport
+from .capabilities import (
+    CounterSupport,
+    LogEntry,
+    LogHour,
+    LogQuery,
+    ProvisioningLogSupport,
+    Tenant,
+    TenantSupport,
+)
 from .errors import (
     ConfigurationError,
     ResourceNotFound,
@@ -18,5 +26,5 @@ from .registry import StorageRegistry
 __all__ = [
     "Storage", "StorageRegistry", "StorageError", "ResourceNotFound", "UniqueConflict", "VersionMismatch",
     "UnknownMembers", "StaleKeyset", "UnsupportedFilter", "StorageUnavailable", "ConfigurationError",
-    "Tenant", "LogEntry", "TenantSupport", "ProvisioningLogSupport", "CounterSupport",
+    "Tenant", "LogEntry", "LogQuery", "LogHour", "TenantSupport", "ProvisioningLogSupport", "CounterSupport",
 ]

@@ -41,7 +41,7 @@ _WRAPPED = (
     "delete_token", "touch_token", "ping",
     # capabilities.py
     "put_tenant", "get_tenant", "list_tenants", "delete_tenant", "update_token", "append_log", "append_logs",
-    "query_log", "prune_log", "hit_counter",
+    "query_log", "prune_log", "log_hours", "hit_counter",
 )
 
 

@@ -8,11 +8,19 @@ counters live in the same store as the resources and are shared by every worker.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from ..model import Token
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+# Hourly counter names (`LogHour`); a failure reason is counted as REASON + its text.
+REQUESTS, FAILURES, WRITES, FAILED_WRITES, REASON = "requests", "failures", "writes", "failed_writes", "reason:"
+_STATUS = re.compile(r"([1-5])([0-9]{2}|xx)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -30,6 +38,8 @@ class LogEntry:
     """One SCIM request as the provisioning log records it (never secrets or passwords).
 
     `id` sorts in time order within a tenant (the backend may rely on that for paging).
+    The identity fields name the target as it was at the time of the write, as the deployment
+    chose to keep it (in full, as a keyed hash, or not at all); no other value is ever kept.
     """
 
     id: str
@@ -43,7 +53,147 @@ class LogEntry:
     resource_type: str | None = None
     resource_id: str | None = None
     changed: tuple[str, ...] = field(default_factory=tuple)
-    detail: str | None = None
+    detail: str | None = None  # a failure's SCIM error detail text
+    scim_type: str | None = None  # a failure's SCIM error scimType
+    user_name: str | None = None
+    display_name: str | None = None
+    external_id: str | None = None
+    request_id: str | None = None
+    duration_ms: int | None = None
+    client: str | None = None  # the identity provider: "entra", "okta" or "other"
+    user_agent: str | None = None
+
+    @property
+    def is_write(self) -> bool:
+        """POST, PUT, PATCH or DELETE, except a POST to `/.search` (a query)."""
+        return self.method in WRITE_METHODS and not self.path.rstrip("/").endswith("/.search")
+
+    @property
+    def failure_reason(self) -> str:
+        """How a failure is counted in `LogHour.reasons`: the status and scimType, "409 uniqueness"."""
+        return f"{self.status} {self.scim_type}" if self.scim_type else str(self.status)
+
+    def search_text(self) -> str:
+        """What `LogQuery.text` is looked for in: the identity fields lower-cased, one per line
+        (a needle never holds a line break, so it cannot match across two fields)."""
+        return "\n".join(value.lower() for value in (self.user_name, self.display_name, self.external_id)
+                         if value)
+
+    def hour_counts(self) -> dict[str, int]:
+        """What this entry adds to the counters of its hour (see `LogHour`)."""
+        counts = {REQUESTS: 1}
+        failed = self.outcome == "failure"
+        if failed:
+            counts[FAILURES] = 1
+            counts[REASON + self.failure_reason] = 1
+        if self.is_write:
+            counts[WRITES] = 1
+            if failed:
+                counts[FAILED_WRITES] = 1
+        return counts
+
+
+def hour_number(when: datetime) -> int:
+    """The clock hour (UTC) holding `when`, as whole hours since the epoch."""
+    return (when - _EPOCH) // timedelta(hours=1)
+
+
+def hour_start(number: int) -> datetime:
+    return _EPOCH + timedelta(hours=number)
+
+
+@dataclass
+class LogHour:
+    """One tenant's provisioning traffic in one clock hour (UTC), counted as entries are stored.
+
+    `reasons` counts failures by `LogEntry.failure_reason`.
+    """
+
+    start: datetime
+    requests: int = 0
+    failures: int = 0
+    writes: int = 0
+    failed_writes: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_counts(cls, number: int, counts: dict[str, int]) -> LogHour:
+        """The hour `number` (see `hour_number`) from its named counters."""
+        reasons = {name[len(REASON):]: int(count) for name, count in counts.items()
+                   if name.startswith(REASON) and int(count)}
+        return cls(hour_start(number), int(counts.get(REQUESTS, 0)), int(counts.get(FAILURES, 0)),
+                   int(counts.get(WRITES, 0)), int(counts.get(FAILED_WRITES, 0)), reasons)
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Which entries of a tenant's log `query_log` returns: newest first, at most `limit`.
+
+    Every condition given must hold (they are and-ed):
+    - `before` / `after`: `id` < `before` / `id` > `after` (entry ids as cursors);
+    - `since` / `until`: `since` <= `time` < `until`;
+    - `failures_only`: `outcome` == "failure";
+    - `status`: "409" (exactly) or a class such as "4xx" (400-499);
+    - `method`, `resource_type`, `resource_id`: equal (`method` is upper-cased);
+    - `text`: a substring, ignoring case (`str.lower`), of `user_name`, `display_name` or
+      `external_id`. Control characters are dropped from it; an empty text is no condition.
+
+    `matches` is the reference meaning; a backend answers from its indexes where it can.
+    """
+
+    limit: int = 100
+    before: str | None = None
+    after: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    failures_only: bool = False
+    status: str | None = None
+    method: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.limit < 0:
+            raise ValueError("limit must not be negative")
+        if self.status is not None:
+            status = self.status.strip().lower()
+            if not _STATUS.fullmatch(status):
+                raise ValueError(f"status must be a code such as 409 or a class such as 4xx, not {self.status!r}")
+            object.__setattr__(self, "status", status)
+        if self.method is not None:
+            object.__setattr__(self, "method", self.method.upper() or None)
+        if self.text is not None:
+            object.__setattr__(self, "text", _CONTROL.sub("", self.text).strip().lower() or None)
+
+    @property
+    def status_range(self) -> tuple[int, int] | None:
+        """The statuses `status` admits, lowest and highest."""
+        if self.status is None:
+            return None
+        if self.status.endswith("xx"):
+            low = int(self.status[0]) * 100
+            return low, low + 99
+        return int(self.status), int(self.status)
+
+    def matches(self, entry: LogEntry) -> bool:
+        """Whether `entry` meets every condition (`limit` aside)."""
+        checks = (
+            self.before is None or entry.id < self.before,
+            self.after is None or entry.id > self.after,
+            self.since is None or entry.time >= self.since,
+            self.until is None or entry.time < self.until,
+            not self.failures_only or entry.outcome == "failure",
+            self.method is None or entry.method == self.method,
+            self.resource_type is None or entry.resource_type == self.resource_type,
+            self.resource_id is None or entry.resource_id == self.resource_id,
+        )
+        if not all(checks):
+            return False
+        low, high = self.status_range or (entry.status, entry.status)
+        if not low <= entry.status <= high:
+            return False
+        return self.text is None or self.text in entry.search_text()
 
 
 class TenantSupport(ABC):
@@ -73,11 +223,13 @@ class TenantSupport(ABC):
 
 
 class ProvisioningLogSupport(ABC):
-    """An append-only, per-tenant log of SCIM requests with retention."""
+    """An append-only, per-tenant log of SCIM requests with retention, and hourly counts of
+    the traffic it records (cheap tenant health without reading the entries)."""
 
     @abstractmethod
     def append_log(self, entry: LogEntry) -> None:
-        """Store one entry."""
+        """Store one entry, and add its `hour_counts()` to the counters of the hour (UTC) of
+        its `time`."""
 
     def append_logs(self, entries: list[LogEntry]) -> None:
         """Store several entries (the log writes in batches); override to do it in one go."""
@@ -85,16 +237,24 @@ class ProvisioningLogSupport(ABC):
             self.append_log(entry)
 
     @abstractmethod
-    def query_log(self, tenant: str, *, limit: int = 100, before: str | None = None,
-                  since: datetime | None = None) -> list[LogEntry]:
-        """Entries of `tenant`, newest first: at most `limit`, with `id` < `before` when given,
-        and `time` >= `since` when given."""
+    def query_log(self, tenant: str, query: LogQuery | None = None) -> list[LogEntry]:
+        """Entries of `tenant` that `query` matches (`LogQuery.matches`), newest first (by
+        `id`), at most `query.limit`; with no query, the newest 100. The answer must equal
+        filtering every entry of the tenant in Python, whatever indexes serve it. Since ids
+        sort in time order, a backend may stop at the first entry older than `query.since`."""
 
     @abstractmethod
     def prune_log(self, tenant: str, *, keep: int | None = None,
                   older_than: datetime | None = None) -> int:
         """Delete entries beyond the newest `keep` and/or older than `older_than`; return how
-        many were deleted."""
+        many were deleted. `older_than` also forgets the hourly counters of every hour that
+        ended at or before it; `keep` leaves the counters alone (they count requests, not the
+        entries kept)."""
+
+    @abstractmethod
+    def log_hours(self, tenant: str, since: datetime) -> list[LogHour]:
+        """The hourly counters of `tenant` from the hour holding `since` on, oldest first; hours
+        without any entry may be left out."""
 
 
 class CounterSupport(ABC):

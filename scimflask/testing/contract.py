@@ -11,8 +11,10 @@ or a selection of the classes below. `AllContracts` is every one of them.
 from __future__ import annotations
 
 from .contract_concurrency import ConcurrencyContract
+from .contract_log import LogHoursContract, ProvisioningLogContract
+from .contract_log_query import LogQueryContract
 from .contract_membership import MembershipContract
-from .contract_operations import CounterContract, ProvisioningLogContract, TenantContract
+from .contract_operations import CounterContract, TenantContract
 from .contract_paging import KeysetPagingContract, PagingContract
 from .contract_query import FilterContract, FilterPropertyContract, SortContract
 from .contract_resources import ResourceContract, UniquenessContract, VersionContract
@@ -33,7 +35,7 @@ class AllContracts(
     TokenContract,
     TenancyContract,
     ConcurrencyContract,
-    TenantContract, ProvisioningLogContract, CounterContract,
+    TenantContract, ProvisioningLogContract, LogQueryContract, LogHoursContract, CounterContract,
 ):
     """Every contract class; a conforming backend passes all of them."""
 
@@ -42,5 +44,6 @@ __all__ = [
     "AllContracts", "ResourceContract", "UniquenessContract", "VersionContract",
     "MembershipContract", "FilterContract", "FilterPropertyContract", "SortContract",
     "PagingContract", "KeysetPagingContract", "TokenContract", "TenancyContract",
-    "ConcurrencyContract", "TenantContract", "ProvisioningLogContract", "CounterContract",
+    "ConcurrencyContract", "TenantContract", "ProvisioningLogContract", "LogQueryContract",
+    "LogHoursContract", "CounterContract",
 ]

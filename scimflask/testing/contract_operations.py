@@ -1,4 +1,5 @@
-"""Contract: the optional operating capabilities (`scimflask.storage.capabilities`).
+"""Contract: the optional operating capabilities (`scimflask.storage.capabilities`); the
+provisioning log's own contract is in `contract_log` and `contract_log_query`.
 
 Each test skips by itself when the backend lacks the capability it checks, so a backend that
 implements none of them still passes `AllContracts`.
@@ -157,87 +158,6 @@ class TenantContract:
         stored = scim_storage.find_token(record.secret_hash)
         assert (stored.expires, stored.last_used, stored.description) == (None, None, "rotated")
         assert scim_storage.update_token(Token(new_id(), TENANT.tenant, "1" * 64, timestamp())) is False
-
-
-class ProvisioningLogContract:
-    def test_entries_round_trip_newest_first(self, scim_storage):
-        _require(scim_storage, ProvisioningLogSupport)
-        first = log_entry(TENANT.tenant, LOG_START, token_id=new_id(), resource_type="User",
-                          resource_id=new_id(), changed=("userName", "name.givenName", "emails"))
-        second = log_entry(TENANT.tenant, LOG_START + timedelta(microseconds=1), method="PATCH",
-                           path="/Groups/x", status=404, outcome="failure", detail="Resource x not found")
-        scim_storage.append_log(second)
-        scim_storage.append_log(first)
-        found = scim_storage.query_log(TENANT.tenant)
-        assert found == [second, first]
-        assert isinstance(found[1].changed, tuple)
-
-    def test_a_batch_stores_every_entry_for_its_own_tenant(self, scim_storage):
-        _require(scim_storage, ProvisioningLogSupport)
-        ours = [log_entry(TENANT.tenant, LOG_START + timedelta(minutes=n), changed=("title",)) for n in range(5)]
-        theirs = [log_entry(OTHER_TENANT.tenant, LOG_START + timedelta(minutes=n)) for n in range(2)]
-        scim_storage.append_logs([ours[0], theirs[0], *ours[1:], theirs[1]])
-        scim_storage.append_logs([])
-        assert scim_storage.query_log(TENANT.tenant) == ours[::-1]
-        assert scim_storage.query_log(OTHER_TENANT.tenant) == theirs[::-1]
-
-    def test_list_of_changed_attributes_is_accepted(self, scim_storage):
-        _require(scim_storage, ProvisioningLogSupport)
-        entry = log_entry(TENANT.tenant, LOG_START, changed=["active", "displayName"])
-        scim_storage.append_log(entry)
-        entry.changed.append("changed after append")
-        assert scim_storage.query_log(TENANT.tenant)[0].changed == ("active", "displayName")
-
-    def test_paging_with_before_visits_every_entry_once(self, scim_storage):
-        _require(scim_storage, ProvisioningLogSupport)
-        _log_series(scim_storage, TENANT.tenant, 7)
-        pages, before = [], None
-        while True:
-            page = scim_storage.query_log(TENANT.tenant, limit=3, before=before)
-            if not page:
-                break
-            pages.append(_minutes(page))
-            before = page[-1].id
-        assert pages == [[6, 5, 4], [3, 2, 1], [0]]
-
-    def test_since_keeps_entries_at_or_after_it(self, scim_storage):
-        _require(scim_storage, ProvisioningLogSupport)
-        entries = _log_series(scim_storage, TENANT.tenant, 6)
-        since = LOG_START + timedelta(minutes=2)
-        assert _minutes(scim_storage.query_log(TENANT.tenant, since=since)) == [5, 4, 3, 2]
-        assert _minutes(scim_storage.query_log(TENANT.tenant, since=since, limit=2)) == [5, 4]
-        assert _minutes(scim_storage.query_log(TENANT.tenant, since=since, before=entries[4].id)) == [3, 2]
-
-    def test_each_tenant_sees_only_its_log(self, scim_storage):
-        _require(scim_storage, ProvisioningLogSupport)
-        _log_series(scim_storage, TENANT.tenant, 2)
-        theirs = log_entry(OTHER_TENANT.tenant, LOG_START)
-        scim_storage.append_log(theirs)
-        assert [e.tenant for e in scim_storage.query_log(TENANT.tenant)] == [TENANT.tenant] * 2
-        assert scim_storage.query_log(OTHER_TENANT.tenant) == [theirs]
-        assert scim_storage.query_log("nobody") == []
-
-    def test_prune_keeps_the_newest(self, scim_storage):
-        _require(scim_storage, ProvisioningLogSupport)
-        _log_series(scim_storage, TENANT.tenant, 6)
-        _log_series(scim_storage, OTHER_TENANT.tenant, 6)
-        assert scim_storage.prune_log(TENANT.tenant, keep=4) == 2
-        assert _minutes(scim_storage.query_log(TENANT.tenant)) == [5, 4, 3, 2]
-        assert scim_storage.prune_log(TENANT.tenant, keep=4) == 0
-        assert scim_storage.prune_log(TENANT.tenant, keep=0) == 4
-        assert scim_storage.query_log(TENANT.tenant) == []
-        assert len(scim_storage.query_log(OTHER_TENANT.tenant)) == 6
-
-    def test_prune_older_than_and_both_limits(self, scim_storage):
-        _require(scim_storage, ProvisioningLogSupport)
-        _log_series(scim_storage, TENANT.tenant, 8)
-        assert scim_storage.prune_log(TENANT.tenant, older_than=LOG_START + timedelta(minutes=2)) == 2
-        assert _minutes(scim_storage.query_log(TENANT.tenant)) == [7, 6, 5, 4, 3, 2]
-        assert scim_storage.prune_log(TENANT.tenant, keep=5, older_than=LOG_START + timedelta(minutes=4)) == 2
-        assert _minutes(scim_storage.query_log(TENANT.tenant)) == [7, 6, 5, 4]
-        assert scim_storage.prune_log(TENANT.tenant, keep=2, older_than=LOG_START + timedelta(minutes=7)) == 3
-        assert _minutes(scim_storage.query_log(TENANT.tenant)) == [7]
-        assert scim_storage.prune_log("nobody", keep=0) == 0
 
 
 class CounterContract:

@@ -34,7 +34,10 @@ def json_body(max_bytes: int) -> object:
     raw = request.stream.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-    return parse_json(raw)
+    body = parse_json(raw)
+    # Kept for the request only: the provisioning log names a failed write's target from it.
+    g.scim_body = body
+    return body
 
 
 def json_object(max_bytes: int) -> dict:

@@ -124,7 +124,7 @@ def test_an_operator_session(driver, live_server):
     # Only the failures, and the failed request's detail.
     tail.click()
     driver.find_element(By.ID, "f-outcome").click()
-    driver.find_element(By.ID, "f-text").send_keys("Users", Keys.ENTER)
+    driver.find_element(By.ID, "f-text").send_keys("ada@", Keys.ENTER)
     console.wait.until(lambda _: "outcome=failure" in driver.current_url)
     rows = console.log_rows()
     assert len(rows) == 1 and "409" in rows[0]

@@ -62,6 +62,7 @@ class LoadResult:
     plans: list[UserPlan]
     started: float  # time.monotonic() when the clients started
     server_log: str
+    worker_timeouts: int = 0  # workers gunicorn killed for hanging past its timeout
 
 
 Disturbance = Callable[[GunicornServer, Ledger, float], None]
@@ -69,16 +70,19 @@ Disturbance = Callable[[GunicornServer, Ledger, float], None]
 
 def run_load(storage_uri: str, *, seconds: float, clients: int = 8, workers: int = 4,
              served_uri: str | None = None, disturb: Disturbance | None = None,
-             log_dir: Path | None = None, seed: int = 1) -> LoadResult:
+             log_dir: Path | None = None, seed: int = 1, server_env: dict[str, str] | None = None,
+             server_timeout: int = 30) -> LoadResult:
     """Drive a gunicorn server for `seconds` and verify the backend at `storage_uri`.
 
-    The server uses `served_uri` (e.g. through a proxy) when given. `disturb(server, ledger,
-    started)` runs in this thread while the clients run and must return before they end.
+    The server uses `served_uri` (e.g. through a proxy) when given, with `server_env` added to
+    its environment. `disturb(server, ledger, started)` runs in this thread while the clients
+    run and must return before they end.
     """
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="scimflask-load-"))
     run_id = uuid.uuid4().hex[:8]
     ledger = Ledger()
-    with GunicornServer(served_uri or storage_uri, log_dir / "gunicorn.log", workers=workers) as server:
+    with GunicornServer(served_uri or storage_uri, log_dir / "gunicorn.log", workers=workers,
+                        env=server_env, timeout=server_timeout) as server:
         group_ids = create_groups(server.base_url, server.token, run_id, GROUPS)
         started = time.monotonic()
         deadline = started + seconds
@@ -97,9 +101,10 @@ def run_load(storage_uri: str, *, seconds: float, clients: int = 8, workers: int
         if crashed:
             raise RuntimeError("client crashed: " + "; ".join(crashed)) from team[0].crash
         server_log = server.output()
+        worker_timeouts = server.worker_timeouts()
     plans = [plan for client in team for plan in client.plans]
     figures = verify(storage_uri, server.tenant, ledger, plans, group_ids)
-    return LoadResult(figures, ledger, plans, started, server_log)
+    return LoadResult(figures, ledger, plans, started, server_log, worker_timeouts)
 
 
 def main(argv: list[str] | None = None) -> int:

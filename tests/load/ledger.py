@@ -32,6 +32,7 @@ class Exchange:
     resource_id: str | None = None
     scim_error_status: str | None = None  # `status` of an RFC 7644 §3.12 Error body
     subject: str | None = None  # the user key or contested name the request was about
+    retry_after: str | None = None  # the Retry-After header of the answer
 
     @property
     def acknowledged(self) -> bool:
@@ -44,6 +45,12 @@ class Exchange:
     @property
     def is_scim_error(self) -> bool:
         return self.scim_error_status == str(self.status)
+
+    @property
+    def is_unavailable(self) -> bool:
+        """A SCIM 503 that tells the client when to come back: the one failure a storage
+        outage may cause."""
+        return self.status == 503 and self.is_scim_error and bool(self.retry_after)
 
 
 class Ledger:

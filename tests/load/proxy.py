@@ -2,7 +2,10 @@
 
 gunicorn talks to the database through the proxy. `cut()` closes every open connection and
 then answers each new one by closing it at once, which is what a database that restarts or a
-network that drops looks like to a driver; `restore()` forwards again.
+network that drops looks like to a driver. `stall()` keeps every connection open and accepts
+new ones but forwards no byte either way, which is what a hung server or a black-holed network
+looks like: only the client's own timeouts end its wait. `restore()` forwards again (bytes
+held during a stall are then delivered, as a healed network delivers them).
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import time
 
 BUFFER = 65536
+STALL_POLL = 0.05  # seconds between looks at the stall switch
 
 
 class TcpProxy:
@@ -24,6 +29,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._cut = False
+        self._stalled = False
         self._stopped = False
         self._acceptor = threading.Thread(target=self._accept_loop, name="proxy-accept", daemon=True)
         self._acceptor.start()
@@ -41,9 +47,14 @@ class TcpProxy:
         for sock in doomed:
             _close(sock)
 
+    def stall(self) -> None:
+        """Hold every byte, in both directions, of open and new connections."""
+        self._stalled = True
+
     def restore(self) -> None:
         with self._lock:
             self._cut = False
+            self._stalled = False
 
     def stop(self) -> None:
         self._stopped = True
@@ -79,7 +90,12 @@ class TcpProxy:
         peers = {client: upstream, upstream: client}
         try:
             while True:
-                readable, _, _ = select.select(list(peers), [], [], 1.0)
+                if self._stalled:
+                    time.sleep(STALL_POLL)
+                    if self._cut or self._stopped:
+                        return
+                    continue
+                readable, _, _ = select.select(list(peers), [], [], STALL_POLL)
                 if self._cut or self._stopped:
                     return
                 for sock in readable:

@@ -47,13 +47,17 @@ class GunicornServer:
     """
 
     def __init__(self, storage_uri: str, log_path: Path, *, workers: int = 4, threads: int = 4,
-                 tenant: str | None = None) -> None:
+                 tenant: str | None = None, token: str | None = None, secret: str | None = None,
+                 env: dict[str, str] | None = None, timeout: int = 30) -> None:
         self.storage_uri = storage_uri
         self.log_path = log_path
         self.workers = workers
         self.threads = threads
         self.tenant = tenant or "load-" + uuid.uuid4().hex[:12]
-        self.token = "load-" + uuid.uuid4().hex
+        self.token = token or "load-" + uuid.uuid4().hex
+        self.secret = secret or uuid.uuid4().hex
+        self.extra_env = dict(env or {})
+        self.timeout = timeout  # gunicorn's worker timeout (seconds)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/scim/v2"
         self.process: subprocess.Popen | None = None
@@ -65,14 +69,15 @@ class GunicornServer:
             "SCIM_STORAGE_URI": self.storage_uri,
             "SCIM_BEARER_TOKENS": self.token,
             "SCIM_DEFAULT_TENANT": self.tenant,
-            "SCIM_SECRET_KEY": uuid.uuid4().hex,
+            "SCIM_SECRET_KEY": self.secret,
+            **self.extra_env,
         })
         return env
 
     def start(self) -> None:
         args = [sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-k", "gthread",
                 "--threads", str(self.threads), "-b", f"127.0.0.1:{self.port}",
-                "--timeout", "30", "--graceful-timeout", "5", "scimflask:create_app()"]
+                "--timeout", str(self.timeout), "--graceful-timeout", "5", "scimflask:create_app()"]
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(args, env=self.environment(), stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
@@ -96,6 +101,10 @@ class GunicornServer:
                 pass  # not listening yet
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn not up after {START_TIMEOUT}s:\n{self.output()[-3000:]}")
+
+    def worker_timeouts(self) -> int:
+        """How many workers gunicorn killed for not answering within its timeout."""
+        return self.output().count("WORKER TIMEOUT")
 
     def worker_pids(self) -> list[int]:
         return child_pids(self.process.pid) if self.process else []

@@ -152,6 +152,7 @@ class Client(threading.Thread):
                 method, self.base_url + path, params=params, timeout=TIMEOUT,
                 json=body, headers={"Content-Type": "application/scim+json; charset=utf-8"} if body else None)
             exchange.status = answer.status_code
+            exchange.retry_after = answer.headers.get("Retry-After")
             if answer.content:
                 try:
                     document = answer.json()

@@ -9,10 +9,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from scimflask.ops.console import logview
-from scimflask.ops.console.activity import Hour, hourly, summarize
+from scimflask.ops.console.activity import Hour, hours_of
 from scimflask.ops.console.chart import bar_chart, nice_ceiling
 from scimflask.ops.console.logview import LogFilter, find_entry, newer_entries, read_page
 from scimflask.ops.console.throttle import SignInThrottle
+from scimflask.ops.log_health import assess
+from scimflask.ops.log_identity import IdentityPolicy
+from scimflask.storage.capabilities import LogHour
 
 from .conftest import require_operations
 from .test_console_support import (
@@ -70,8 +73,9 @@ def test_log_pages_newest_first_with_an_older_link(traffic, monkeypatch):
 
 @pytest.mark.parametrize(("query", "expected"), [
     ("outcome=failure", [404, 409]), ("method=DELETE", [204]), ("status=4xx", [404, 409]),
-    ("status=409", [409]), ("q=uniqueness", [409]), ("method=POST&outcome=failure", [409]),
-    ("type=Group", []), ("status=bogus", [404, 204, 200, 409, 201, 201, 201]),
+    ("status=409", [409]), ("q=U0@EXAMPLE", [409, 201]), ("q=x@example.com", [404]),
+    ("method=POST&outcome=failure", [409]), ("type=Group", []), ("since=1h", [404, 204, 200, 409, 201, 201, 201]),
+    ("status=bogus", [404, 204, 200, 409, 201, 201, 201]), ("q=u2@&method=DELETE", [204]),
 ])
 def test_log_filters(traffic, query, expected):
     console, tenant, _ = traffic
@@ -89,7 +93,8 @@ def test_each_entry_has_a_detail_page(traffic):
         page = console.get(f"/tenants/{tenant}/log/{entry_id}")
         assert page.status_code == 200 and f"<code>{entry_id}</code>" in page.get_data(as_text=True)
     failed = console.get(f"/tenants/{tenant}/log/{ids[3]}").get_data(as_text=True)  # the 409
-    assert "This request failed: uniqueness" in failed and "→ 409" in failed
+    assert "This request failed (uniqueness): userName is already in use by another User." in failed
+    assert "→ 409" in failed and "u0@example.com" in failed
     patched = console.get(f"/tenants/{tenant}/log/{ids[2]}").get_data(as_text=True)
     assert "u1@example.com" in patched and "displayName" in patched  # its name, and what changed
     assert console.get(f"/tenants/{tenant}/log/{'0' * len(ids[0])}").status_code == 404
@@ -173,56 +178,76 @@ def test_unknown_console_pages_are_404_pages():
 
 
 # -- the parts, without HTTP ----------------------------------------------------------------
+START = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+FULL = IdentityPolicy()
 
-def _entries(count: int, *, failing_every: int = 0, start: datetime | None = None) -> list[dict]:
-    start = start or datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
-    out = []
+
+def _reader(count: int, *, failing_every: int = 0):
+    """AdminService.query_log over `count` stored entries one minute apart from START, and
+    those entries as it returns them."""
+    from scimflask_memory import MemoryStorage
+
+    from scimflask.ops.provisioning_log import entry_to_dict
+    from scimflask.schema import default_catalog
+    from scimflask.storage.capabilities import LogEntry
+
+    storage = MemoryStorage(default_catalog())
+    entries = []
     for n in range(count):
-        failed = failing_every and n % failing_every == 0
-        out.append({"id": f"{n:023x}", "time": (start + timedelta(minutes=n)).isoformat().replace("+00:00", "Z"),
-                    "method": "POST", "path": "/Users", "status": 409 if failed else 201,
-                    "outcome": "failure" if failed else "success", "resourceType": "User", "resourceId": None,
-                    "tokenId": "t1", "changed": [], "detail": "uniqueness" if failed else None})
-    return out
+        failed = bool(failing_every) and n % failing_every == 0
+        entries.append(LogEntry(f"{n:023x}", "t", START + timedelta(minutes=n), "POST", "/Users",
+                                409 if failed else 201, "failure" if failed else "success", "t1", "User",
+                                f"r{n % 3}", user_name=f"user{n}@example.com",
+                                scim_type="uniqueness" if failed else None))
+    storage.append_logs(entries)
+
+    def read(tenant, query):
+        return [entry_to_dict(entry) for entry in storage.query_log(tenant, query)]
+
+    return read, [entry_to_dict(entry) for entry in entries]
 
 
-def _query(entries: list[dict]):
-    """AdminService.query_log over a list: newest first, ids below `before`."""
-    def query(tenant, limit, before):
-        below = [e for e in reversed(entries) if before is None or e["id"] < before]
-        return below[:limit]
-    return query
-
-
-def test_read_page_stops_searching_at_its_limit():
-    entries = _entries(50, failing_every=25)  # failures at 0 and 25
-    wanted = LogFilter(failures_only=True)
-    page = read_page(_query(entries), "t", wanted, limit=5, max_scanned=10)
-    assert page.entries == [] and page.capped and page.older == entries[40]["id"]
-    page = read_page(_query(entries), "t", wanted, limit=5, before=page.older, max_scanned=100)
-    assert [e["id"] for e in page.entries] == [entries[25]["id"], entries[0]["id"]] and page.older is None
+def test_read_page_asks_the_storage_for_one_page_of_matches():
+    read, entries = _reader(50, failing_every=25)  # failures at 0 and 25
+    page = read_page(read, "t", LogFilter(failures_only=True), identities=FULL, now=START, limit=1)
+    assert [e["id"] for e in page.entries] == [entries[25]["id"]] and page.older == entries[25]["id"]
+    page = read_page(read, "t", LogFilter(failures_only=True), identities=FULL, now=START, limit=1,
+                     before=page.older)
+    assert [e["id"] for e in page.entries] == [entries[0]["id"]] and page.older is None
+    page = read_page(read, "t", LogFilter(text="USER4", resource_id="r1"), identities=FULL, now=START)
+    assert [e["userName"] for e in page.entries] == ["user49@example.com", "user46@example.com",
+                                                      "user43@example.com", "user40@example.com",
+                                                      "user4@example.com"]
 
 
 def test_find_entry_and_newer_entries():
-    entries = _entries(5)
-    query = _query(entries)
-    assert find_entry(query, "t", entries[2]["id"]) == entries[2]
-    assert find_entry(query, "t", "f" * 23) is None and find_entry(query, "t", "x") is None
-    assert newer_entries(query, "t", LogFilter(), entries[2]["id"]) == [entries[4], entries[3]]
+    read, entries = _reader(5)
+    assert find_entry(read, "t", entries[2]["id"]) == entries[2]
+    assert find_entry(read, "t", "f" * 23) is None and find_entry(read, "t", "x") is None
+    assert newer_entries(read, "t", LogFilter(), entries[2]["id"], identities=FULL, now=START) == [
+        entries[4], entries[3]]
+    assert len(newer_entries(read, "t", LogFilter(), "", identities=FULL, now=START)) == 5
 
 
 def test_a_log_filter_ignores_what_makes_no_sense():
     wanted = LogFilter.from_args({"outcome": "failure", "method": "get", "type": "Nope", "status": "42x",
-                                  "q": " x" * 300}, ("User", "Group"))
+                                  "q": " x" * 300, "since": "3 days", "resource": "bad\x00id"}, ("User", "Group"))
     assert wanted.failures_only and wanted.method == "GET" and wanted.resource_type == ""
     assert wanted.status == "" and len(wanted.text) == logview.MAX_TEXT
+    assert wanted.since == "" and wanted.resource_id == ""
     assert LogFilter().query_args() == {} and not LogFilter().active
+    kept = LogFilter.from_args({"since": "24h", "resource": "u-1"}, ())
+    assert kept.query_args() == {"since": "24h", "resource": "u-1"}
+    query = kept.query(limit=5, identities=FULL, now=START)
+    assert (query.since, query.resource_id, query.limit) == (START - timedelta(hours=24), "u-1", 5)
 
 
-def test_hourly_counts_and_the_chart():
+def test_hours_of_health_and_the_chart():
     now = datetime(2024, 5, 2, 11, 30, tzinfo=timezone.utc)
-    entries = _entries(90, failing_every=30, start=datetime(2024, 5, 2, 10, 0, tzinfo=timezone.utc))
-    hours = hourly(entries + _entries(3, start=now - timedelta(days=2)), now)
+    counted = [LogHour(datetime(2024, 5, 2, 10, tzinfo=timezone.utc), 60, 2),
+               LogHour(datetime(2024, 5, 2, 11, tzinfo=timezone.utc), 30, 1),
+               LogHour(datetime(2024, 4, 30, 11, tzinfo=timezone.utc), 3, 0)]
+    hours = hours_of(assess(counted, now, last_seen=None, disabled=False))
     assert len(hours) == 24 and hours[-1].start == datetime(2024, 5, 2, 11, 0, tzinfo=timezone.utc)
     assert (hours[-2].requests, hours[-2].failures) == (60, 2)
     assert (hours[-1].requests, hours[-1].failures) == (30, 1)
@@ -233,17 +258,6 @@ def test_hourly_counts_and_the_chart():
     assert tallest.requests_height == pytest.approx((chart.baseline - chart.ticks[-1][0]) * 0.6, abs=0.2)
     assert [nice_ceiling(n) for n in (0, 1, 3, 7, 11, 60, 101)] == [1, 1, 5, 10, 20, 100, 200]
     assert bar_chart([Hour(now, 0, 0)]).ticks == [(chart.baseline, 0), (chart.ticks[-1][0], 1)]
-
-
-def test_summary_health():
-    now = datetime(2024, 5, 1, 13, 0, 30, tzinfo=timezone.utc)
-    entries = _entries(60, failing_every=59)  # 12:00 .. 12:59, failures at 12:00 (over an hour ago) and 12:59
-    assert summarize(_query(entries), "t", False, now).failures_last_hour == 1
-    assert summarize(_query(entries), "t", False, now).health == "failing"
-    assert summarize(_query(entries[:-1]), "t", False, now).failures_last_hour == 0
-    assert summarize(_query(entries[:-1]), "t", False, now).health == "ok"
-    assert summarize(_query(entries), "t", True, now).health == "disabled"
-    assert summarize(_query([]), "t", False, now).last_activity is None
 
 
 def test_the_sign_in_throttle_forgets_after_its_window():

@@ -1,4 +1,5 @@
-"""The provisioning log: Entra ID's write sequence step by step, without values or passwords."""
+"""The provisioning log: Entra ID's write sequence step by step, naming each target and why a
+request failed, without any other value and never a password."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 
 import pytest
 
-from scimflask.storage.capabilities import LogEntry
+from scimflask.storage.capabilities import LogEntry, LogQuery
 
 from .conftest import tenant_client
 
@@ -29,7 +30,7 @@ def test_entra_write_sequence(ops_app, admin, tenant, caplog):
                 "active": True, "password": "Hunter2-secret!", "displayName": "Test User",
                 "emails": [{"primary": True, "type": "work", "value": "Test_User_1@contoso.com"}],
                 "name": {"givenName": "Test", "familyName": "User"},
-                ENTERPRISE: {"department": "Sales"}}
+                ENTERPRISE: {"department": "Dept-Secret-42"}}
     with caplog.at_level(logging.INFO, logger="scimflask.audit"):
         assert scim.get('/Users?filter=userName+eq+"Test_User_1@contoso.com"').status_code == 200
         user_id = scim.post("/Users", json=new_user).get_json()["id"]
@@ -48,25 +49,32 @@ def test_entra_write_sequence(ops_app, admin, tenant, caplog):
         assert scim.delete(f"/Users/{user_id}").status_code == 404
 
     entries = admin.call("GET", f"/tenants/{name}/log").get_json()["entries"]
-    steps = [(e["method"], e["path"].split("/")[1], e["status"], e["outcome"], e["changed"], e["detail"])
-             for e in reversed(entries)]
+    steps = [(e["method"], e["path"].split("/")[1], e["status"], e["outcome"], e["changed"], e["scimType"],
+              e["detail"]) for e in reversed(entries)]
     assert steps == [
         ("POST", "Users", 201, "success",
-         sorted(["externalId", "userName", "active", "displayName", "emails", "name", ENTERPRISE]), None),
-        ("POST", "Users", 409, "failure", [], "uniqueness"),
-        ("PATCH", "Users", 200, "success", ["displayName", "emails"], None),
-        ("POST", "Groups", 201, "success", ["displayName", "externalId"], None),
-        ("PATCH", "Groups", entries[3]["status"], "success", ["members"], None),
-        ("PATCH", "Users", 200, "success", ["active"], None),
-        ("DELETE", "Users", 204, "success", [], None),
-        ("DELETE", "Users", 404, "failure", [], None),
+         sorted(["externalId", "userName", "active", "displayName", "emails", "name", ENTERPRISE]), None, None),
+        ("POST", "Users", 409, "failure", [], "uniqueness", "userName is already in use by another User"),
+        ("PATCH", "Users", 200, "success", ["displayName", "emails"], None, None),
+        ("POST", "Groups", 201, "success", ["displayName", "externalId"], None, None),
+        ("PATCH", "Groups", entries[3]["status"], "success", ["members"], None, None),
+        ("PATCH", "Users", 200, "success", ["active"], None, None),
+        ("DELETE", "Users", 204, "success", [], None, None),
+        ("DELETE", "Users", 404, "failure", [], None, f"User '{user_id}' not found"),
     ]
+    # Who: the target as it was at each write; the failed create names it from its body, the
+    # DELETEs (which carry no document) from the user's latest entry.
+    targets = [(e["userName"], e["displayName"], e["externalId"]) for e in reversed(entries)]
+    user, renamed, group = ("Test_User_1@contoso.com", "Test User", "ext-1"), \
+        ("Test_User_1@contoso.com", "Renamed", "ext-1"), (None, "Sales", "g-1")
+    assert targets == [user, user, renamed, group, group, renamed, renamed, renamed]
     assert all(e["resourceId"] in (user_id, group_id) for e in entries if e["status"] != 409)
     assert {e["tokenId"] for e in entries} == {admin.call("GET", f"/tenants/{name}/tokens").get_json()["tokens"][0]["id"]}
     audit_lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "scimflask.audit"]
     assert [line["id"] for line in audit_lines] == [e["id"] for e in reversed(entries)]
+    assert all(line["requestId"] and isinstance(line["durationMs"], int) for line in audit_lines)
     everything = json.dumps(entries) + caplog.text
-    for secret in ("Hunter2", "Another-secret", "password", "Sales", "contoso"):
+    for secret in ("Hunter2", "Another-secret", "password", "Dept-Secret-42", "new@contoso.com", "givenName"):
         assert secret not in everything
 
     # paging: `before` continues below the last entry seen
@@ -74,6 +82,8 @@ def test_entra_write_sequence(ops_app, admin, tenant, caplog):
     rest = admin.call("GET", f"/tenants/{name}/log?limit=100&before={first[-1]['id']}").get_json()["entries"]
     assert [e["id"] for e in first + rest] == [e["id"] for e in entries]
     assert admin.call("GET", f"/tenants/{name}/log?limit=x").status_code == 400
+    assert first == admin.call("GET", f"/tenants/{name}/log?limit=3").get_json()["entries"]
+    assert admin.call("GET", f"/tenants/{name}/log?limit=3").get_json()["next"] == first[-1]["id"]
 
 
 def test_bulk_writes_are_logged_one_by_one(ops_app, admin, tenant):
@@ -141,7 +151,7 @@ def test_entries_are_stored_once_each_in_the_background_or_within_the_request(ma
     else:
         assert [len(batch) for batch in stored] == [1] * 20
     assert sum(len(batch) for batch in stored) == 20
-    found = state.log.query(tenant, limit=100)
+    found = state.log.query(tenant, LogQuery(limit=100))
     assert sorted(e.path for e in found if e.method == "POST") == ["/Users"] * 20
 
 

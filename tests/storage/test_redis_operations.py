@@ -88,9 +88,11 @@ def test_log_keys_carry_the_tenant_hash_tag():
     from scimflask.testing.contract_operations import log_entry
 
     storage = fake_storage()
-    storage.append_log(log_entry(KEPT.tenant, NOW))
+    storage.append_log(log_entry(KEPT.tenant, NOW, status=409, outcome="failure", resource_id="u-1"))
+    hour = int(NOW.timestamp()) // 3600
     assert {key.decode() for key in storage.client.scan_iter()} == {
-        "scim:{kept}:lg:i", "scim:{kept}:lg:t", "scim:{kept}:lg:e"}
+        "scim:{kept}:lg:i", "scim:{kept}:lg:t", "scim:{kept}:lg:e", "scim:{kept}:lg:f", "scim:{kept}:lg:r",
+        "scim:{kept}:lg:hs", f"scim:{{kept}}:lg:h:{hour}"}
 
 
 # -- several processes --------------------------------------------------------------------

@@ -116,7 +116,7 @@ def test_a_version_one_database_gains_the_operating_tables(version_one_uri):
     storage = new_storage(uri, table_prefix=prefix)
     try:
         assert storage.get(UPGRADE_CTX, "User", "u-1").data["userName"] == "before-upgrade"
-        assert _versions(storage) == [1, 2]
+        assert _versions(storage) == list(range(1, LATEST + 1))
         names = set(inspect(storage.engine).get_table_names())
         assert {storage.tables.tenants.name, storage.tables.log.name, storage.tables.counters.name} <= names
         storage.put_tenant(Tenant(UPGRADE_CTX.tenant, NOW))

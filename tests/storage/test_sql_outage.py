@@ -77,6 +77,7 @@ CALLS = {
     "query_log": lambda s: s.query_log(CTX.tenant),
     "prune_log": lambda s: s.prune_log(CTX.tenant, keep=1),
     "hit_counter": lambda s: s.hit_counter(f"{CTX.tenant}:k", 60, NOW),
+    "log_hours": lambda s: s.log_hours(CTX.tenant, NOW),
 }
 
 

@@ -1,8 +1,31 @@
--- Append entries to one tenant's provisioning log. KEYS[1] ids (lex), KEYS[2] ids by time,
--- KEYS[3] entries. ARGV: per entry its id, time (µs) and JSON. Returns the entries written.
-for i = 1, #ARGV, 3 do
-  redis.call('ZADD', KEYS[1], 0, ARGV[i])
-  redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
-  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2])
+-- Append entries to one tenant's provisioning log with their index members and hourly counts.
+-- KEYS[1] ids (lex), KEYS[2] ids by time, KEYS[3] entries, KEYS[4] failures (lex),
+-- KEYS[5] resource members (lex), KEYS[6] hours with counters, KEYS[7..] one counter hash per
+-- hour. ARGV[1] the number of entries; per entry its id, time (µs), JSON, '1' for a failure and
+-- its resource member ('' none); then per hour key its hour, the number of counters and
+-- (name, increment) pairs. Returns the entries written.
+local count = tonumber(ARGV[1])
+local at = 2
+for _ = 1, count do
+  local id = ARGV[at]
+  redis.call('ZADD', KEYS[1], 0, id)
+  redis.call('ZADD', KEYS[2], ARGV[at + 1], id)
+  redis.call('HSET', KEYS[3], id, ARGV[at + 2])
+  if ARGV[at + 3] == '1' then
+    redis.call('ZADD', KEYS[4], 0, id)
+  end
+  if ARGV[at + 4] ~= '' then
+    redis.call('ZADD', KEYS[5], 0, ARGV[at + 4])
+  end
+  at = at + 5
 end
-return #ARGV / 3
+for key = 7, #KEYS do
+  redis.call('ZADD', KEYS[6], ARGV[at], ARGV[at])
+  local counters = tonumber(ARGV[at + 1])
+  at = at + 2
+  for _ = 1, counters do
+    redis.call('HINCRBY', KEYS[key], ARGV[at], ARGV[at + 1])
+    at = at + 2
+  end
+end
+return count

@@ -1,4 +1,5 @@
-"""The admin API: tenants, tokens and the provisioning log over HTTP, as JSON.
+"""The admin API: tenants, tokens, the provisioning log and tenant health over HTTP, as JSON
+(and the log as CSV).
 
 It is a blueprint of its own (prefix `SCIM_ADMIN_URL_PREFIX`) with its own credentials, so the
 SCIM tokens an identity provider holds can never reach it. It exists only when
@@ -10,16 +11,23 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import chain
 
 import pluggy
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 from werkzeug.exceptions import HTTPException
 
 from ...auth import bearer_secret, hash_secret
 from ...errors import ScimError
+from ...model import utcnow
+from ...storage.capabilities import LogQuery
 from ...storage.errors import StorageUnavailable
-from .service import AdminError, AdminService
+from ..log_export import csv_lines
+from ..log_filters import FilterError, query_from_args
+from ..log_health import health_to_dict
+from ..log_identity import identity_policy
+from .service import MAX_EXPORT, MAX_LOG_LIMIT, AdminError, AdminService
 
 log = logging.getLogger("scimflask")
 ADMIN_HEADERS = {
@@ -69,6 +77,8 @@ def make_admin_blueprint(service: AdminService, config, pm: pluggy.PluginManager
     bp.post("/tenants/<tenant>/tokens/rotate")(views.rotate)
     bp.delete("/tokens/<token_id>")(views.revoke)
     bp.get("/tenants/<tenant>/log")(views.provisioning_log)
+    bp.get("/tenants/<tenant>/log.csv")(views.log_csv)
+    bp.get("/tenants/<tenant>/health")(views.health)
     bp.add_url_rule("/<path:unknown>", "unknown_endpoint", _unknown_endpoint,
                     methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     return bp
@@ -128,12 +138,38 @@ class AdminViews:
         self.service.revoke(token_id)
         return Response(status=204)
 
+    def _log_query(self, maximum: int, default_limit: int) -> LogQuery:
+        try:
+            return query_from_args(request.args, identities=identity_policy(self.config), now=utcnow(),
+                                   maximum=maximum, default_limit=default_limit)
+        except FilterError as error:
+            raise AdminError(str(error)) from None
+
     def provisioning_log(self, tenant: str):
-        limit = request.args.get("limit", "100")
-        if not limit.isdigit():
-            raise AdminError("limit must be a positive integer")
-        before = request.args.get("before") or None
-        return jsonify(entries=self.service.query_log(tenant, int(limit), before))
+        """Entries newest first; `next` is the `before` of the following page (None at the end)."""
+        query = self._log_query(MAX_LOG_LIMIT, 100)
+        entries = self.service.query_log(tenant, query)
+        more = len(entries) == query.limit
+        return jsonify(entries=entries, next=entries[-1]["id"] if more and entries else None)
+
+    def log_csv(self, tenant: str):
+        """The matching entries as CSV (up to MAX_EXPORT, or `limit`), newest first."""
+        entries = self.service.export_log(tenant, self._log_query(MAX_EXPORT, MAX_EXPORT))
+        first = next(entries, None)  # a bad tenant or an unreachable store is answered before the body
+        rows = chain([first], entries) if first is not None else iter(())
+        return Response(stream_with_context(_logged_stream(csv_lines(rows), tenant)), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="scimflask-log-{tenant}.csv"'})
+
+    def health(self, tenant: str):
+        return jsonify(health_to_dict(tenant, self.service.health(tenant)))
+
+
+def _logged_stream(lines: Iterator[str], tenant: str) -> Iterator[str]:
+    """`lines`; a failure after the first line can only end the body early: it is logged."""
+    try:
+        yield from lines
+    except Exception:
+        log.exception("admin API: the CSV export of %s's log ended early", tenant)
 
 
 def _unknown_endpoint(unknown: str):

@@ -8,19 +8,23 @@ HTTP status, which the API answers as JSON and the CLI prints.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from ...auth import new_token
 from ...model import Token, format_datetime, utcnow
 from ...storage.base import Storage
-from ...storage.capabilities import Tenant, TenantSupport
+from ...storage.capabilities import LogQuery, Tenant, TenantSupport
+from ..log_health import Health, assess, day_start
 from ..provisioning_log import ProvisioningLog, entry_to_dict
 from ..tenancy import TenantStatus
 
 # Tenant ids end up in storage keys, URLs and log lines: keep them plain.
 TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_LOG_LIMIT = 1000
+# Most entries one export (CSV or JSON) holds; it is read MAX_LOG_LIMIT at a time.
+MAX_EXPORT = 100_000
 
 
 class AdminError(Exception):
@@ -169,10 +173,45 @@ class AdminService:
             raise AdminError(f"no token {token_id!r}", 404)
 
     # -- the provisioning log ---------------------------------------------------------------
-    def query_log(self, tenant: str, limit: int = 100, before: str | None = None) -> list[dict]:
-        check_tenant_id(tenant)
-        if not 1 <= limit <= MAX_LOG_LIMIT:
-            raise AdminError(f"limit must be between 1 and {MAX_LOG_LIMIT}")
+    def _log(self) -> ProvisioningLog:
         if self.log is None or self.log.store is None:
             raise AdminError(f"{type(self.storage).__name__} does not keep a provisioning log", 501)
-        return [entry_to_dict(entry) for entry in self.log.query(tenant, limit=limit, before=before)]
+        return self.log
+
+    def query_log(self, tenant: str, query: LogQuery | None = None) -> list[dict]:
+        """The entries `query` matches, newest first, as the admin API shows them."""
+        check_tenant_id(tenant)
+        query = query or LogQuery()
+        if not 1 <= query.limit <= MAX_LOG_LIMIT:
+            raise AdminError(f"limit must be between 1 and {MAX_LOG_LIMIT}")
+        return [entry_to_dict(entry) for entry in self._log().query(tenant, query)]
+
+    def export_log(self, tenant: str, query: LogQuery, maximum: int = MAX_EXPORT) -> Iterator[dict]:
+        """Up to `maximum` matching entries, newest first, read a page at a time."""
+        check_tenant_id(tenant)
+        log = self._log()
+        left = min(query.limit, maximum)
+        while left > 0:
+            size = min(left, MAX_LOG_LIMIT)
+            page = log.query(tenant, replace(query, limit=size))
+            yield from (entry_to_dict(entry) for entry in page)
+            if len(page) < size:
+                return
+            left -= size
+            query = replace(query, before=page[-1].id)
+
+    def health(self, tenant: str, now: datetime | None = None, *, disabled: bool | None = None) -> Health:
+        """The tenant's health (see `log_health`): its hourly counters, its newest entry and
+        its tokens' last use, whichever the identity provider was seen at last."""
+        check_tenant_id(tenant)
+        now = now or utcnow()
+        if disabled is None:
+            record = self.tenants.get_tenant(tenant) if isinstance(self.storage, TenantSupport) else None
+            disabled = record is not None and record.disabled
+        used = [token.last_used for token in self.storage.list_tokens(tenant) if token.last_used]
+        if self.log is None or self.log.store is None:
+            return Health("disabled" if disabled else "unknown", max(used, default=None))
+        newest = self.log.query(tenant, LogQuery(limit=1))
+        seen = used + [newest[0].time] if newest else used
+        return assess(self.log.hours(tenant, day_start(now)), now, last_seen=max(seen, default=None),
+                      disabled=disabled)

@@ -7,9 +7,11 @@ from flask import request
 from ...model import utcnow
 from ...state import ScimState
 from ..admin.service import AdminError
-from .activity import HOURS, entries_since, hourly, summarize, window_start
+from ..idp_clients import label
+from ..log_identity import identity_policy
+from .activity import HOURS, hours_of
 from .chart import bar_chart
-from .logview import METHODS, LogFilter, find_entry, newer_entries, read_page, valid_entry_id
+from .logview import METHODS, SPANS, LogFilter, find_entry, newer_entries, read_page, valid_entry_id
 from .names import resource_names
 from .rendering import page
 from .tenant_views import find_tenant
@@ -19,6 +21,7 @@ class LogViews:
     def __init__(self, state: ScimState) -> None:
         self.service = state.admin
         self.storage = state.storage
+        self.identities = identity_policy(state.config)
         self.resource_types = tuple(sorted(rt.name for rt in state.catalog.resource_types))
 
     def _tenant(self, tenant: str) -> dict:
@@ -33,10 +36,11 @@ class LogViews:
         before = request.args.get("before") or None
         if before is not None and not valid_entry_id(before):
             raise AdminError("'before' must be an entry id")
-        result = read_page(self.service.query_log, tenant, wanted, before=before)
+        result = read_page(self.service.query_log, tenant, wanted, identities=self.identities, now=utcnow(),
+                           before=before)
         names = resource_names(self.storage, tenant, result.entries)
         return page("log.html", tenant=record, filter=wanted, result=result, names=names, before=before,
-                    methods=METHODS, resource_types=self.resource_types)
+                    methods=METHODS, resource_types=self.resource_types, spans=SPANS, client_label=label)
 
     def rows(self, tenant: str):
         """The rows newer than `since` (for the live tail), as table rows of the log page."""
@@ -44,7 +48,8 @@ class LogViews:
         since = request.args.get("since", "")
         if not valid_entry_id(since):
             since = ""
-        entries = newer_entries(self.service.query_log, tenant, self._filter(), since)
+        entries = newer_entries(self.service.query_log, tenant, self._filter(), since, identities=self.identities,
+                                now=utcnow())
         names = resource_names(self.storage, tenant, entries)
         return page("log_rows.html", tenant={"id": tenant}, entries=entries, names=names)
 
@@ -54,15 +59,13 @@ class LogViews:
         if found is None:
             raise AdminError(f"no log entry {entry_id!r} for tenant {tenant!r}", 404)
         names = resource_names(self.storage, tenant, [found])
-        return page("entry.html", tenant=record, entry=found,
+        return page("entry.html", tenant=record, entry=found, client_label=label,
                     name=names.get((found["resourceType"], found["resourceId"])))
 
     def activity(self, tenant: str):
         record = self._tenant(tenant)
-        now = utcnow()
-        entries, complete = entries_since(self.service.query_log, tenant, window_start(now))
-        hours = hourly(entries, now)
-        return page("activity.html", tenant=record, hours=hours, chart=bar_chart(hours), complete=complete,
-                    summary=summarize(self.service.query_log, tenant, record["disabled"], now),
+        health = self.service.health(tenant, utcnow(), disabled=record["disabled"])
+        hours = hours_of(health)
+        return page("activity.html", tenant=record, hours=hours, chart=bar_chart(hours), health=health,
                     total=sum(hour.requests for hour in hours), failures=sum(hour.failures for hour in hours),
                     span=HOURS)

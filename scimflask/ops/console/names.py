@@ -1,8 +1,10 @@
 """The names operators know resources by (a User's userName, a Group's displayName).
 
-Log entries carry only resource ids; the console looks the names up when it shows entries, so
-an operator sees "ada@example.com" instead of an opaque id. A resource deleted since is shown
-by id alone. Names come from identity providers: templates escape them like any other text.
+Log entries name their target as it was written (`userName`, `displayName`, `externalId`);
+for entries that do not (written before entries did, or with SCIM_LOG_IDENTITIES=none) the
+console looks the current name up, so an operator sees "ada@example.com" instead of an opaque
+id. A resource deleted since is shown by id alone. Names come from identity providers:
+templates escape them like any other text.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ def resource_names(storage: Storage, tenant: str, entries: Iterable[dict],
         key = (entry.get("resourceType"), entry.get("resourceId"))
         if not key[0] or not key[1] or key in looked_up or len(looked_up) >= max_lookups:
             continue
+        if entry.get("userName") or entry.get("displayName") or entry.get("externalId"):
+            continue  # the entry names its target itself
         looked_up.add(key)  # type: ignore[arg-type]
         try:
             resource = storage.get(ctx, key[0], key[1], with_members=False, with_groups=False)

@@ -14,9 +14,9 @@ from flask import g, request
 from ...config import ConfigKeys
 from ...model import utcnow
 from ...state import ScimState
+from ...storage.capabilities import LogQuery
 from ..admin.service import AdminError, AdminService, check_tenant_id
 from . import audit
-from .activity import summarize
 from .names import resource_names
 from .rendering import page, see_other
 
@@ -60,20 +60,20 @@ class TenantViews:
     # -- pages ------------------------------------------------------------------------------
     def tenants(self):
         now = utcnow()
-        rows = [(record, summarize(self.service.query_log, record["id"], record["disabled"], now))
+        rows = [(record, self.service.health(record["id"], now, disabled=record["disabled"]))
                 for record in self.service.list_tenants()]
         return page("tenants.html", rows=rows)
 
     def tenant(self, tenant: str):
         record = self._record(tenant)
-        summary = summarize(self.service.query_log, tenant, record["disabled"], utcnow())
-        recent = self._recent_resources(tenant) if summary.logged else []
-        return page("tenant.html", tenant=record, summary=summary, tokens=self.service.list_tokens(tenant),
+        health = self.service.health(tenant, utcnow(), disabled=record["disabled"])
+        recent = self._recent_resources(tenant) if health.logged else []
+        return page("tenant.html", tenant=record, health=health, tokens=self.service.list_tokens(tenant),
                     tenant_url=self.service.base_url(self._public_url()), recent=recent)
 
     def _recent_resources(self, tenant: str) -> list[tuple[dict, str | None]]:
         """The newest entry of each resource the latest log entries touched, with its name."""
-        entries = self.service.query_log(tenant, RECENT, None)
+        entries = self.service.query_log(tenant, LogQuery(limit=RECENT))
         names = resource_names(self.storage, tenant, entries)
         seen: set[tuple[str, str]] = set()
         recent = []
@@ -81,7 +81,7 @@ class TenantViews:
             key = (entry["resourceType"], entry["resourceId"])
             if key[0] and key[1] and key not in seen:
                 seen.add(key)
-                recent.append((entry, names.get(key)))
+                recent.append((entry, entry["userName"] or entry["displayName"] or names.get(key)))
         return recent[:10]
 
     def confirm(self, tenant: str, action: str):
