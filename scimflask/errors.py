@@ -74,6 +74,9 @@ class InvalidVersion(ScimError):
 
 
 class Sensitive(ScimError):
+    """RFC 7644 §3.12: sensitive information in a request URI (403)."""
+
+    status = 403
     scim_type = "sensitive"
 
 

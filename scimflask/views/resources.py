@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, request
 from flask.views import MethodView
 
 from ..config import ConfigKeys
-from ..errors import ScimError
+from ..errors import ScimError, Sensitive
 from ..model import Resource
 from ..operations import Operations, SearchParams, SearchResult
 from ..protocol.etag import etag_for, expected_version, not_modified
@@ -83,14 +85,28 @@ def search_params(state: ScimState, renderer: Renderer, source: dict) -> tuple[S
 
 
 def query_source() -> dict:
-    """Query parameters as a dict; a repeated SCIM parameter is ambiguous and refused."""
+    """Query parameters as a dict; a repeated SCIM parameter is ambiguous and refused, and so is a
+    filter or sort naming `password` (RFC 7644 §7.5.2: a URL ends up in logs and caches, so
+    secrets may only travel in a POST /.search body, where the filter is then refused as such)."""
     source: dict = {}
     for key in request.args:
         values = request.args.getlist(key)
         if len(values) > 1 and key in _SCIM_PARAMS:
             raise ScimError(f"query parameter {key!r} is given more than once", scim_type="invalidValue")
         source[key] = values[0]
+    for key in ("filter", "sortBy"):
+        if names_password(source.get(key)):
+            raise Sensitive(f"{key} names the password attribute; passwords must never appear in a URL")
     return source
+
+
+_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
+_PASSWORD = re.compile(r"(?<![\w$-])password(?![\w$-])", re.IGNORECASE)
+
+
+def names_password(text: str | None) -> bool:
+    """Whether a filter or attribute path names `password` (outside its string literals)."""
+    return bool(text) and bool(_PASSWORD.search(_STRING_LITERAL.sub('""', text)))
 
 
 _SCIM_PARAMS = {"filter", "sortBy", "sortOrder", "startIndex", "count", "cursor", "attributes",

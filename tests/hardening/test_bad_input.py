@@ -205,7 +205,7 @@ CASES: dict[str, Bad] = {
                                json=patch({"op": "replace", "path": 'emails[value eq "x" or 1=1].display', "value": "x"})),
     "filter-too-long": Bad("POST", "/Users/.search", 400, "invalidFilter", json=search(filter="userName pr and " * 700 + "userName pr")),
     "filter-too-deep": Bad("GET", "/Users?filter=" + q("(" * 200 + "userName pr" + ")" * 200), 400, "invalidFilter"),
-    "filter-password": Bad("GET", "/Users?filter=" + q('password eq "secret"'), 400, "invalidFilter"),
+    "filter-password": Bad("GET", "/Users?filter=" + q('password eq "secret"'), 403, "sensitive"),
     "filter-unknown-attribute": Bad("GET", "/Groups?filter=" + q('shoeSize gt 40'), 400, "invalidFilter"),
     "filter-boolean-ordering": Bad("GET", "/Users?filter=" + q("active gt true"), 400, "invalidFilter"),
     "filter-nul": Bad("GET", "/Users?filter=" + q('userName eq "a\x00"'), 400, "invalidFilter"),
