@@ -6,6 +6,8 @@ so an operator can join what an identity provider reports with what the server l
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import uuid
 
@@ -19,8 +21,15 @@ MAX_LENGTH = 128
 _SANE = re.compile(r"[A-Za-z0-9._:@+=/-]{1,%d}" % MAX_LENGTH)
 
 
+# A random prefix per import, then the process id and a counter: unique across the workers of a
+# server (each has its own pid) and, by the prefix, across servers, without drawing from the
+# operating system's random source on every request (that cost more than the rest of the id).
+_PREFIX = uuid.uuid4().hex[:12]
+_COUNTER = itertools.count(1)
+
+
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return f"{_PREFIX}{os.getpid():x}-{next(_COUNTER):x}"
 
 
 def accept_or_new(sent: str | None) -> str:

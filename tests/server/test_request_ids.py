@@ -17,7 +17,7 @@ from tests.conftest import TOKEN
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-GENERATED = re.compile(r"[0-9a-f]{32}")
+GENERATED = re.compile(r"[0-9a-f]{13,}-[0-9a-f]+")  # random prefix and pid, then a counter
 
 
 @pytest.fixture
