@@ -17,7 +17,7 @@ USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SCIM = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/scim+json; charset=utf-8"}
 
-# What Entra ID sends to create a user (shared/entra/README.md §4.2).
+# What Entra ID sends to create a user: core and enterprise attributes, as sent.
 ENTRA_CREATE = {
     "schemas": [USER_SCHEMA, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
     "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
