@@ -77,12 +77,17 @@ def build_catalog(pm: pluggy.PluginManager) -> Catalog:
     return catalog
 
 
+def storage_registry(pm: pluggy.PluginManager) -> StorageRegistry:
+    """Every storage class the plugins register, by URL scheme."""
+    registry = StorageRegistry()
+    pm.hook.scimflask_register_storage(registry=registry)
+    return registry
+
+
 def open_storage(pm: pluggy.PluginManager, uri: str, options: dict | None = None) -> Storage:
     """The backend the plugins register for `uri`'s scheme, over a catalog built from `pm`.
 
     `Scim.init_app` and the command-line tools (migrate, export, import) open storage this one
     way, so a backend sees the same schemas whichever of them opened it.
     """
-    registry = StorageRegistry()
-    pm.hook.scimflask_register_storage(registry=registry)
-    return registry.lookup(uri).from_uri(uri, dict(options or {}), build_catalog(pm))
+    return storage_registry(pm).lookup(uri).from_uri(uri, dict(options or {}), build_catalog(pm))

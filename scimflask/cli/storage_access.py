@@ -40,12 +40,9 @@ def redact(uri: str) -> str:
 
 def known_schemes() -> list[str]:
     """The storage schemes the installed plugins register."""
-    from ..plugins import make_plugin_manager
-    from ..storage.registry import StorageRegistry
+    from ..plugins import make_plugin_manager, storage_registry
 
-    registry = StorageRegistry()
-    make_plugin_manager().hook.scimflask_register_storage(registry=registry)
-    return registry.schemes
+    return storage_registry(make_plugin_manager()).schemes
 
 
 def scheme_hint(uri: str) -> str | None:
