@@ -86,14 +86,11 @@ class ScimMetrics:
             "scim_storage_errors", "Requests that failed because the storage was unavailable",
             registry=self.registry)
 
-    def start(self) -> None:
-        g.scim_started = time.perf_counter()
-
     def finish(self, response: Response) -> None:
         endpoint = request.endpoint or "none"
         method = request.method
         self.requests.labels(endpoint, method, str(response.status_code)).inc()
-        started = g.get("scim_started")
+        started = g.get("scim_started")  # set by the SCIM blueprint as the request begins
         if started is not None:
             self.latency.labels(endpoint, method).observe(time.perf_counter() - started)
 
