@@ -118,7 +118,7 @@ def _assert_scim_error(answer: tuple[int, dict, bytes], status: int) -> dict:
     assert code == status, (code, body[:300])
     assert headers.get("content-type", "").startswith("application/scim+json"), headers
     # Whoever refused (the app, its middleware or the HTTP server), the answer names the request.
-    assert re.fullmatch(r"[0-9a-f]{32}", headers.get("x-request-id", "")), headers
+    assert re.fullmatch(r"[0-9a-f]{13,}-[0-9a-f]+", headers.get("x-request-id", "")), headers  # a generated id
     document = json.loads(body)
     assert document["schemas"] == [ERROR_SCHEMA] and document["status"] == str(status), document
     return document
