@@ -105,12 +105,13 @@ class AccessLog:
             return start_response(status_line, headers, exc_info)
 
         def finished() -> None:
-            if access.isEnabledFor(logging.INFO):
-                tenant, token_id = environ.get(IDENTITY_KEY, (None, None))
-                write_line(request_id, client=environ.get("REMOTE_ADDR"), method=environ.get("REQUEST_METHOD"),
-                           target=loggable_target(request_target(environ)), status=status[0],
-                           seconds=time.perf_counter() - started, tenant=tenant, token_id=token_id)
+            tenant, token_id = environ.get(IDENTITY_KEY, (None, None))
+            write_line(request_id, client=environ.get("REMOTE_ADDR"), method=environ.get("REQUEST_METHOD"),
+                       target=loggable_target(request_target(environ)), status=status[0],
+                       seconds=time.perf_counter() - started, tenant=tenant, token_id=token_id)
 
+        if not access.isEnabledFor(logging.INFO):  # no line to write: only the header is owed
+            return self.app(environ, start)
         try:
             body = self.app(environ, start)
         except BaseException:
