@@ -107,7 +107,14 @@ def _connect_args(url: URL, seconds: float) -> dict[str, Any]:
             # Custom plans always: after a few executions PostgreSQL may switch a prepared
             # statement to a generic plan that ignores the bound value and walks the tenant's
             # whole value range (a filtered lookup then costs O(users) per call).
-            "options": f"-c statement_timeout={round(seconds * 1000)} -c plan_cache_mode=force_custom_plan",
+            # A transaction left idle for half the timeout is ended by the server: when the
+            # network stalls after a statement, the deadline (deadline.py) fails the COMMIT no
+            # earlier than a whole timeout after it, so by the time the client answers 503 the
+            # server has already rolled the transaction back and a COMMIT the network delivers
+            # late finds no session to commit.
+            "options": (f"-c statement_timeout={round(seconds * 1000)} "
+                        f"-c idle_in_transaction_session_timeout={max(1, round(seconds * 500))} "
+                        "-c plan_cache_mode=force_custom_plan"),
         }
     return {
         "connect_timeout": connect, "read_timeout": seconds, "write_timeout": seconds,

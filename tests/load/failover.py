@@ -30,6 +30,7 @@ from .server import GunicornServer
 PROMOTION_TIMEOUT = 30.0  # seconds the topology may take to promote a replica
 REJOIN_TIMEOUT = 30.0     # seconds the killed node may take to serve as a replica again
 RESTART_TIMEOUT = 60.0    # seconds pg_ctlcluster may take
+DELIVERY_SECONDS = 1.0    # after a stall: the proxy delivers what it held, the store runs it
 
 
 @dataclass
@@ -124,11 +125,14 @@ class StorageStall:
 
     def __call__(self, server: GunicornServer, ledger: Ledger, started: float) -> None:
         sleep_until(started + self.after)
+        ledger.settled.clear()
         self.began = time.monotonic()
         self.proxy.stall()
         sleep_until(self.began + self.duration)
         self.proxy.restore()
         self.ended = time.monotonic()
+        time.sleep(DELIVERY_SECONDS)
+        ledger.settled.set()
 
 
 @dataclass

@@ -33,6 +33,7 @@ class Exchange:
     scim_error_status: str | None = None  # `status` of an RFC 7644 §3.12 Error body
     subject: str | None = None  # the user key or contested name the request was about
     retry_after: str | None = None  # the Retry-After header of the answer
+    settled: bool = True  # sent while no network held a request (see Ledger.settled)
 
     @property
     def acknowledged(self) -> bool:
@@ -61,6 +62,13 @@ class Ledger:
         self.anomalies: list[str] = []  # surprises clients saw during the run (e.g. a GET 404)
         self.lost_during_run = 0  # acknowledged resources a client found missing mid-run
         self.in_flight: dict[int, Exchange] = {}  # client number -> the request it waits on
+        # Cleared while a network may hold requests it will deliver later (a stalled proxy):
+        # a write that got a 503 may then still land after the client's next read, so a read
+        # sent meanwhile cannot settle what the write did. A write that is one statement or one
+        # script (a PostgreSQL one-statement PATCH, any Redis write) cannot be taken back by
+        # the server once it arrives; Entra's next cycle, 40 minutes on, reads after the fact.
+        self.settled = threading.Event()
+        self.settled.set()
         self._lock = threading.Lock()
 
     def begin(self, exchange: Exchange) -> None:

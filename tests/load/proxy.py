@@ -48,8 +48,10 @@ class TcpProxy:
             _close(sock)
 
     def stall(self) -> None:
-        """Hold every byte, in both directions, of open and new connections."""
+        """Hold every byte, in both directions, of open and new connections, from the moment
+        this returns (a pipe looks at the switch between two polls)."""
         self._stalled = True
+        time.sleep(3 * STALL_POLL)
 
     def restore(self) -> None:
         with self._lock:

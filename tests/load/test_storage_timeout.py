@@ -9,16 +9,21 @@ the configured timeout then simply succeeds late, and the test sees no StorageUn
 
 from __future__ import annotations
 
+import os
 import threading
+import time
+import uuid
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from scimflask import Query, RequestContext, create_app
 from scimflask.config import ConfigKeys, ConfigValueError, from_environ, validate
 from scimflask.errors import ConfigurationError
 from scimflask.storage import StorageUnavailable
 
-from .harness import proxy_for, through_proxy
+from .harness import URL_VARIABLES, proxy_for, through_proxy
 
 RELEASE = 4.0  # seconds until the stalled proxy forwards again
 CTX = RequestContext(tenant="stall")
@@ -76,3 +81,36 @@ def test_a_stalled_store_fails_the_call_instead_of_holding_it(storage_url, proxy
         storage.query(CTX, "User", Query(count=1))  # and it recovers by itself
     finally:
         storage.close()
+
+
+@pytest.mark.postgres
+def test_a_commit_the_stalled_network_delivers_late_never_lands():
+    """PostgreSQL: the COMMIT of a write that failed on the deadline is still in the network (here,
+    in the proxy); when the network heals it arrives, and it must find the transaction already
+    rolled back by the server, or a client that got a 503 and then read "absent" would see the
+    write appear afterwards."""
+    from scimflask_sql.engine import build_engine, database_url
+
+    url = os.environ.get(URL_VARIABLES["postgres"])
+    if not url:
+        pytest.skip(f"{URL_VARIABLES['postgres']} is not set (CI sets it; see .ci/run)")
+    relay = proxy_for(url)
+    direct = build_engine(database_url(url))
+    stalled = build_engine(database_url(through_proxy(url, relay)), timeout=1)
+    table = f"held_commit_{uuid.uuid4().hex[:8]}"
+    with direct.begin() as connection:
+        connection.execute(text(f"CREATE TABLE {table} (n int)"))
+    try:
+        with pytest.raises(DBAPIError), stalled.begin() as connection:
+            connection.execute(text(f"INSERT INTO {table} VALUES (1)"))
+            relay.stall()  # the COMMIT below goes into the stall and the deadline fails it
+        relay.restore()
+        time.sleep(1.0)  # the proxy delivers what it held
+        with direct.connect() as connection:
+            assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
+    finally:
+        relay.stop()
+        with direct.begin() as connection:
+            connection.execute(text(f"DROP TABLE {table}"))
+        stalled.dispose()
+        direct.dispose()

@@ -123,7 +123,7 @@ class Client(threading.Thread):
 
     def step(self) -> None:
         uncertain = [p for p in self.plans if p.uncertain]
-        if uncertain:
+        if uncertain and self.ledger.settled.is_set():
             return self.resolve(uncertain[0])
         present = [p for p in self.plans if p.present]
         action = self.random.choices(self.ACTIONS, self.WEIGHTS)[0]
@@ -144,7 +144,8 @@ class Client(threading.Thread):
     # -- HTTP -----------------------------------------------------------------------------
     def send(self, action: str, method: str, path: str, subject: str | None,
              body: dict | None = None, params: dict | None = None) -> tuple[Exchange, dict | None]:
-        exchange = Exchange(self.number, action, method, path, time.monotonic(), subject=subject)
+        exchange = Exchange(self.number, action, method, path, time.monotonic(), subject=subject,
+                            settled=self.ledger.settled.is_set())
         document = None
         self.ledger.begin(exchange)
         try:
@@ -217,22 +218,27 @@ class Client(threading.Thread):
             resources = document.get("Resources") or []
             if len(resources) > 1:
                 self.unexpected(found, f"{len(resources)} users share userName {user_name}")
+            if not found.settled:
+                return
             if resources:
                 plan.id = resources[0]["id"]
-                self.observe(plan, resources[0])
+                self.observe(plan, resources[0], found)
             else:
                 plan.exists.observe(False)
             return
         fetched, document = self.send("get", "GET", f"/Users/{plan.id}", plan.key)
+        if not fetched.settled:
+            return
         if fetched.status == 200:
-            self.observe(plan, document)
+            self.observe(plan, document, fetched)
         elif fetched.status == 404:
             plan.exists.observe(False)
             for fact in plan.memberships.values():
                 fact.observe(False)
 
-    def observe(self, plan: UserPlan, document: dict) -> None:
-        """A read of the user settles its facts; a value no write ever sent is an anomaly."""
+    def observe(self, plan: UserPlan, document: dict, read: Exchange) -> None:
+        """A read of the user settles its facts (unless a network held requests when it was
+        sent); a value no write ever sent is an anomaly."""
         plan.exists.observe(True)
         for path, fact in plan.attributes.items():
             value = read_attribute(document, path)
@@ -240,7 +246,8 @@ class Client(threading.Thread):
                 self.ledger.anomaly(f"client {self.number}: user {plan.key} shows {path}={value!r}, "
                                     f"never sent after the last acknowledged {fact.allowed()!r}",
                                     lost=fact.acked_by_write)
-            fact.observe(value)
+            if read.settled:
+                fact.observe(value)
 
     def patch_user(self, plan: UserPlan) -> None:
         """Replace a few attributes, in Entra's default PATCH dialect."""
@@ -290,7 +297,7 @@ class Client(threading.Thread):
     def get_user(self, plan: UserPlan) -> None:
         fetched, document = self.send("get", "GET", f"/Users/{plan.id}", plan.key)
         if fetched.status == 200:
-            self.observe(plan, document)
+            self.observe(plan, document, fetched)
         elif fetched.status == 404:
             self.unexpected(fetched, f"acknowledged user {plan.key} is gone", lost=True)
             plan.exists.observe(False)
