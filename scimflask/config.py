@@ -35,6 +35,7 @@ class ConfigKeys:
     PATCH_RESPONSE_MAX_MEMBERS = "SCIM_PATCH_RESPONSE_MAX_MEMBERS"
     COMPATIBILITY = "SCIM_COMPATIBILITY"
     MAX_MULTI_VALUES = "SCIM_MAX_MULTI_VALUES"
+    MAX_FILTER_SCAN = "SCIM_MAX_FILTER_SCAN"
     PLUGINS = "SCIM_PLUGINS"
     BLOCKED_PLUGINS = "SCIM_BLOCKED_PLUGINS"
     DISABLE_PLUGIN_AUTOLOAD = "SCIM_DISABLE_PLUGIN_AUTOLOAD"
@@ -97,6 +98,10 @@ DEFAULTS: dict[str, Any] = {
     ConfigKeys.COMPATIBILITY: "lenient",
     # Most elements one multi-valued attribute may hold (Group members have their own limits).
     ConfigKeys.MAX_MULTI_VALUES: 100,
+    # Most resources one filter may make the backend examine beyond what its indexes narrow
+    # down (a substring no index answers, `pr`, `gt`, `not`, ...); more is 400 tooMany, before
+    # the scan runs. None: unbounded (only the storage timeout ends a long scan).
+    ConfigKeys.MAX_FILTER_SCAN: 100_000,
     ConfigKeys.PLUGINS: (),
     ConfigKeys.BLOCKED_PLUGINS: (),
     ConfigKeys.DISABLE_PLUGIN_AUTOLOAD: False,
@@ -201,6 +206,8 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     **{key: ((lambda value, choices=choices: value in choices), f"one of {', '.join(choices)}")
        for key, choices in _CHOICES.items()},
     ConfigKeys.STORAGE_OPTIONS: (lambda value: isinstance(value, Mapping), "a dict"),
+    ConfigKeys.MAX_FILTER_SCAN: (lambda value: value is None or _whole(value, 1),
+                                 "a whole number of resources (1 or more), or None for no bound"),
     ConfigKeys.STORAGE_TIMEOUT: (lambda value: value is None or _seconds(value),
                                  "a number of seconds above 0, such as 10"),
     ConfigKeys.URL_PREFIX: _PREFIX,
@@ -216,6 +223,8 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
 }
 _LISTS = (ConfigKeys.BEARER_TOKENS, ConfigKeys.ADMIN_TOKENS, ConfigKeys.SECRET_KEY_FALLBACKS)
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+# Numeric keys whose None ("no bound") is written as this word in the environment.
+_UNBOUNDED_WORD = {ConfigKeys.MAX_FILTER_SCAN: "none"}
 BOOLEAN_WORDS = "one of 1, true, yes, on, 0, false, no, off"
 
 
@@ -266,6 +275,8 @@ def _from_text(key: str, default: object, raw: str) -> object:
         if word not in _TRUE + _FALSE:
             raise ConfigValueError(key, raw, BOOLEAN_WORDS)
         return word in _TRUE
+    if key in _UNBOUNDED_WORD and raw.strip().lower() == _UNBOUNDED_WORD[key]:
+        return None
     if isinstance(default, int):
         try:
             return int(raw.strip())

@@ -178,6 +178,8 @@ class Query:
       page and then `start_index` is 1. `count` is the page size (0 means "only the total").
     - `with_members` / `with_groups`: whether the caller will show Group `members` / User
       `groups`; when False the backend must not load them (a 100k-member group stays cheap).
+    - `max_scan`: the most resources the backend may examine for the filter beyond what its
+      indexes narrow down (SCIM_MAX_FILTER_SCAN); None: no bound. See `Storage.query`.
     """
 
     filter: Filter | None = None
@@ -187,6 +189,7 @@ class Query:
     after: Keyset | None = None
     with_members: bool = True
     with_groups: bool = True
+    max_scan: int | None = None
 
     def attributes_read(self) -> set[str]:
         """Top-level attribute names the filter and the sort read, so a backend can tell whether

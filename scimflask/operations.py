@@ -25,6 +25,7 @@ from .errors import (
     PreconditionFailedError,
     ScimError,
     ServiceUnavailable,
+    TooMany,
     Uniqueness,
 )
 from .events import CREATED, DELETED, PATCHED, REPLACED, ResourceEvent
@@ -39,6 +40,7 @@ from .state import ScimState
 from .storage.base import Storage
 from .storage.errors import (
     ResourceNotFound,
+    ScanTooLarge,
     StaleKeyset,
     UniqueConflict,
     UnknownMembers,
@@ -87,12 +89,17 @@ def _storage_error(exc: Exception, resource_type: str) -> ScimError:
         return InvalidCursor("The cursor does not fit this query's sort order.")
     if isinstance(exc, UnsupportedFilter):
         return InvalidFilter(str(exc))
+    if isinstance(exc, ScanTooLarge):
+        return TooMany(f"The filter would examine more than {exc.limit} {exc.resource_type} resources that no "
+                       "index narrows down. Add a condition an index answers (eq, or sw/ew/co of 3 characters or "
+                       "more on userName, displayName, externalId, emails.value, name.givenName or "
+                       "name.familyName), or raise SCIM_MAX_FILTER_SCAN.")
     raise exc
 
 
 # The storage errors a request can cause; StorageUnavailable is answered 503 by the blueprint.
 _CLIENT_ERRORS = (ResourceNotFound, UniqueConflict, VersionMismatch, UnknownMembers, StaleKeyset,
-                  UnsupportedFilter)
+                  UnsupportedFilter, ScanTooLarge)
 
 
 @contextmanager
@@ -278,7 +285,7 @@ class Operations:
         flt, sort = self.build_query(rt, params)
         paging = params.paging
         query = Query(filter=flt, sort=sort, count=paging.count, with_members=params.with_members,
-                      with_groups=params.with_groups)
+                      with_groups=params.with_groups, max_scan=self.state.config[ConfigKeys.MAX_FILTER_SCAN])
         if paging.cursor is None:
             query = replace(query, start_index=paging.start_index)
             with translated(rt.name):

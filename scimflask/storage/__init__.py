@@ -13,6 +13,7 @@ from .capabilities import (
 from .errors import (
     ConfigurationError,
     ResourceNotFound,
+    ScanTooLarge,
     StaleKeyset,
     StorageError,
     StorageUnavailable,
@@ -25,6 +26,6 @@ from .registry import StorageRegistry
 
 __all__ = [
     "Storage", "StorageRegistry", "StorageError", "ResourceNotFound", "UniqueConflict", "VersionMismatch",
-    "UnknownMembers", "StaleKeyset", "UnsupportedFilter", "StorageUnavailable", "ConfigurationError",
+    "UnknownMembers", "StaleKeyset", "UnsupportedFilter", "ScanTooLarge", "StorageUnavailable", "ConfigurationError",
     "Tenant", "LogEntry", "LogQuery", "LogHour", "TenantSupport", "ProvisioningLogSupport", "CounterSupport",
 ]

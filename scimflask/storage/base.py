@@ -156,6 +156,14 @@ class Storage(ABC):
         cursor page is an index page. `Page.total` always counts all matches. `count == 0`
         returns no resources, only the total. The filter must be executed by the store, not by
         loading every resource.
+
+        `co`, `sw` and `ew` with a value of 3 characters or more on `SUBSTRING_INDEXED`
+        attributes are answered from an index (trigrams or the like), not by a scan.
+        With `query.max_scan` set, a filter whose candidates no index narrows to at most
+        `max_scan` resources raises `ScanTooLarge` before examining more than `max_scan`
+        (an unindexed `co`, `pr`, `gt`, `not`, ... over a large tenant); one that an index
+        narrows enough is answered whatever its other conditions.
+        :raises ScanTooLarge:
         """
 
     def count_members(self, ctx: RequestContext, group_id: str, *, up_to: int | None = None) -> int:

@@ -56,11 +56,21 @@ class UnsupportedFilter(StorageError):
     """The backend cannot evaluate this (already validated) filter; the message says what."""
 
 
+class ScanTooLarge(StorageError):
+    """Answering the filter would examine more than `Query.max_scan` resources that no index
+    narrowed down; raised before the scan, so the refusal is cheap (400 tooMany)."""
+
+    def __init__(self, resource_type: str, limit: int) -> None:
+        super().__init__(f"a filter on {resource_type} that no index narrows to at most {limit} resources")
+        self.resource_type = resource_type
+        self.limit = limit
+
+
 class StorageUnavailable(StorageError):
     """The backend cannot be reached or failed; the request may be retried later (503)."""
 
 
 __all__ = [
     "StorageError", "ResourceNotFound", "UniqueConflict", "VersionMismatch", "UnknownMembers",
-    "StaleKeyset", "UnsupportedFilter", "StorageUnavailable", "ConfigurationError",
+    "StaleKeyset", "UnsupportedFilter", "ScanTooLarge", "StorageUnavailable", "ConfigurationError",
 ]

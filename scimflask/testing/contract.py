@@ -18,6 +18,7 @@ from .contract_operations import CounterContract, TenantContract
 from .contract_paging import KeysetPagingContract, PagingContract
 from .contract_query import FilterContract, FilterPropertyContract, SortContract
 from .contract_resources import ResourceContract, UniquenessContract, VersionContract
+from .contract_substring import ScanBoundContract, SubstringIndexContract
 from .contract_tenancy import TenancyContract
 from .contract_tokens import TokenContract
 
@@ -29,6 +30,8 @@ class AllContracts(
     MembershipContract,
     FilterContract,
     FilterPropertyContract,
+    SubstringIndexContract,
+    ScanBoundContract,
     SortContract,
     PagingContract,
     KeysetPagingContract,
@@ -42,7 +45,8 @@ class AllContracts(
 
 __all__ = [
     "AllContracts", "ResourceContract", "UniquenessContract", "VersionContract",
-    "MembershipContract", "FilterContract", "FilterPropertyContract", "SortContract",
+    "MembershipContract", "FilterContract", "FilterPropertyContract", "SubstringIndexContract",
+    "ScanBoundContract", "SortContract",
     "PagingContract", "KeysetPagingContract", "TokenContract", "TenancyContract",
     "ConcurrencyContract", "TenantContract", "ProvisioningLogContract", "LogQueryContract",
     "LogHoursContract", "CounterContract",
