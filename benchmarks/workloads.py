@@ -135,6 +135,11 @@ LOOKUPS = {
     "userName eq": lambda i: f'userName eq "{user_name(i)}"',
     "externalId eq": lambda i: f'externalId eq "{external_id(i)}"',
     'emails[type eq "work"].value eq': lambda i: f'emails[type eq "work"].value eq "{work_email(i)}"',
+    # Substrings that hold one user's whole number, so each matches exactly one user
+    # ("r12@" is not in "user112@"): answered from the trigram indexes.
+    "userName co": lambda i: f'userName co "r{i}@"',
+    "userName sw": lambda i: f'userName sw "{user_name(i)[:-len("example.com")]}"',
+    "userName ew": lambda i: f'userName ew "r{i}@example.com"',
 }
 
 

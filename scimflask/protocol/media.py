@@ -58,7 +58,9 @@ def parse_json(raw: bytes) -> object:
         raise InvalidSyntax(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:
         raise InvalidSyntax(f"request body is not valid JSON: {exc}") from None
-    if isinstance(body, (dict, list)) and _deeper_than(body, MAX_JSON_DEPTH):
+    # Nesting deeper than the limit needs more opening brackets than the limit (counted in C).
+    if (isinstance(body, (dict, list)) and text.count("{") + text.count("[") > MAX_JSON_DEPTH
+            and _deeper_than(body, MAX_JSON_DEPTH)):
         raise InvalidSyntax(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if "\\u" in text and _has_lone_surrogate(body):
         # JSON allows "\\ud800" escapes that decode to no Unicode character; nothing downstream

@@ -133,6 +133,8 @@ def parse_patch_request(body: object, catalog: Catalog, resource_type: ResourceT
 
 def _member(obj: dict, name: str) -> object:
     """`obj[name]` with the key matched case-insensitively ("Operations", "operations")."""
+    if name in obj:
+        return obj[name]
     lowered = name.lower()
     for key, item in obj.items():
         if isinstance(key, str) and key.lower() == lowered:

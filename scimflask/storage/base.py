@@ -73,11 +73,16 @@ class Storage(ABC):
     - `base_exceptions`: driver exceptions meaning "the store is unreachable or broken".
     - `supports_keyset`: True if `query` honours `Query.after` and returns `Page.next_keyset`
       (RFC 9865 cursors then cost O(page)); otherwise core pages cursors by offset.
+    - `indexed_filters`: True if `eq` on the unique and identifying attributes and `co`/`sw`/`ew`
+      on `substring.SUBSTRING_INDEXED` are answered from indexes, never by a scan (the
+      conformance kit then checks it with a small `Query.max_scan`); False for a scanning
+      backend, which still must honour `max_scan`.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ()
     base_exceptions: ClassVar[tuple[type[BaseException], ...]] = ()
     supports_keyset: ClassVar[bool] = False
+    indexed_filters: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -25,7 +25,14 @@ from scimflask.filter.evaluate import matches
 from scimflask.filter.sort import sort_documents, sort_key
 from scimflask.model import Change, Page, Query, RequestContext, Resource, Token
 from scimflask.schema.catalog import Catalog
-from scimflask.storage import ConfigurationError, ResourceNotFound, Storage, UniqueConflict, VersionMismatch
+from scimflask.storage import (
+    ConfigurationError,
+    ResourceNotFound,
+    ScanTooLarge,
+    Storage,
+    UniqueConflict,
+    VersionMismatch,
+)
 
 from .files import JsonFile
 from .keyset import keyset_of, position, start_after
@@ -161,9 +168,12 @@ class JsonDirectoryStorage(Storage):
             tenant.forget(id)
 
     def query(self, ctx: RequestContext, resource_type: str, query: Query) -> Page:
-        """A scan: every resource of the type is evaluated with the reference evaluator."""
+        """A scan: every resource of the type is evaluated with the reference evaluator, so a
+        filter over more than `query.max_scan` resources is refused before it starts."""
         rt = self.catalog.resource_type(resource_type)
         tenant = self._read(ctx)
+        if query.filter is not None and query.max_scan is not None and len(tenant.table(rt)) > query.max_scan:
+            raise ScanTooLarge(rt.name, query.max_scan)
         documents = [
             tenant.resource(rt, id, with_members=True, with_groups=True).document(self.catalog.locator(ctx.base_url))
             for id in tenant.table(rt)
