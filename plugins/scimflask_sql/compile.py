@@ -8,6 +8,8 @@ Shapes produced (`r` is the resources table, `v` the values table):
 - `path op lit`  → `r.id IN (SELECT v.resource_id FROM v WHERE tenant, attr, sub, key op lit)`:
   "some value satisfies", driven by the `(tenant, attr, sub, key)` index;
 - `path ne lit`  → `NOT (path eq lit)` (the evaluator's rule: true when no value equals);
+- `co`/`sw`/`ew` the substring index answers (substring.py) → the same, the driving row also
+  restricted to the index's candidates (nothing to add on PostgreSQL, whose LIKE reads it);
 - `attr[f]`      → `r.id IN (SELECT e.resource_id FROM v e WHERE ... )` where each condition of
   `f` is an EXISTS on the same `(resource_id, elem)`, so all hold in ONE element; the most
   selective positive condition of a conjunction (`value eq` before `type eq "work"`) drives `e`
@@ -72,6 +74,7 @@ from scimflask.schema.catalog import (
 )
 from scimflask.storage import UnsupportedFilter
 
+from .substring import SubstringIndex
 from .tables import SqlTables
 from .values import attr_name, stamp, string_key
 
@@ -167,8 +170,9 @@ class FilterCompiler:
     """
 
     def __init__(self, tables: SqlTables, catalog: Catalog, rt: ResourceType, tenant: str,
-                 base_url: str) -> None:
+                 base_url: str, substrings: SubstringIndex | None = None) -> None:
         self.t = tables
+        self.substrings = substrings
         self.catalog = catalog
         self.rt = rt
         self.tenant_value = tenant
@@ -176,6 +180,7 @@ class FilterCompiler:
         self.base_url = base_url
         self.r = tables.resources
         self._slots: dict[int, str] = {}   # id(Compare node) -> its bind parameter
+        self._indexed: dict[int, tuple] = {}  # id(Compare node) -> what `indexed` returns
         self._keep: list = []              # nodes made while compiling (their ids stay unique)
 
     # -- shapes and parameters ----------------------------------------------------------
@@ -205,15 +210,32 @@ class FilterCompiler:
             if found is None:
                 return ("Compare", node.path, node.op, None)
             column, value = found
-            if op in SUBSTRING_OPERATORS and isinstance(value, str):
-                value = like_pattern(op, value)
+            substring = op in SUBSTRING_OPERATORS and isinstance(value, str)
             name = self._slots.get(id(node))
             if name is None:  # a node object met twice keeps its parameter: the shape says so
-                name = f"p{len(params) - 1}"
-                params[name] = value
+                name = f"p{len(self._slots)}"
+                params[name] = like_pattern(op, value) if substring else value
                 self._slots[id(node)] = name
-            return ("Compare", node.path, node.op, column, name)
+                if substring:
+                    self._bind_index(node, value, name, params)
+            index = self._indexed.get(id(node))
+            return ("Compare", node.path, node.op, column, name, index and index[3])
         return ("other", type(node).__name__)
+
+    def _bind_index(self, node: Compare, literal: str, name: str, params: dict) -> None:
+        """Note whether the substring index answers `node` (its parameters into `params`)."""
+        if self.substrings is None or self._special(node.path) is not None:
+            return
+        attr = attr_name(node.path.schema, self._top(node.path).name)
+        sub = node.path.sub_attribute or ""
+        shape = self.substrings.bind(attr, sub, literal, name, params)
+        if shape is not None:
+            self._indexed[id(node)] = (attr, sub, name, shape)
+
+    def indexed(self, node: Compare | Present) -> tuple[str, str, str, tuple] | None:
+        """(attr, sub, parameter, index shape) of a leaf the substring index answers, else None
+        (known once `bind` has seen the filter)."""
+        return self._indexed.get(id(node))
 
     def _param(self, node: Compare | Present) -> str | None:
         return self._slots.get(id(node))
@@ -305,13 +327,18 @@ class FilterCompiler:
             wheres.append(v.c.sub == node.path.sub_attribute)
         elif top.type != COMPLEX:
             wheres.append(v.c.sub == "")
-        wheres.append(self._row_condition(v, node))
+        wheres.append(self._row_condition(v, node, driving=True))
         return self.r.c.id.in_(select(v.c.resource_id).where(*wheres))
 
-    def _row_condition(self, v, node: Compare | Present) -> ColumnElement:
+    def _row_condition(self, v, node: Compare | Present, *, driving: bool = False) -> ColumnElement:
+        """`node` holds for the `values` row `v`. `driving`: `v` is what the subquery reads
+        first, so a substring the index answers gets the index's narrowing too."""
         if isinstance(node, Present):
             return _present_condition(v)
-        return _value_condition(v, self._definition(node.path), node.op, node.value, self._param(node))
+        condition = _value_condition(v, self._definition(node.path), node.op, node.value, self._param(node))
+        index = self._indexed.get(id(node)) if driving else None
+        restriction = None if index is None else self.substrings.restriction(v, *index)
+        return condition if restriction is None else and_(condition, restriction)
 
     def _scalar_leaf(self, node: Compare | Present) -> ColumnElement:
         scalar = self.scalar(node.path)
@@ -417,7 +444,7 @@ class FilterCompiler:
         wheres = [e.c.tenant == self.tenant, e.c.attr == attr]
         if driver is not None:
             wheres.append(e.c.sub == (driver.path.sub_attribute or ""))
-            wheres.append(self._row_condition(e, driver))
+            wheres.append(self._row_condition(e, driver, driving=True))
         if rest is not None:
             wheres.append(self._element_tree(rest, lambda leaf: self._in_element(e, attr, leaf)))
         return self.r.c.id.in_(select(e.c.resource_id).where(*wheres))

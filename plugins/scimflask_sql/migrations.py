@@ -1,7 +1,8 @@
 """Schema versions: create the tables on first use, and upgrade an older database in order.
 
 The `schema_version` table holds one row per applied version. A database without that table
-is new: every table is created at the current shape (`tables.py`) and stamped `LATEST`. A
+is new: every table is created at the current shape (`tables.py`, and the substring index of
+substring_schema.py, which is not all SQLAlchemy tables) and stamped `LATEST`. A
 database at version N gets each step N+1..LATEST applied, in order, each in its transaction
 with its version row, so a failed step leaves the database at the last good version.
 
@@ -24,10 +25,11 @@ from sqlalchemy.schema import CreateColumn
 
 from scimflask.storage import ConfigurationError
 
+from .substring_schema import build_substring_index
 from .tables import SqlTables, log_columns_v3
 from .values import stamp
 
-LATEST = 3
+LATEST = 4
 _LOCK_ID = 0x5C1F1A5  # PostgreSQL advisory lock key for "scimflask schema"
 
 
@@ -74,6 +76,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "tenants, provisioning log and rate-limit counters", _add_operating_tables),
     Migration(3, "provisioning log: target identity, error detail, request and client; filter indexes",
               _add_log_identities),
+    Migration(4, "substring index of co/sw/ew: pg_trgm (PostgreSQL), FTS5 (SQLite), trigrams (MySQL)",
+              build_substring_index),
 )
 
 
@@ -100,7 +104,8 @@ def _migrate(connection: Connection, tables: SqlTables, migrations: Sequence[Mig
         _transaction_lock(connection)
         found = current_version(connection, tables)
         if found is None:
-            tables.metadata.create_all(connection)
+            tables.metadata.create_all(connection, tables=tables.created_on(connection.dialect.name))
+            build_substring_index(connection, tables)
             _stamp(connection, tables, latest)
             return 0
     if found > latest:

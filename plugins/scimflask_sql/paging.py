@@ -9,6 +9,7 @@ and keysets.
 - Pages past the first by startIndex are cut over ids and sort keys in a narrow inner SELECT
   and joined back, so the OFFSET never carries the documents it skips.
 - Keyset pages continue strictly after the last row's (sort key, id).
+- A query with `max_scan` is first checked against it (scan.py).
 - The WHERE and the sort key come from compile.py; statements are kept by shape (statements.py)
   with the tenant, every literal, the limit and the offset or keyset bound.
 """
@@ -36,7 +37,9 @@ from scimflask.schema.catalog import Catalog, ResourceType
 from .compile import FilterCompiler, sort_key
 from .membership import Membership
 from .rows import ROW_COLUMNS, row_columns, to_resource
+from .scan import ScanBound
 from .statements import Statements
+from .substring import SubstringIndex
 from .tables import SqlTables
 
 
@@ -103,14 +106,17 @@ class Pages:
     """Runs queries: the page, the total and the next keyset."""
 
     def __init__(self, tables: SqlTables, statements: Statements, catalog: Catalog,
-                 membership: Membership) -> None:
+                 membership: Membership, substrings: SubstringIndex) -> None:
         self.tables = tables
         self.statements = statements
         self.catalog = catalog
         self.membership = membership
+        self.substrings = substrings
+        self.bound = ScanBound(tables, statements, substrings)
 
     def query(self, connection: Connection, ctx: RequestContext, rt: ResourceType, query: Query) -> Page:
         search = self._search(ctx, rt, query)
+        self.bound.check(connection, search.compiler, query, search.params)
         count = max(query.count, 0)
         if count == 0:
             return Page([], self._count(connection, search))
@@ -140,7 +146,7 @@ class Pages:
         return Page(resources, total, next_keyset)
 
     def _search(self, ctx: RequestContext, rt: ResourceType, query: Query) -> _Search:
-        compiler = FilterCompiler(self.tables, self.catalog, rt, ctx.tenant, ctx.base_url)
+        compiler = FilterCompiler(self.tables, self.catalog, rt, ctx.tenant, ctx.base_url, self.substrings)
         shape, params = (None, {"tenant": ctx.tenant}) if query.filter is None else compiler.bind(query.filter)
         sort = None if query.sort is None else (query.sort.path, query.sort.descending)
         return _Search(compiler, query, (rt.name, ctx.base_url, shape, sort), params)

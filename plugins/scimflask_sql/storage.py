@@ -7,7 +7,8 @@ methods, each one transaction that puts the pieces together:
   statistics the storage keeps current itself: statistics.py;
 - a resource's rows, written under its version: writes.py (rows.py maps a row to a resource,
   values.py builds the `values` / `uniques` rows from its data);
-- memberships: membership.py; queries: paging.py over the filter compiler, compile.py;
+- memberships: membership.py; queries: paging.py over the filter compiler, compile.py, with
+  the substring index (substring.py, substring_schema.py) and the scan bound (scan.py);
 - tokens, tenants, the provisioning log and counters: operating.py;
 - statements are built once per shape and kept by the storage (statements.py).
 
@@ -41,6 +42,8 @@ from .paging import Pages
 from .rows import changed_columns, row_columns, to_resource
 from .statements import Statements
 from .statistics import PlannerStatistics
+from .substring import SubstringIndex
+from .substring_schema import substring_index_kind
 from .tables import SqlTables, build_tables
 from .values import RowDiff, parse_stamp, row_diff
 from .writes import ResourceWrites
@@ -78,8 +81,9 @@ class SqlStorage(SqlOperating):
         self.statistics = PlannerStatistics(self.tables)
         self.statements = Statements()
         self.membership = Membership(self.tables, self.statements)
-        self.writes = ResourceWrites(self.tables, self.statements, catalog)
-        self.pages = Pages(self.tables, self.statements, catalog, self.membership)
+        self.substrings = SubstringIndex(self.tables)
+        self.writes = ResourceWrites(self.tables, self.statements, catalog, self.substrings)
+        self.pages = Pages(self.tables, self.statements, catalog, self.membership, self.substrings)
         self._engine: Engine | None = None
         self._pid: int | None = None
         self._ready = False
@@ -104,6 +108,12 @@ class SqlStorage(SqlOperating):
         return cls(catalog, uri, engine=engine, table_prefix=options.get("table_prefix", "scim_"),
                    engine_options=options.get("engine_options"), timeout=timeout)
 
+    @property
+    def indexed_filters(self) -> bool:  # type: ignore[override]
+        """True where the database has its substring index (substring_schema.py); without
+        pg_trgm or FTS5, `co`/`sw`/`ew` scan, within `max_scan`. Known once the engine is."""
+        return self.engine is not None and self.substrings.kind is not None
+
     # -- engine and transactions ------------------------------------------------------------
     @property
     def engine(self) -> Engine:
@@ -116,6 +126,7 @@ class SqlStorage(SqlOperating):
                 engine = self._process_engine()
                 if not self._ready:
                     migrate(engine, self.tables)
+                    self.substrings.kind = substring_index_kind(engine, self.tables)
                     self._ready = True
                 # Published last: other threads use the engine only once the schema exists.
                 self._engine, self._pid = engine, pid

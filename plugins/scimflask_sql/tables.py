@@ -26,6 +26,13 @@
   filters that matter most have indexes: failures `(tenant, outcome, id)` and one resource's
   entries `(tenant, resource_id, id)`. The log's hourly counters are rows of `counters` keyed
   `<tenant>:~log:<hour>:<name>` whose `window_end` lies beyond any sweep (see operating.py).
+- Since schema version 4, the index that answers `co`/`sw`/`ew` on the substring-indexed
+  attributes (substring_schema.py), one kind per database: on PostgreSQL a pg_trgm GIN index
+  on `values` (no table); on SQLite `substrings`, one row per indexed `values` row, whose id is
+  the rowid of a contentless FTS5 trigram table kept in step by triggers on `values`; on
+  MySQL/MariaDB `trigrams`, one row per (resource, indexed attribute, trigram of its values),
+  written with the `values` rows (trigram_rows.py). `DIALECT_TABLES` names the tables only one
+  kind of database gets.
 
 Every row carries the tenant; every statement filters by it. Table names take a prefix so
 several deployments (or test runs) can share one database.
@@ -40,6 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     Column,
@@ -52,6 +60,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
 )
 from sqlalchemy.dialects import mysql, postgresql
 
@@ -97,7 +106,23 @@ class SqlTables:
     tenants: Table
     log: Table
     counters: Table
+    substrings: Table
+    trigrams: Table
 
+    def created_on(self, dialect: str) -> list[Table]:
+        """The tables a database of `dialect` holds (some exist on one kind only)."""
+        family = "mysql" if dialect == "mariadb" else dialect
+        return [table for table in self.metadata.sorted_tables
+                if DIALECT_TABLES.get(table.name[len(self.prefix):], family) == family]
+
+    @property
+    def prefix(self) -> str:
+        return self.resources.name[: -len("resources")]
+
+
+# Tables (by name without the prefix) that only one kind of database holds.
+DIALECT_TABLES = {"substrings": "sqlite", "trigrams": "mysql"}
+FTS_SUFFIX = "_fts"   # SQLite: the FTS5 table over `substrings` is named `<prefix>substrings_fts`
 
 # MySQL/MariaDB: InnoDB (foreign keys, row locks) and 4-byte UTF-8 for every table.
 _MYSQL = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mariadb_engine": "InnoDB",
@@ -112,7 +137,9 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
     members = _members(md, prefix, resources)
     tokens, schema_version = _access_tables(md, prefix)
     tenants, log, counters = _operating_tables(md, prefix)
-    return SqlTables(md, resources, values, uniques, members, tokens, schema_version, tenants, log, counters)
+    substrings, trigrams = _substring_tables(md, prefix, resources)
+    return SqlTables(md, resources, values, uniques, members, tokens, schema_version, tenants, log, counters,
+                     substrings, trigrams)
 
 
 def _resources(md: MetaData, prefix: str) -> Table:
@@ -275,3 +302,34 @@ def _operating_tables(md: MetaData, prefix: str) -> tuple[Table, Table, Table]:
         **_MYSQL,
     )
     return tenants, log, counters
+
+
+def _substring_tables(md: MetaData, prefix: str, resources: Table) -> tuple[Table, Table]:
+    """`substrings` (SQLite) and `trigrams` (MySQL/MariaDB): see substring_schema.py."""
+    substrings = Table(
+        f"{prefix}substrings", md,
+        Column("id", Integer, primary_key=True),   # the FTS5 rowid: stable, unlike an implicit rowid
+        Column("tenant", _string(TENANT), nullable=False),
+        Column("resource_id", _string(ID), nullable=False),
+        Column("attr", _string(ATTR), nullable=False),
+        Column("sub", _string(64), nullable=False),
+        Column("elem", Integer, nullable=False),
+        # What the triggers on `values` look a row up by when its `values` row goes.
+        Index(f"{prefix}ix_substrings_owner", "resource_id", "attr", "sub", "elem"),
+    )
+    # The FTS5 table is not a SQLAlchemy table: it goes with the table it indexes.
+    event.listen(substrings, "after_drop", DDL(f"DROP TABLE IF EXISTS {prefix}substrings{FTS_SUFFIX}"))
+    trigrams = Table(
+        f"{prefix}trigrams", md,
+        Column("tenant", _string(TENANT), nullable=False),
+        Column("field", _string(64), nullable=False),      # "User:emails.value" (substring.py)
+        Column("trigram", _string(3), nullable=False),
+        Column("resource_id", _string(ID), nullable=False),
+        # Postings: the resources of a tenant whose field holds a trigram, in id order.
+        PrimaryKeyConstraint("tenant", "field", "trigram", "resource_id", name=f"{prefix}pk_trigrams"),
+        ForeignKeyConstraint(["tenant", "resource_id"], [resources.c.tenant, resources.c.id],
+                             ondelete="CASCADE", name=f"{prefix}fk_trigrams_resource"),
+        Index(f"{prefix}ix_trigrams_owner", "tenant", "resource_id", "field"),
+        **_MYSQL,
+    )
+    return substrings, trigrams

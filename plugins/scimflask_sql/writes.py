@@ -9,6 +9,9 @@
 - Uniqueness is the `uniques` primary key: its IntegrityError becomes `UniqueConflict(attribute)`.
 - On PostgreSQL, an update from its base that changes no unique attribute is one statement
   (WITH UPDATE, DELETE, INSERT) in autocommit (`update_in_one_statement`).
+- The substring index follows the `values` rows: by itself on PostgreSQL (an index on them),
+  by triggers on SQLite; on MySQL/MariaDB the `trigrams` rows of the same attributes are
+  replaced here, in the same transaction (trigram_rows.py).
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from scimflask.storage import ResourceNotFound, UniqueConflict, VersionMismatch
 
 from .rows import display_name, new_row, row_columns
 from .statements import Statements, chunks, column_arrays, unnested
+from .substring import TRIGRAMS, SubstringIndex
 from .tables import SqlTables
+from .trigram_rows import TrigramRows, trigram_rows
 from .values import RowDiff, parse_stamp, stamp, unique_rows, value_rows
 
 # The columns of a `values` row besides its owner, with their element types for unnest().
@@ -50,10 +55,17 @@ VALUE_ROW_COLUMNS = (("attr", Text()), ("sub", Text()), ("elem", Integer()), ("k
 class ResourceWrites:
     """The statements that write one resource's rows, each in the caller's transaction."""
 
-    def __init__(self, tables: SqlTables, statements: Statements, catalog: Catalog) -> None:
+    def __init__(self, tables: SqlTables, statements: Statements, catalog: Catalog,
+                 substrings: SubstringIndex) -> None:
         self.tables = tables
         self.statements = statements
         self.catalog = catalog
+        self.substrings = substrings
+        self.trigrams = TrigramRows(tables, statements)
+
+    @property
+    def _keeps_trigrams(self) -> bool:
+        return self.substrings.kind == TRIGRAMS
 
     # -- the resources row --------------------------------------------------------------------
     def insert(self, connection: Connection, tenant: str, rt: ResourceType, resource: Resource) -> None:
@@ -63,7 +75,10 @@ class ResourceWrites:
         except IntegrityError:
             raise UniqueConflict("id") from None
         self._insert_uniques(connection, unique_rows(self.catalog, rt, tenant, resource.id, resource.data))
-        self._insert_values(connection, value_rows(self.catalog, rt, tenant, resource.id, resource.data))
+        rows = value_rows(self.catalog, rt, tenant, resource.id, resource.data)
+        self._insert_values(connection, rows)
+        if self._keeps_trigrams:
+            self.trigrams.insert(connection, trigram_rows(tenant, resource.id, rows))
 
     def claim(self, connection: Connection, tenant: str, rt: ResourceType, id: str, columns: dict, *,
               base: Resource | None, expected_version: int | None) -> tuple[dict, datetime, int]:
@@ -182,6 +197,8 @@ class ResourceWrites:
             connection.execute(self._attr_delete(v), {"tenant": tenant, "rid": id, "attrs": diff.value_gone})
         if diff.value_new:
             self._insert_values(connection, diff.value_new)
+        if self._keeps_trigrams:
+            self.trigrams.replace(connection, tenant, id, diff.value_gone, diff.value_new)
 
     def _attr_delete(self, table):
         """DELETE of the rows of some attributes of one resource (`values` or `uniques`)."""
@@ -192,6 +209,8 @@ class ResourceWrites:
     def clear_data(self, connection: Connection, tenant: str, id: str) -> None:
         for table in (self.tables.values, self.tables.uniques):
             connection.execute(delete(table).where(table.c.tenant == tenant, table.c.resource_id == id))
+        if self._keeps_trigrams:
+            self.trigrams.clear(connection, tenant, id)
 
     # -- PostgreSQL: an update in one statement -----------------------------------------------
     def update_in_one_statement(self, connection: Connection, tenant: str, rt: ResourceType, base: Resource,

@@ -1,0 +1,144 @@
+"""Which `co`/`sw`/`ew` leaves the substring index answers, and the SQL that narrows them.
+
+The attributes are `scimflask.storage.substring.SUBSTRING_INDEXED`; the index itself is one of
+three kinds, one per database (substring_schema.py creates it, `SubstringIndex.kind` says which
+one the database has, None when it has none):
+
+- `PG_TRGM` (PostgreSQL): a pg_trgm GIN index on `values.key`, partial over the indexed rows.
+  The compiled `key LIKE` is the index's own operator, so nothing is added. pg_trgm takes
+  trigrams only from runs of letters and digits; a pattern without a run of three ASCII ones
+  may yield none, and then reads the whole index: such a pattern counts as unindexed.
+- `FTS5` (SQLite): candidates are the `substrings` rows of the attribute whose FTS5 trigram
+  entry holds the literal as a phrase (at least three characters).
+- `TRIGRAMS` (MySQL/MariaDB): candidates are the resources whose attribute holds up to
+  `MAX_TERMS` of the pattern's trigrams, picked spread over it; the optimizer joins their
+  postings rarest first (it estimates each one's rows from the index).
+
+Candidates are a superset of the matches: the LIKE on the `values` row (the attribute's case
+rule, the position of `sw`/`ew`) decides, as for an unindexed attribute. Both sides of the
+trigram kinds work on comparison forms (values.py), lower-cased character by character (`fold`),
+so a value holding the pattern always holds the pattern's trigrams.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import ColumnElement, Select, bindparam, column, select, table
+
+from scimflask.schema.catalog import CORE_GROUP, CORE_USER
+from scimflask.storage.substring import MIN_PATTERN, SUBSTRING_INDEXED, pattern_trigrams, trigrams
+
+from .tables import FTS_SUFFIX, SqlTables
+from .values import attr_name
+
+PG_TRGM, FTS5, TRIGRAMS = "pg_trgm", "fts5", "trigrams"
+MAX_TERMS = 4   # trigrams of a pattern the MySQL candidates join (more add joins, not precision)
+
+_SCHEMAS = {"User": CORE_USER, "Group": CORE_GROUP}
+_PG_WORD = re.compile(r"[A-Za-z0-9]{3}")
+
+
+def _indexed_rows() -> dict[tuple[str, str], str]:
+    rows = {}
+    for type_name, paths in SUBSTRING_INDEXED.items():
+        for path in paths:
+            top, _, sub = path.partition(".")
+            rows[(attr_name(_SCHEMAS[type_name], top), sub)] = f"{type_name}:{path}"
+    return rows
+
+
+# (values.attr, values.sub) of every indexed attribute -> its name in `trigrams.field`.
+INDEXED: dict[tuple[str, str], str] = _indexed_rows()
+
+
+def fold(text: str) -> str:
+    """`text` lower-cased character by character: unlike `str.lower` on the whole text (final
+    sigma), a substring of `text` folds to a substring of its fold."""
+    return "".join(character.lower() for character in text)
+
+
+def value_terms(key: str) -> set[str]:
+    """The trigrams a stored comparison form is indexed by (MySQL/MariaDB)."""
+    return trigrams(fold(key))
+
+
+def pattern_terms(literal: str) -> list[str]:
+    """Up to `MAX_TERMS` trigrams every value holding `literal` holds, spread over it (first,
+    last, evenly between): neighbours overlap, distant ones narrow more. Empty when too short."""
+    folded = fold(literal)
+    grams = sorted(pattern_trigrams(folded) or (), key=folded.lower().index)
+    if len(grams) <= MAX_TERMS:
+        return grams
+    step = (len(grams) - 1) / (MAX_TERMS - 1)
+    return [grams[round(i * step)] for i in range(MAX_TERMS)]
+
+
+def fts_phrase(literal: str) -> str:
+    """An FTS5 query matching `literal` as one phrase (its characters taken literally)."""
+    return '"' + literal.replace('"', '""') + '"'
+
+
+class SubstringIndex:
+    """The database's substring index (`kind`, set once the schema is known) and the SQL that
+    reads it. Bind parameters of a leaf bound as `name`: `<name>_q` (FTS5), `<name>_g<i>`."""
+
+    def __init__(self, tables: SqlTables) -> None:
+        self.tables = tables
+        self.kind: str | None = None
+
+    def bind(self, attr: str, sub: str, literal: str, name: str, params: dict) -> tuple | None:
+        """For `values.key LIKE` on (`attr`, `sub`) with comparison form `literal`, bound as
+        `name`: add the index's parameters to `params` and return its part of the statement
+        shape; None when the index does not answer it."""
+        if self.kind is None or (attr, sub) not in INDEXED:
+            return None
+        if self.kind == PG_TRGM:
+            return (PG_TRGM,) if _PG_WORD.search(literal) else None
+        if self.kind == FTS5:
+            if len(literal) < MIN_PATTERN:
+                return None
+            params[f"{name}_q"] = fts_phrase(literal)
+            return (FTS5,)
+        terms = pattern_terms(literal)
+        if not terms:
+            return None
+        params.update({f"{name}_g{i}": term for i, term in enumerate(terms)})
+        return (TRIGRAMS, len(terms))
+
+    def restriction(self, row, attr: str, sub: str, name: str, shape: tuple) -> ColumnElement | None:
+        """What to add to the LIKE on `values` row `row` so that the index drives; None where
+        the LIKE is the index's own operator (PostgreSQL)."""
+        if shape[0] == PG_TRGM:
+            return None
+        return row.c.resource_id.in_(self.candidates(attr, sub, name, shape))
+
+    def candidates(self, attr: str, sub: str, name: str, shape: tuple) -> Select:
+        """The ids (possibly repeated) of the tenant's resources the index narrows the leaf to;
+        on PostgreSQL the matches themselves (GIN with recheck)."""
+        tenant = bindparam("tenant")
+        if shape[0] == PG_TRGM:
+            v = self.tables.values.alias()
+            return select(v.c.resource_id).where(v.c.tenant == tenant, v.c.attr == attr, v.c.sub == sub,
+                                                 v.c.key.like(bindparam(name), escape="/"))
+        if shape[0] == FTS5:
+            s = self.tables.substrings.alias()
+            fts = table(self.tables.substrings.name + FTS_SUFFIX, column("rowid"), column("key"))
+            matching = select(fts.c.rowid).where(fts.c.key.op("MATCH")(bindparam(f"{name}_q")))
+            return select(s.c.resource_id).where(s.c.id.in_(matching), s.c.tenant == tenant,
+                                                 s.c.attr == attr, s.c.sub == sub)
+        return self._postings(INDEXED[(attr, sub)], name, shape[1])
+
+    def _postings(self, field: str, name: str, count: int) -> Select:
+        """Resources of the tenant whose `field` holds each of the `count` trigrams: one
+        posting list joined to the others on the primary key."""
+        t = self.tables.trigrams
+        first = t.alias()
+        statement = select(first.c.resource_id).select_from(first)
+        for i in range(1, count):
+            other = t.alias()
+            statement = statement.join(other, (other.c.tenant == first.c.tenant) & (other.c.field == field)
+                                       & (other.c.trigram == bindparam(f"{name}_g{i}"))
+                                       & (other.c.resource_id == first.c.resource_id))
+        return statement.where(first.c.tenant == bindparam("tenant"), first.c.field == field,
+                               first.c.trigram == bindparam(f"{name}_g0"))
