@@ -16,6 +16,11 @@ Three kinds of index, all read from the catalog so custom schemas get them too:
   indexes are trusted only while its ready marker (`keys.prefix_ready`) holds `PREFIX_SIGNATURE`:
   set by the first create into an empty type, or by `RedisStorage.rebuild_indexes` for data
   written before them.
+- trigram (`s:` sets): the paths of `SUBSTRING_INDEXED`; one set per (path, lower-cased
+  trigram) of ids, so `co` / `sw` / `ew` with 3 characters or more intersect a few sets
+  (`SINTER`, O(smallest set x trigrams)) and check the candidates. Trusted, like the prefix
+  indexes, only while `keys.trigram_ready` holds `TRIGRAM_SIGNATURE`. A resource's trigrams are
+  stored with it (`xt`, packed compactly: they are many) rather than as one entry each.
 
 A resource's entries are computed here, in Python, and stored with the resource; the Lua
 scripts remove exactly the stored entries and add the new ones in one step, so an index can never
@@ -30,6 +35,7 @@ from dataclasses import dataclass
 from scimflask.filter.ast import AttrPath
 from scimflask.model import Resource, format_datetime
 from scimflask.schema.catalog import COMPLEX, GLOBAL, SERVER, Catalog, ResourceType
+from scimflask.storage.substring import SUBSTRING_INDEXED, pattern_trigrams, value_trigrams
 
 from . import keys
 
@@ -41,6 +47,13 @@ ORDERED_PATHS = ("meta.created", "meta.lastModified", "userName", "displayName")
 # `sw` (and `eq`) answered by a lexicographic range; userName / displayName use their ordered index.
 PREFIX_PATHS = ("externalId", "name.familyName", "name.givenName", "emails.value")
 PREFIX_SIGNATURE = "1:" + ",".join(PREFIX_PATHS)  # what a complete prefix index is marked with
+# What complete trigram indexes are marked with: a change of the indexed paths (of any type)
+# makes every marker stale, so queries scan until `rebuild_indexes` has run.
+TRIGRAM_SIGNATURE = "1:" + ";".join(f"{name}={','.join(paths)}" for name, paths in sorted(SUBSTRING_INDEXED.items()))
+MAX_PATTERN_TRIGRAMS = 32  # trigram sets one pattern intersects at most (any subset is a superset)
+# Python lower-cases a capital sigma by its context (final or not): a caseExact match can hold
+# the pattern with the other sigma once both are lower-cased, so such trigrams are not required.
+_SIGMAS = frozenset("σς")
 
 SEPARATOR = b"\x00\x00"  # ends an ascending entry's value
 DESC_SEPARATOR = b"\xff\xff"  # ends a descending entry's (inverted) value
@@ -150,6 +163,10 @@ class TypeIndexes:
         self.prefix: dict[AttrPath, IndexedPath] = {
             p.path: p for p in (_resolve(catalog, resource_type, name) for name in PREFIX_PATHS) if p
         }
+        self.substring: dict[AttrPath, IndexedPath] = {
+            p.path: p for p in (_resolve(catalog, resource_type, name)
+                                for name in SUBSTRING_INDEXED.get(resource_type.name, ())) if p
+        }
 
     # -- key names ----------------------------------------------------------------------
     def unique_key(self, indexed: IndexedPath) -> str:
@@ -164,10 +181,19 @@ class TypeIndexes:
     def prefix_key(self, indexed: IndexedPath) -> str:
         return keys.prefix(self.resource_type, indexed.name)
 
+    def trigram_prefix(self, indexed: IndexedPath) -> str:
+        """What the trigram set keys of `indexed` start with (the trigram follows)."""
+        return keys.trigram(self.resource_type, indexed.name)
+
     @property
     def ready_key(self) -> str:
         """The marker saying this type's prefix indexes cover every resource of the tenant."""
         return keys.prefix_ready(self.resource_type)
+
+    @property
+    def trigram_ready_key(self) -> str:
+        """The marker saying this type's trigram indexes cover every resource of the tenant."""
+        return keys.trigram_ready(self.resource_type)
 
     @property
     def default_order(self) -> IndexedPath:
@@ -195,6 +221,16 @@ class TypeIndexes:
             ordered += [[key, sort_entry(value, resource.id)] for value in sorted(folded)]
         return {"u": unique, "s": sets, "z": ordered}
 
+    def data_trigrams(self, resource: Resource) -> list[tuple[str, list[str]]]:
+        """(trigram key prefix, sorted trigrams) per indexed path that has any: the `s:` sets
+        the resource belongs to. Derived from `data` only, like `data_entries`."""
+        found = []
+        for indexed in self.substring.values():
+            grams = value_trigrams(v for v in indexed.values(resource.data) if isinstance(v, str))
+            if grams:
+                found.append((self.trigram_prefix(indexed), sorted(grams)))
+        return found
+
     def meta_entries(self, resource: Resource, sub_attribute: str) -> dict:
         """The entry of `meta.created` or `meta.lastModified` (kept apart: they change apart)."""
         indexed = self.ordered[AttrPath(self.core_schema, "meta", sub_attribute)]
@@ -213,6 +249,20 @@ class TypeIndexes:
         values = [indexed.key(v) for v in indexed.values(resource.data)]
         present = [v for v in values if v is not None]
         return present[0] if present else None
+
+
+def search_trigrams(indexed: IndexedPath, pattern: str) -> list[str] | None:
+    """The trigrams whose sets hold every resource with a value that contains `pattern` by
+    the attribute's case rule, at most `MAX_PATTERN_TRIGRAMS` spread over the sorted set; None
+    when none is usable (a pattern under three characters)."""
+    grams = pattern_trigrams(pattern) or set()
+    if indexed.case_exact:
+        grams = {gram for gram in grams if _SIGMAS.isdisjoint(gram)}
+    if not grams:
+        return None
+    ordered = sorted(grams)
+    step = -(-len(ordered) // MAX_PATTERN_TRIGRAMS)
+    return ordered[::step]
 
 
 def _resolve(catalog: Catalog, resource_type: ResourceType, name: str) -> IndexedPath | None:

@@ -8,6 +8,7 @@ Layout below the tenant base (`T` is a resource type name, `<id>` a resource id)
 
 - `r:T:<id>`         hash: `v` version, `c` / `m` created / lastModified (µs since the epoch),
                      `d` data (JSON), `x` / `xm` / `xc` the index entries the resource occupies,
+                     `xt` its trigrams (see `indexes.TypeIndexes.data_trigrams`),
                      `ms` (groups) the member counter that keeps insertion order
 - `u:T:<attr>`       hash: folded unique value -> id (uniqueness and `attr eq` lookups)
 - `i:T:<path>:<v>`   set: ids whose attribute `path` holds the folded value `v`
@@ -15,6 +16,9 @@ Layout below the tenant base (`T` is a resource type name, `<id>` a resource id)
                      `O:T:<sort>` the same order descending (see `indexes.sort_entry`)
 - `l:T:<path>`       sorted set like `o:`, one entry per value (`indexes.PREFIX_PATHS`);
                      `l:T` string: the prefix indexes' ready marker (see `indexes`)
+- `s:T:<path>:<g>`   set: ids whose attribute `path` holds a value with the (lower-cased)
+                     trigram `g` (`scimflask.storage.substring.SUBSTRING_INDEXED`);
+                     `s:T` string: the trigram indexes' ready marker (see `indexes`)
 - `gm:<group id>`    hash: member id -> packed `[sequence, type, display]` (group -> members)
 - `mg:<member id>`   set: ids of the groups the member belongs to (member -> groups)
 - `lg:i`             sorted set (all scores 0): provisioning log entry ids, so by time
@@ -45,7 +49,8 @@ from urllib.parse import quote
 
 DEFAULT_PREFIX = "scim:"
 # The first part of every key below a tenant base (what `delete_tenant` may remove).
-TENANT_KINDS = ("r:", "u:", "i:", "o:", "O:", "l:", "gm:", "mg:", "lg:")
+# None may start like a `{tokens}` key (`t:`, `h`, `z`) or the `{tenants}` one (`records`).
+TENANT_KINDS = ("r:", "u:", "i:", "o:", "O:", "l:", "s:", "gm:", "mg:", "lg:")
 LOG_IDS, LOG_TIMES, LOG_ENTRIES = "lg:i", "lg:t", "lg:e"
 LOG_FAILURES, LOG_RESOURCES, LOG_HOURS, LOG_HOUR = "lg:f", "lg:r", "lg:hs", "lg:h:"
 _GLOB_SPECIAL = "\\*?[]^"
@@ -86,6 +91,15 @@ def prefix(resource_type: str, path: str) -> str:
 
 def prefix_ready(resource_type: str) -> str:
     return f"l:{resource_type}"
+
+
+def trigram(resource_type: str, path: str, gram: str = "") -> str:
+    """The trigram set of `gram`; with no `gram`, the prefix every trigram set of `path` shares."""
+    return f"s:{resource_type}:{path}:{gram}"
+
+
+def trigram_ready(resource_type: str) -> str:
+    return f"s:{resource_type}"
 
 
 def group_members(group_id: str) -> str:

@@ -13,24 +13,37 @@ the index lookups, loads the records and the memberships asked for):
    `externalId`, `emails.value`, Group `members.value` (the member -> groups set) and User
    `groups.value` (the group -> members hash), also inside `emails[...]`; `eq` and `sw` on
    userName / displayName (their ordered index) and on the prefix-indexed attributes
-   (`indexes.PREFIX_PATHS`: a lexicographic range); combined with `and` (the smallest side) and
-   `or` (the union of both).
+   (`indexes.PREFIX_PATHS`: a lexicographic range); `co`, `ew` (and `sw` where no range
+   answers it) with 3 characters or more on the trigram-indexed attributes (`SUBSTRING_INDEXED`,
+   also inside `emails[...]`): the `SINTER` of at most `MAX_PATTERN_TRIGRAMS` trigram sets,
+   sized first by one `SCARD` each (the candidates are at most the smallest set), costing
+   O(smallest set x trigrams); combined with `and` (the smallest side) and `or` (the union of
+   both). A leaf whose prefix or trigram index is not ready (data written before it) counts
+   as unbounded: an `and` takes its other side, anything else scans.
    - Exact plans (`is_exact`: a plain `eq` / `sw` on a string attribute with the index's case
      rule, or an `or` of them) in created / lastModified order, up to `EXACT_LIMIT` matches:
      ordered and cut inside Redis; only the page is loaded and `total` is the match count.
    - Otherwise, up to `CANDIDATE_LIMIT` candidates: every candidate is loaded once, evaluated
      (unless exact) and sorted in Python; memberships come along when the filter reads them or
      when every candidate fits on the first page (else one more round trip for the page's).
-3. Anything else (`co`, `gt`, `pr`, `not`, `ne`, an `or` with an unindexed side, more
-   candidates than the limits, a prefix index not yet built for old data): the ordered index of
-   the requested sort (meta.created for other sorts) is walked in `BATCH`-sized `ZRANGEBYLEX`
-   steps, each batch loaded with one pipelined round trip and evaluated. O(n) work in
+3. Anything else (`co` / `ew` under 3 characters or on other attributes, `gt`, `pr`, `not`,
+   `ne`, an `or` with an unindexed side, more candidates than the limits, an index not yet
+   built for old data): the ordered index of the requested sort (meta.created for other
+   sorts) is walked in `BATCH`-sized `ZRANGEBYLEX` steps, each batch loaded with one
+   pipelined round trip and evaluated. O(n) work in
    O(n / BATCH) round trips, never the whole key space in one reply. Sorting on an attribute
    without an ordered index keeps the sort key and id of every match in memory (O(matches))
    and loads only the page.
 
 `totalResults` of strategy 3 counts every match, so it costs the evaluation above even
 when `count` is 0.
+
+With `Query.max_scan` set, a filter is refused (`ScanTooLarge`) before any candidate is read
+when its plan's candidate bound exceeds `max_scan` (read.lua answers the bound and the type's
+`ZCARD` in the same round trip), or when it has no usable plan; in both cases only if the
+type has more than `max_scan` resources in the tenant (one `ZCARD` when no plan ran). A plan
+bounded by `max_scan` but past `CANDIDATE_LIMIT` is still answered by the scan; listings
+without a filter and exact plans answered inside Redis are never refused.
 """
 
 from __future__ import annotations
@@ -39,26 +52,28 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from scimflask.filter.ast import EQ, SW, And, AttrPath, Compare, Filter, Or, ValuePath
+from scimflask.filter.ast import CO, EQ, EW, SW, And, AttrPath, Compare, Filter, Or, ValuePath
 from scimflask.filter.evaluate import matches, parse_datetime
 from scimflask.filter.path import definition_of
 from scimflask.filter.sort import sort_key
 from scimflask.model import Keyset, Page, Query, RequestContext, Resource, format_datetime
 from scimflask.schema.catalog import BINARY, DATETIME, REFERENCE, STRING, Catalog, ResourceType
-from scimflask.storage import StaleKeyset
+from scimflask.storage import ScanTooLarge, StaleKeyset
 
 from . import keys
 from .indexes import (
     PREFIX_SIGNATURE,
+    TRIGRAM_SIGNATURE,
     IndexedPath,
     TypeIndexes,
     fold,
     parse_entry,
     prefix_range,
+    search_trigrams,
     sort_entry,
     value_range,
 )
-from .reader import GROUPS, MEMBERS, Reader, to_micros
+from .reader import GROUPS, MEMBERS, Many, Reader, to_micros
 from .scripts import pack
 
 BATCH = 200
@@ -72,13 +87,15 @@ class Leaf:
     """One index lookup giving a superset of a filter node's matches (read.lua resolves it)."""
 
     kind: str  # "ids" (a known id), "unique" (HGET), "set" (SMEMBERS), "hash" (HKEYS),
-    #            "range" (ZRANGEBYLEX of an ordered or prefix index between `low` and `high`)
+    #            "range" (ZRANGEBYLEX of an ordered or prefix index between `low` and `high`),
+    #            "grams" (SINTER of the trigram sets `key` + each of `grams`)
     key: str = ""
     member: str = ""  # the unique hash field, or the id of "ids"
     low: bytes = b""
     high: bytes = b""
     exact: bool = False  # the lookup gives exactly the node's matches (no evaluation needed)
     prefix: bool = False  # reads a prefix index (trusted only when the type's marker is ready)
+    grams: tuple[str, ...] = ()
 
 
 @dataclass
@@ -99,21 +116,14 @@ def plan(node: Filter, indexes: TypeIndexes, catalog: Catalog, rt: ResourceType)
         return Combine("or", sides) if all(sides) else None
     if isinstance(node, ValuePath):
         return plan(node.filter, indexes, catalog, rt)
-    if not (isinstance(node, Compare) and node.op in (EQ, SW) and isinstance(node.value, str)):
+    if not (isinstance(node, Compare) and node.op in (EQ, SW, CO, EW) and isinstance(node.value, str)):
         return None  # Not, Present and other operators need the evaluator
     path, value = node.path, node.value
     exact = _string(catalog, rt, path)
     if node.op == SW:
-        ordered = indexes.ordered.get(path)
-        if ordered is not None and ordered.path.attribute != "meta":
-            low, high = prefix_range(_folded(ordered, value))
-            return Leaf("range", indexes.ordered_key(ordered), low=low, high=high,
-                        exact=exact and not _multi_valued(catalog, rt, path))
-        indexed = indexes.prefix.get(path)
-        if indexed is None:
-            return None
-        low, high = prefix_range(_folded(indexed, value))
-        return Leaf("range", indexes.prefix_key(indexed), low=low, high=high, exact=exact, prefix=True)
+        return _starts_with(indexes, catalog, rt, path, value, exact) or _trigram_leaf(indexes, path, value)
+    if node.op != EQ:
+        return _trigram_leaf(indexes, path, value)
     if path == AttrPath(rt.schema, "id"):
         return Leaf("ids", member=value, exact=exact and _case_exact(catalog, rt, path))
     unique = indexes.unique_by_path.get(path)
@@ -137,6 +147,32 @@ def plan(node: Filter, indexes: TypeIndexes, catalog: Catalog, rt: ResourceType)
     if path == AttrPath(rt.schema, GROUPS, "value") and catalog.has_groups(rt):
         return Leaf("hash", keys.group_members(value), exact=exact and _case_exact(catalog, rt, path))
     return None
+
+
+def _starts_with(indexes: TypeIndexes, catalog: Catalog, rt: ResourceType, path: AttrPath, value: str,
+                 exact: bool) -> Leaf | None:
+    """`sw` as one lexicographic range of the ordered or the prefix index, if `path` has one."""
+    ordered = indexes.ordered.get(path)
+    if ordered is not None and ordered.path.attribute != "meta":
+        low, high = prefix_range(_folded(ordered, value))
+        return Leaf("range", indexes.ordered_key(ordered), low=low, high=high,
+                    exact=exact and not _multi_valued(catalog, rt, path))
+    indexed = indexes.prefix.get(path)
+    if indexed is None:
+        return None
+    low, high = prefix_range(_folded(indexed, value))
+    return Leaf("range", indexes.prefix_key(indexed), low=low, high=high, exact=exact, prefix=True)
+
+
+def _trigram_leaf(indexes: TypeIndexes, path: AttrPath, value: str) -> Leaf | None:
+    """`co` / `sw` / `ew` as the intersection of the pattern's trigram sets: a superset of the
+    matches (never exact: the position, the case rule and multi-valued attributes need the
+    evaluator), or None for a path without trigrams or a pattern under three characters."""
+    indexed = indexes.substring.get(path)
+    grams = None if indexed is None else search_trigrams(indexed, value)
+    if grams is None:
+        return None
+    return Leaf("grams", indexes.trigram_prefix(indexed), grams=tuple(grams))
 
 
 def _string(catalog: Catalog, rt: ResourceType, path: AttrPath) -> bool:
@@ -187,7 +223,9 @@ def postfix(node: Leaf | Combine) -> list:
     if isinstance(node, Leaf):
         kind = node.kind
         if kind == "range":
-            return [kind, node.key, node.low, node.high]
+            return ["lrange" if node.prefix else kind, node.key, node.low, node.high]
+        if kind == "grams":
+            return [kind, node.key, pack(node.grams), ""]
         return [kind, node.key, node.member, ""]
     out = postfix(node.parts[0])
     for part in node.parts[1:]:
@@ -219,10 +257,13 @@ class QueryRunner:
         if query.filter is None and self.ordered is not None:
             return self._index_page()
         found = plan(query.filter, self.indexes, self.catalog, self.rt) if query.filter is not None else None
+        refused = None
         if found is not None:
             page = self._indexed(found)
-            if page is not None:
+            if isinstance(page, Page):
                 return page
+            refused = page
+        self._check_scan(refused)
         if self.ordered is not None:
             return self._ordered_scan()
         walked = self._walk(self.indexes.default_order, False)
@@ -241,41 +282,45 @@ class QueryRunner:
         return self._finish(loaded.resources, loaded.total, loaded.more, loaded.attached)
 
     # strategy 2 ------------------------------------------------------------------------
-    def _indexed(self, found: Leaf | Combine) -> Page | None:
-        """One read.lua call resolves the plan and loads what is needed; None: too many
-        candidates (or a prefix index not ready yet), scan instead.
+    def _indexed(self, found: Leaf | Combine) -> Page | Many:
+        """One read.lua call resolves the plan and loads what is needed; `Many`: too many
+        candidates (or an index of the plan not ready yet), scan instead.
 
         Exact plans in created / lastModified order are sorted and cut inside Redis, so only
-        the page is loaded and `total` is the number of matches. Otherwise every candidate is
-        loaded once, evaluated here (unless exact) and sorted by the reference key; members and
-        groups come along when the filter reads them or when all candidates fit on the page."""
+        the page is loaded and `total` is the number of matches (no candidate is evaluated, so
+        `max_scan` does not apply below `EXACT_LIMIT`). Otherwise at most `CANDIDATE_LIMIT`
+        (and `max_scan`) candidates are loaded once, evaluated here (unless exact) and sorted
+        by the reference key; members and groups come along when the filter reads them or when
+        all candidates fit on the page."""
         query = self.query
-        count = max(query.count, 0)
-        start = max(query.start_index, 1) - 1
-        exact = is_exact(found)
-        ready = (self.indexes.ready_key, PREFIX_SIGNATURE) if any(
-            leaf.prefix for leaf in _leaves(found)) else ("", "")
         packed = pack(postfix(found))
         order = self._redis_order()
         after = self._millis_after() if query.after is not None else None
-        if exact and order is not None and (query.after is None or after is not None):
+        if is_exact(found) and order is not None and (query.after is None or after is not None):
             loaded = self.reader.read(
                 self.rt, plan=packed, limit=EXACT_LIMIT, mode="page", order=order, descending=self.descending,
-                start=start, count=count, with_members=query.with_members, with_groups=query.with_groups,
-                attach_up_to=count, ready=ready, after=after)
-            if loaded is not None:
+                start=max(query.start_index, 1) - 1, count=max(query.count, 0), with_members=query.with_members,
+                with_groups=query.with_groups, attach_up_to=max(query.count, 0), gates=self._gates(),
+                after=after, count_key=self._count_key())
+            if not isinstance(loaded, Many):
                 return self._finish(loaded.resources, loaded.total, loaded.more, loaded.attached)
-            if EXACT_LIMIT >= CANDIDATE_LIMIT:
-                return None  # more matches than either limit, or the prefix index is not ready
+            if loaded.bound is None or loaded.bound > self._candidate_limit():
+                return loaded  # the candidate path below would refuse the plan too
+        return self._candidates(packed, is_exact(found))
+
+    def _candidates(self, packed: bytes, exact: bool) -> Page | Many:
+        """Load every candidate of the plan (one read.lua call), evaluate and page them."""
+        query = self.query
         evaluating = self.eval_members or self.eval_groups
-        first_page = start == 0 and query.after is None
+        first_page = max(query.start_index, 1) == 1 and query.after is None
         loaded = self.reader.read(
-            self.rt, plan=packed, limit=CANDIDATE_LIMIT, mode="load",
+            self.rt, plan=packed, limit=self._candidate_limit(), mode="load",
             with_members=self.eval_members or (query.with_members and not evaluating),
             with_groups=self.eval_groups or (query.with_groups and not evaluating),
-            attach_up_to=CANDIDATE_LIMIT if evaluating else (count if first_page else 0), ready=ready)
-        if loaded is None:
-            return None
+            attach_up_to=CANDIDATE_LIMIT if evaluating else (max(query.count, 0) if first_page else 0),
+            gates=self._gates(), count_key=self._count_key())
+        if isinstance(loaded, Many):
+            return loaded
         attached = loaded.attached
         if evaluating and not attached:  # cannot happen: the limit covers every record
             self.reader.attach(self.rt, loaded.resources, with_members=self.eval_members,
@@ -291,6 +336,36 @@ class QueryRunner:
         members = self.eval_members or (query.with_members and not evaluating)
         groups = self.eval_groups or (query.with_groups and not evaluating)
         return self._page_from_rows(rows, by_id, members and attached, groups and attached)
+
+    def _gates(self) -> tuple[str, str, str, str]:
+        """The ready markers and signatures read.lua checks before trusting the prefix or the
+        trigram indexes (one GET each, only when the plan reads such an index)."""
+        return (self.indexes.ready_key, PREFIX_SIGNATURE, self.indexes.trigram_ready_key, TRIGRAM_SIGNATURE)
+
+    def _candidate_limit(self) -> int:
+        bound = self.query.max_scan
+        return CANDIDATE_LIMIT if bound is None else min(CANDIDATE_LIMIT, max(bound, 0))
+
+    def _count_key(self) -> str:
+        """The index whose size read.lua reports with a refused plan, for `_check_scan`."""
+        if self.query.max_scan is None:
+            return ""
+        return self.indexes.ordered_key(self.indexes.default_order)
+
+    def _check_scan(self, refused: Many | None) -> None:
+        """Raise `ScanTooLarge` before a filtered scan of more than `max_scan` resources that
+        no index narrowed to at most `max_scan` candidates (a tenant of at most `max_scan`
+        resources of the type is scanned). Costs one ZCARD unless read.lua reported the size."""
+        limit = self.query.max_scan
+        if limit is None or self.query.filter is None:
+            return
+        if refused is not None and refused.bound is not None and refused.bound <= limit:
+            return  # narrowed enough, only past CANDIDATE_LIMIT: the scan is how it is answered
+        size = refused.resources if refused is not None else None
+        if size is None:
+            size = self.reader.client.zcard(self.reader.key(self.indexes.ordered_key(self.indexes.default_order)))
+        if size > limit:
+            raise ScanTooLarge(self.rt.name, limit)
 
     def _millis_after(self) -> tuple[int, str] | None:
         """A timestamp keyset as (milliseconds since the epoch, id) for read.lua; None for a

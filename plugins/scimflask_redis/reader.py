@@ -44,6 +44,16 @@ class Loaded:
     more: bool
 
 
+@dataclass
+class Many:
+    """`Reader.read` refused a plan before reading its ids: `bound` (an upper bound of its
+    candidates) exceeds the limit, or is None when an index of the plan is not ready yet;
+    `resources` is the type's size in the tenant (None when not asked for)."""
+
+    bound: int | None
+    resources: int | None
+
+
 class Reader:
     """Loads resources of one tenant; `base` is the tenant's key prefix."""
 
@@ -59,20 +69,23 @@ class Reader:
     def read(self, rt: ResourceType, *, plan: bytes = b"", limit: int = 0, mode: str = "load",
              order: str = "", descending: bool = False, start: int = 0, count: int = 0,
              with_members: bool = False, with_groups: bool = False, attach_up_to: int = 0,
-             ready: tuple[str, str] = ("", ""), boundary: bytes = b"",
-             after: tuple[int, str] | None = None) -> Loaded | None:
-        """One call of lua/read.lua (its header says what each argument means); None when the
-        plan has more candidates than `limit` or its prefix index is not ready."""
+             gates: tuple[str, str, str, str] = ("", "", "", ""), boundary: bytes = b"",
+             after: tuple[int, str] | None = None, count_key: str = "") -> Loaded | Many:
+        """One call of lua/read.lua (its header says what each argument means). `gates`: the
+        prefix and the trigram indexes' ready markers and signatures; `count_key`: the index
+        whose size a `Many` reports. `Many` when the plan's bound exceeds `limit`."""
         with_members = with_members and self.catalog.has_members(rt)
         with_groups = with_groups and self.catalog.has_groups(rt)
         reply = self._script(keys=[self.base + keys.resource_prefix(rt.name)], args=[
             self.base, self._layout, keys.resource_prefix(rt.name), self._prefixes, plan, limit, mode,
             order, "1" if descending else "0", start, count, "1" if with_members else "0",
-            "1" if with_groups else "0", attach_up_to, ready[0], ready[1],
+            "1" if with_groups else "0", attach_up_to, gates[0], gates[1],
             boundary if after is None else str(after[0]), "" if after is None else after[1],
+            gates[2], gates[3], count_key,
         ])
         if reply[0] != b"ok":
-            return None
+            bound, resources = int(reply[1]), int(reply[2])
+            return Many(None if bound < 0 else bound, None if resources < 0 else resources)
         _, total, attached, rows, raw_names, more = reply
         attached = attached == b"1"
         names: dict[str, str | None] = {}

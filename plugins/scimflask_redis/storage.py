@@ -37,17 +37,18 @@ from scimflask.storage.capabilities import (
 
 from . import keys, log
 from .connect import OURS, STORAGE_TIMEOUT, durability, make_client, split_ours
-from .indexes import PREFIX_SIGNATURE, TypeIndexes, parse_entry
+from .indexes import PREFIX_SIGNATURE, TRIGRAM_SIGNATURE, TypeIndexes, parse_entry
 from .query import QueryRunner
 from .reader import (
     EPOCH,
+    Many,
     Reader,
     from_micros,
     member_type_prefixes,
     to_micros,
 )
 from .replicas import AcknowledgedWriter, Writer
-from .scripts import Scripts, pack, pack_entries
+from .scripts import Scripts, pack, pack_entries, pack_trigrams
 
 try:  # redis-py is an optional dependency: without it the backend refuses to start
     import redis.exceptions as _redis_errors
@@ -76,6 +77,7 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
     schemes = ("redis", "rediss", "unix", "redis+unix", "redis+sentinel", "redis+cluster")
     base_exceptions = _UNAVAILABLE
     supports_keyset = True
+    indexed_filters = True  # eq, sw and co / ew of 3+ characters come from indexes (see `query`)
 
     def __init__(self, catalog: Catalog, client, *, prefix: str = keys.DEFAULT_PREFIX,
                  owns_client: bool = True, wait_replicas: int = 0, wait_timeout_ms: int = 0) -> None:
@@ -154,8 +156,10 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
             entries=pack_entries(indexes.data_entries(stored)),
             modified_entries=pack_entries(indexes.meta_entries(stored, "lastModified")),
             created_entries=pack_entries(indexes.meta_entries(stored, "created")),
+            trigrams=pack_trigrams(indexes.data_trigrams(stored)),
             members=members, check_members=check_members,
-            ready=(indexes.ready_key, PREFIX_SIGNATURE, indexes.ordered_key(indexes.default_order)),
+            ready=(indexes.ready_key, PREFIX_SIGNATURE, indexes.ordered_key(indexes.default_order),
+                   indexes.trigram_ready_key, TRIGRAM_SIGNATURE),
         )
         if self.catalog.has_members(rt):
             stored.members = members
@@ -169,7 +173,7 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         rt = self._type(resource_type)
         loaded = self._reader(ctx).read(rt, plan=pack(["ids", "", id, ""]), limit=1, mode="load",
                                         with_members=with_members, with_groups=with_groups, attach_up_to=1)
-        if loaded is None or not loaded.resources:
+        if isinstance(loaded, Many) or not loaded.resources:
             raise ResourceNotFound(rt.name, id)
         return loaded.resources[0]
 
@@ -190,6 +194,7 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
                 modified_entries=pack_entries(indexes.meta_entries(probe, "lastModified")),
                 data=text,
                 entries=None if data is None else pack_entries(indexes.data_entries(probe)),
+                trigrams=None if data is None else pack_trigrams(indexes.data_trigrams(probe)),
                 replace_members=replacing,
                 members=self._unique_members(change.replace_members if replacing else change.add_members),
                 remove=list(dict.fromkeys(change.remove_members)), check_members=check_members,
@@ -208,30 +213,47 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         return QueryRunner(self._reader(ctx), self._indexes[rt.name], rt, self.catalog, ctx, query).run()
 
     def rebuild_indexes(self, tenant: str) -> int:
-        """The upgrade step for data written before an index existed (the prefix indexes):
-        re-derive every resource's data entries, then mark the type's prefix indexes ready so
-        queries use them (until then they scan, so results are right either way). Safe while
-        the tenant is in use: each resource is rewritten by a compare-and-set on its version.
-        Returns the number of resources rewritten."""
+        """The upgrade step for data written before an index existed (the prefix and trigram
+        indexes): re-derive every resource's data entries and trigrams, then mark the type's
+        indexes ready so queries use them (until then they scan, so results are right either
+        way). Safe while the tenant is in use: each resource is rewritten by a compare-and-set on
+        its version, and read again when it changed meanwhile. O(n): one pipelined read per
+        `SCAN_BATCH` resources and one script per resource. Returns the number rewritten."""
         ctx = RequestContext(tenant=tenant)
-        reader, head, done = self._reader(ctx), self._head(ctx), 0
+        reader, done = self._reader(ctx), 0
         for rt in self.catalog.resource_types:
             indexes = self._indexes[rt.name]
             key, low = reader.key(indexes.ordered_key(indexes.default_order)), b"-"
             while True:
                 entries = self.client.zrangebylex(key, low, b"+", 0, SCAN_BATCH)
                 ids = [parse_entry(entry)[1] for entry in entries]
-                for resource in reader.records(rt, ids):
-                    if resource is not None:
-                        done += self._scripts.reindex(
-                            self._key(ctx, rt, resource.id), head, id=resource.id, version=resource.version,
-                            entries=pack_entries(indexes.data_entries(resource)))
+                done += sum(self._reindex(ctx, rt, resource) for resource in reader.records(rt, ids))
                 if len(entries) < SCAN_BATCH:
                     break
                 low = b"(" + entries[-1]
-            ready = reader.key(indexes.ready_key)
-            self._writes.commands(ready, lambda pipe, ready=ready: pipe.set(ready, PREFIX_SIGNATURE))
+            markers = [(reader.key(indexes.ready_key), PREFIX_SIGNATURE),
+                       (reader.key(indexes.trigram_ready_key), TRIGRAM_SIGNATURE)]
+
+            def mark(pipe, markers=markers):
+                for marker, signature in markers:
+                    pipe.set(marker, signature)
+
+            self._writes.commands(markers[0][0], mark)
         return done
+
+    def _reindex(self, ctx: RequestContext, rt: ResourceType, resource: Resource | None) -> bool:
+        """Rewrite one resource's data entries and trigrams, reading it again as long as it
+        changes in between (even a change that kept its data bumps the version); False when
+        it is gone."""
+        indexes, reader = self._indexes[rt.name], self._reader(ctx)
+        while resource is not None:
+            if self._scripts.reindex(
+                    self._key(ctx, rt, resource.id), self._head(ctx), id=resource.id, version=resource.version,
+                    entries=pack_entries(indexes.data_entries(resource)),
+                    trigrams=pack_trigrams(indexes.data_trigrams(resource))):
+                return True
+            resource = reader.records(rt, [resource.id])[0]
+        return False
 
     def count_members(self, ctx: RequestContext, group_id: str, *, up_to: int | None = None) -> int:
         """HLEN of the group's member hash: O(1) whatever the group's size."""

@@ -49,6 +49,34 @@ local function apply_entries(packed, id, adding)
   end
 end
 
+-- A resource's trigrams (`xt`): pairs of trigram key prefix and packed trigrams; each trigram
+-- names the set prefix .. trigram that holds the ids of the resources whose values contain it.
+local function trigram_keys(packed)
+  local found, e = {}, unpack_list(packed or '')
+  for i = 1, #e, 2 do
+    local prefix = base .. e[i]
+    for _, gram in ipairs(unpack_list(e[i + 1])) do found[prefix .. gram] = true end
+  end
+  return found
+end
+
+local function apply_trigrams(packed, id, adding)
+  local command = adding and 'SADD' or 'SREM'
+  for key in pairs(trigram_keys(packed)) do redis.call(command, key, id) end
+end
+
+-- Only the sets that differ are written: an update usually keeps most trigrams, and each
+-- write is replicated.
+local function replace_trigrams(old, new, id)
+  local before, after = trigram_keys(old), trigram_keys(new)
+  for key in pairs(before) do
+    if not after[key] then redis.call('SREM', key, id) end
+  end
+  for key in pairs(after) do
+    if not before[key] then redis.call('SADD', key, id) end
+  end
+end
+
 -- The attribute name of the first unique entry owned by another resource, or nil.
 local function unique_conflict(packed, id)
   local e = unpack_list(packed)

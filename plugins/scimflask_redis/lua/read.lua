@@ -5,8 +5,13 @@
 --   have members (where group names are looked up);
 -- [5] the plan, packed fours in postfix order. Leaves: 'ids' (a = the id), 'unique' (HGET key a),
 --   'set' (SMEMBERS key), 'hash' (HKEYS key), 'range' (ZRANGEBYLEX key a b, ids after the
---   separator); combinators: '&' (the smaller side, by index size) and '|' (the union);
--- [6] candidate limit: a plan whose index sizes exceed it answers {'many'};
+--   separator), 'lrange' (the same on a prefix index), 'grams' (SINTER of the trigram sets
+--   key .. g for each g of the packed a); combinators: '&' (the smaller side, by index size)
+--   and '|' (the union). A leaf's size is an upper bound of its ids: SCARD / HLEN / ZLEXCOUNT,
+--   the smallest SCARD for 'grams'; unbounded for an 'lrange' or 'grams' leaf whose index is
+--   not ready (so '&' takes the other side, and '|' or a lone leaf answers 'many');
+-- [6] candidate limit: a plan whose bound exceeds it answers
+--   {'many', bound (-1 unbounded), ZCARD of [21] (-1 when [21] is '')} before reading any id;
 -- [7] mode: 'load' every candidate's record;
 --   'page': the candidates are exactly the matches: order them by [8] ('c' / 'm', to the
 --   millisecond, as the reference compares the formatted timestamps; ties by id), [9] '1'
@@ -15,7 +20,9 @@
 --   'rank': no plan: the page of the ordered index [8] ([9] '1' for the descending one) from
 --   rank [10], [11] entries, or after the ZRANGEBYLEX bound [17] when it is not '';
 -- [12] '1' attach members, [13] '1' attach groups, [14] attach only if at most this many records;
--- [15] a ready marker key that must hold [16] for the plan to be used ('' none) — else {'many'}.
+-- [15] the prefix indexes' ready marker, that must hold [16] for 'lrange' leaves;
+-- [19] the trigram indexes' ready marker, that must hold [20] for 'grams' leaves;
+-- [21] the type's created index (its size comes with 'many', for the caller's scan bound).
 -- Reply: {'ok', total, attached '1'/'0', {record...}, {group id, group data, ...}, more '1'/'0'},
 --   record = {id, v, c, m, d, member rows {id, row, ...} or nil, group ids or nil}.
 
@@ -23,7 +30,14 @@ local rprefix = base .. ARGV[3]
 local mode = ARGV[7]
 local ASC, DESC = '\0\0', '\255\255'
 
-if ARGV[15] ~= '' and redis.call('GET', base .. ARGV[15]) ~= ARGV[16] then return {'many'} end
+local gates = {lrange = {ARGV[15], ARGV[16]}, grams = {ARGV[19], ARGV[20]}}
+local function ready(kind)
+  local gate = gates[kind]
+  if gate.ok == nil then
+    gate.ok = gate[1] ~= '' and redis.call('GET', base .. gate[1]) == gate[2]
+  end
+  return gate.ok
+end
 
 local function id_of(entry, sep)
   local at = string.find(entry, sep, 1, true)
@@ -63,7 +77,18 @@ if mode ~= 'rank' then
       stack[#stack + 1] = {op = kind, left = left, right = right}
     else
       local leaf = {kind = kind, key = base .. plan[i + 1], a = plan[i + 2], b = plan[i + 3]}
-      if kind == 'ids' then
+      if (kind == 'lrange' or kind == 'grams') and not ready(kind) then
+        leaf.size = math.huge
+      elseif kind == 'grams' then
+        leaf.keys = {}
+        for _, gram in ipairs(unpack_list(leaf.a)) do
+          local set = leaf.key .. gram
+          local n = redis.call('SCARD', set)
+          if leaf.size == nil or n < leaf.size then leaf.size = n end
+          leaf.keys[#leaf.keys + 1] = set
+        end
+        leaf.size = leaf.size or math.huge
+      elseif kind == 'ids' then
         leaf.size = 1
       elseif kind == 'unique' then
         leaf.id = redis.call('HGET', leaf.key, leaf.a)
@@ -101,13 +126,21 @@ if mode ~= 'rank' then
       for _, id in ipairs(redis.call('SMEMBERS', node.key)) do add(id) end
     elseif node.kind == 'hash' then
       for _, id in ipairs(redis.call('HKEYS', node.key)) do add(id) end
+    elseif node.kind == 'grams' then
+      if node.size > 0 then
+        for _, id in ipairs(redis.call('SINTER', (unpack or table.unpack)(node.keys))) do add(id) end
+      end
     else
       for _, entry in ipairs(redis.call('ZRANGEBYLEX', node.key, node.a, node.b)) do add(id_of(entry, ASC)) end
     end
   end
 
   local root = stack[1]
-  if size(root) > tonumber(ARGV[6]) then return {'many'} end
+  local bound = size(root)
+  if bound > tonumber(ARGV[6]) then
+    local count = ARGV[21] ~= '' and redis.call('ZCARD', base .. ARGV[21]) or -1
+    return {'many', bound == math.huge and -1 or bound, count}
+  end
   collect(root)
 end
 

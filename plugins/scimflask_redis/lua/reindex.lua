@@ -1,9 +1,12 @@
--- Replace one resource's data index entries, if it still has the version they were computed
--- from (a resource written meanwhile already has current entries). KEYS[1]: its resource key.
--- ARGV[3] id, [4] the version read, [5] its data entries now. Returns 1 done, 0 skipped.
+-- Replace one resource's data index entries and trigrams, if it still has the version they were
+-- computed from (else the caller reads it again). KEYS[1]: its resource key.
+-- ARGV[3] id, [4] the version read, [5] its data entries now, [6] its trigrams now (an old
+-- resource has none stored yet). Returns 1 done, 0 skipped.
 local key, id = KEYS[1], ARGV[3]
 if redis.call('HGET', key, 'v') ~= ARGV[4] then return 0 end
 apply_entries(redis.call('HGET', key, 'x'), id, false)
 apply_entries(ARGV[5], id, true)
-redis.call('HSET', key, 'x', ARGV[5])
+apply_trigrams(redis.call('HGET', key, 'xt'), id, false)
+apply_trigrams(ARGV[6], id, true)
+redis.call('HSET', key, 'x', ARGV[5], 'xt', ARGV[6])
 return 1

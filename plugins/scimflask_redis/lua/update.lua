@@ -2,7 +2,7 @@
 -- ARGV[3] id, [4] expected version ('' any), [5] lastModified, [6] lastModified entries,
 -- [7] '1' if data is replaced, [8] data JSON, [9] data entries,
 -- [10] '1' if members are replaced, [11] members to add (or the new list), [12] ids to remove,
--- [13] '1' to check members.
+-- [13] '1' to check members, [14] trigrams of the new data (see common.lua).
 local key, id = KEYS[1], ARGV[3]
 local failed = check_version(key, ARGV[4])
 if failed then return failed end
@@ -17,7 +17,8 @@ if #unknown > 1 then return unknown end
 if has_data then
   apply_entries(redis.call('HGET', key, 'x'), id, false)
   apply_entries(ARGV[9], id, true)
-  redis.call('HSET', key, 'd', ARGV[8], 'x', ARGV[9])
+  replace_trigrams(redis.call('HGET', key, 'xt'), ARGV[14], id)
+  redis.call('HSET', key, 'd', ARGV[8], 'x', ARGV[9], 'xt', ARGV[14])
 end
 apply_entries(redis.call('HGET', key, 'xm'), id, false)
 apply_entries(ARGV[6], id, true)
