@@ -10,6 +10,9 @@ Sorted indexes (`(key, id)` kept in order): the string attributes clients list b
 (`name.familyName sw "Fam1"`) answer `sw` and `eq` by bisecting, so a prefix listing costs
 O(matches), not O(directory).
 
+Trigram indexes (a dict, `trigram -> ids`): the attributes of `SUBSTRING_INDEXED` give `co`,
+`sw` and `ew` of three characters or more their candidates, which the evaluator then checks.
+
 Keys are taken from the values exactly as the reference evaluator reads them (lists flattened,
 non-null values only), so an index answer for a string attribute is the evaluator's answer.
 """
@@ -17,7 +20,8 @@ non-null values only), so an index answer for a string attribute is the evaluato
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -32,6 +36,7 @@ from scimflask.schema.catalog import (
     Catalog,
     ResourceType,
 )
+from scimflask.storage.substring import SUBSTRING_INDEXED, value_trigrams
 
 UNIQUE = (SERVER, GLOBAL)
 # Looked up by identity providers on every sync, but not unique.
@@ -43,6 +48,10 @@ SORTED_ATTRIBUTES = (("userName", None), ("displayName", None), ("externalId", N
                      ("name", "familyName"), ("name", "givenName"), ("emails", "value"))
 # Types the evaluator compares as strings (`compare_value`): only these are answered by index.
 TEXT_TYPES = (STRING, REFERENCE, BINARY)
+# `str.lower` folds capital sigma by its neighbours (final or not): the one character whose
+# lower-cased form inside a value may differ from its lower-cased form inside a pattern.
+SIGMA = "\u03a3"
+NO_IDS: frozenset[str] = frozenset()
 
 
 def fold(value: str) -> str:
@@ -121,18 +130,44 @@ def indexed_attributes(catalog: Catalog, resource_type: ResourceType) -> tuple[I
 
 def sorted_attributes(catalog: Catalog, resource_type: ResourceType) -> tuple[IndexedAttribute, ...]:
     """The string attributes of `SORTED_ATTRIBUTES` that `resource_type`'s core schema defines."""
-    found = []
+    found = (_core_text(catalog, resource_type, name, sub) for name, sub in SORTED_ATTRIBUTES)
+    return tuple(attr for attr in found if attr is not None)
+
+
+def substring_attributes(catalog: Catalog, resource_type: ResourceType) -> tuple[IndexedAttribute, ...]:
+    """The string attributes of `SUBSTRING_INDEXED` that `resource_type`'s core schema defines."""
+    paths = (path.partition(".") for path in SUBSTRING_INDEXED.get(resource_type.name, ()))
+    found = (_core_text(catalog, resource_type, name, sub or None) for name, _, sub in paths)
+    return tuple(attr for attr in found if attr is not None)
+
+
+def _core_text(catalog: Catalog, resource_type: ResourceType, name: str,
+               sub_name: str | None) -> IndexedAttribute | None:
+    """Core attribute `name` (or its `sub_name`) when the evaluator compares it as a string."""
     urn = resource_type.schema
-    for name, sub_name in SORTED_ATTRIBUTES:
-        attr = catalog.top_level(resource_type, urn, name)
-        if attr is None:
-            continue
-        definition: Attribute | None = attr if sub_name is None else attr.sub_attribute(sub_name)
-        if definition is None or definition.type not in TEXT_TYPES:
-            continue
-        found.append(IndexedAttribute(urn, attr.name, definition.case_exact, False, True,
-                                      None if sub_name is None else definition.name))
-    return tuple(found)
+    attr = catalog.top_level(resource_type, urn, name)
+    if attr is None:
+        return None
+    definition: Attribute | None = attr if sub_name is None else attr.sub_attribute(sub_name)
+    if definition is None or definition.type not in TEXT_TYPES:
+        return None
+    return IndexedAttribute(urn, attr.name, definition.case_exact, False, True,
+                            None if sub_name is None else definition.name)
+
+
+def _post(ids_by_key: dict, id: str, keys: Iterable) -> None:
+    for key in keys:
+        ids_by_key.setdefault(key, set()).add(id)
+
+
+def _unpost(ids_by_key: dict, id: str, keys: Iterable) -> None:
+    """Drop `id` from the postings of `keys`, and a posting left empty with it."""
+    for key in keys:
+        ids = ids_by_key.get(key)
+        if ids is not None:
+            ids.discard(id)
+            if not ids:
+                del ids_by_key[key]
 
 
 @dataclass
@@ -146,16 +181,10 @@ class EqualityIndex:
         return self.attribute.keys(data)
 
     def add(self, id: str, keys: set) -> None:
-        for key in keys:
-            self.ids_by_key.setdefault(key, set()).add(id)
+        _post(self.ids_by_key, id, keys)
 
     def remove(self, id: str, keys: set) -> None:
-        for key in keys:
-            ids = self.ids_by_key.get(key)
-            if ids is not None:
-                ids.discard(id)
-                if not ids:
-                    del self.ids_by_key[key]
+        _unpost(self.ids_by_key, id, keys)
 
     def unchanged(self, old: dict, new: dict) -> bool:
         """Cheap proof that `old` and `new` hold the same keys: the same string (or none).
@@ -281,3 +310,39 @@ class SortedIndex:
     def equal(self, value: str) -> set[str]:
         literal = self._literal(value)
         return self.entries.ids_while((literal,), literal.__eq__)
+
+
+@dataclass
+class TrigramIndex:
+    """Trigram -> ids holding it in a string value of one attribute (`substring.trigrams`, so
+    lower-cased whatever the case rule): a value holding a pattern holds its trigrams, so the
+    postings of a pattern's trigrams intersect to a superset of the `co` / `sw` / `ew` matches."""
+
+    attribute: IndexedAttribute
+    ids_by_gram: dict[str, set[str]] = field(default_factory=dict)
+
+    def keys(self, data: dict) -> set[str]:
+        return value_trigrams(value for value in self.attribute.values(data) if isinstance(value, str))
+
+    def add(self, id: str, keys: set) -> None:
+        _post(self.ids_by_gram, id, keys)
+
+    def remove(self, id: str, keys: set) -> None:
+        _unpost(self.ids_by_gram, id, keys)
+
+    def unchanged(self, old: dict, new: dict) -> bool:
+        """Cheap proof that `old` and `new` hold the same trigrams: equal values at the path."""
+        return self.attribute.value(old) == self.attribute.value(new)
+
+    def postings(self, pattern: str) -> list[AbstractSet[str]] | None:
+        """The posting of each trigram that every value holding `pattern` holds, for the
+        caller to intersect (shared: only for reading); None when no trigram narrows.
+
+        Under caseExact a value holds the pattern itself, and lower-casing a run of it gives
+        the same characters inside the value, except around a capital sigma: only the runs
+        between sigmas are sure to be found. Otherwise both sides are compared lower-cased."""
+        runs = pattern.split(SIGMA) if self.attribute.case_exact else [pattern]
+        grams = value_trigrams(runs)
+        if not grams:
+            return None
+        return [self.ids_by_gram.get(gram, NO_IDS) for gram in grams]

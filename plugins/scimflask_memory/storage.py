@@ -59,11 +59,13 @@ SMALL = 64
 class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport):
     """Per-tenant dicts behind one re-entrant lock. `eq` on unique attributes, `externalId`,
     `emails.value`, `id` and memberships, and `sw` / `eq` on the listed string attributes
-    (`indexes.SORTED_ATTRIBUTES`) are answered from indexes; anything else by evaluating the
-    reference predicate. Only the returned page is copied."""
+    (`indexes.SORTED_ATTRIBUTES`) are answered from indexes; `co` / `sw` / `ew` on the
+    `SUBSTRING_INDEXED` ones get trigram candidates; anything else is answered by evaluating
+    the reference predicate, at most `Query.max_scan` times. Only the returned page is copied."""
 
     schemes = ("memory",)
     supports_keyset = True
+    indexed_filters = True  # eq, sw and co / ew of 3+ characters come from indexes (see `Tenant.plan`)
 
     def __init__(self, catalog: Catalog) -> None:
         super().__init__(catalog)
@@ -280,11 +282,13 @@ class MemoryStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppo
             rows: list[Row] | None = None
             if flt is None and query.sort is None:
                 rows = tenant.created[rt.name]
-            elif not _point_lookup(flt):  # a listing: its pages come from the cached order
+            elif not _point_lookup(flt):
+                # A listing: its pages come from the cached order, which examines nothing more
+                # (so `max_scan` does not apply to it).
                 key = (rt.name, query.sort, ctx.base_url, None if flt is None else repr(flt))
                 rows = tenant.cached(key)
             if rows is None:
-                found = None if flt is None else tenant.lookup(rt.name, flt)
+                found = None if flt is None else tenant.lookup(rt.name, flt, query.max_scan)
                 if found is not None and len(found[0]) <= SMALL:
                     # An index lookup: no cache, and no sort work for one match unless a keyset
                     # position must be found in it (a lone row never has a next keyset).

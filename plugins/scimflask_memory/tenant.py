@@ -5,21 +5,33 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Callable
+from dataclasses import replace
 
-from scimflask.filter.ast import EQ, SW, And, Compare, Filter, Or, ValuePath
+from scimflask.filter.ast import EQ, SUBSTRING_OPERATORS, SW, And, Compare, Filter, Or, ValuePath
 from scimflask.filter.sort import sort_key
 from scimflask.model import Resource, format_datetime
 from scimflask.schema.catalog import Catalog, ResourceType
+from scimflask.storage import ScanTooLarge
 
-from .indexes import TEXT_TYPES, EqualityIndex, SortedIndex, indexed_attributes, sorted_attributes
+from .indexes import (
+    TEXT_TYPES,
+    EqualityIndex,
+    SortedIndex,
+    TrigramIndex,
+    indexed_attributes,
+    sorted_attributes,
+    substring_attributes,
+)
 from .membership import Membership
 from .ordering import created_key
+from .plan import Answer, Both, Either, Plan, Trigrams
 
 MAX_ORDERS = 16  # cached query orders per tenant (one per sort / filter / base URL seen)
 
 Row = tuple[tuple, str]  # (sort key, resource id)
 Found = tuple[set[str], bool]  # ids, and whether they are exactly the matches (else candidates)
-Answer = Callable[[str], set[str]]  # string literal -> ids
+Lookup = Callable[[str], set[str]]  # string literal -> ids
+Path = tuple[str, str, str | None]  # (lower-cased schema, attribute, sub-attribute)
 
 
 class Tenant:
@@ -34,8 +46,9 @@ class Tenant:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.tables: dict[str, dict[str, Resource]] = {}
-        self.indexes: dict[str, dict[tuple[str, str, str | None], EqualityIndex]] = {}
-        self.sorted: dict[str, dict[tuple[str, str, str | None], SortedIndex]] = {}
+        self.indexes: dict[str, dict[Path, EqualityIndex]] = {}
+        self.sorted: dict[str, dict[Path, SortedIndex]] = {}
+        self.trigrams: dict[str, dict[Path, TrigramIndex]] = {}
         self.membership = Membership()
         # Per type: (`created_key`, id) in the default order, and each id's created key,
         # maintained on every write, so the unfiltered default listing costs O(page).
@@ -47,7 +60,7 @@ class Tenant:
         # write (a write of members always comes with a `put` of the group).
         self._orders: dict[tuple, list[Row]] = {}
         # type -> (schema, attribute, sub) -> (answer to `eq`, answer to `sw` or None)
-        self._answers: dict[str, dict[tuple[str, str, str | None], tuple[Answer | None, Answer | None]]] = {}
+        self._answers: dict[str, dict[Path, tuple[Lookup | None, Lookup | None]]] = {}
         for rt in catalog.resource_types:
             self.tables[rt.name] = {}
             self.created[rt.name] = []
@@ -60,9 +73,13 @@ class Tenant:
                 (attr.schema.lower(), attr.name, attr.sub): SortedIndex(attr)
                 for attr in sorted_attributes(catalog, rt)
             }
+            self.trigrams[rt.name] = {
+                (attr.schema.lower(), attr.name, attr.sub): TrigramIndex(attr)
+                for attr in substring_attributes(catalog, rt)
+            }
             self._answers[rt.name] = self._answerable(rt)
 
-    def _answerable(self, rt: ResourceType) -> dict[tuple[str, str, str | None], tuple[Answer | None, Answer | None]]:
+    def _answerable(self, rt: ResourceType) -> dict[Path, tuple[Lookup | None, Lookup | None]]:
         """Which paths of `rt` an index answers exactly, and how."""
         answers: dict = {}
         for key, index in self.sorted[rt.name].items():
@@ -134,8 +151,9 @@ class Tenant:
         del self.tables[name][resource.id]
         self.membership.forget(resource.id)
 
-    def _indexes_of(self, resource_type: str) -> list[EqualityIndex | SortedIndex]:
-        return [*self.indexes[resource_type].values(), *self.sorted[resource_type].values()]
+    def _indexes_of(self, resource_type: str) -> list[EqualityIndex | SortedIndex | TrigramIndex]:
+        return [*self.indexes[resource_type].values(), *self.sorted[resource_type].values(),
+                *self.trigrams[resource_type].values()]
 
     def _created_key(self, resource: Resource) -> tuple:
         """The reference default-order key: `meta.created` as the document shows it (to the
@@ -174,46 +192,65 @@ class Tenant:
             self._orders[key] = rows
         return rows
 
-    def lookup(self, resource_type: str, filter: Filter, inside: bool = False) -> Found | None:
+    def lookup(self, resource_type: str, filter: Filter, max_scan: int | None = None) -> Found | None:
         """Ids that may match `filter`, found through the indexes, and whether they are exactly
         the matches; None means "only a scan can tell".
 
+        With `max_scan`, a filter that would have the evaluator examine more than `max_scan`
+        resources raises `ScanTooLarge` before any is: the candidates of an inexact plan
+        (bounded before they are combined), or every resource of the type when no index
+        narrows. An exact answer is examined by nobody, so it is never refused.
+        """
+        plan = self.plan(resource_type, filter)
+        if max_scan is not None:
+            examined = len(self.tables[resource_type]) if plan is None else 0 if plan.exact else plan.bound()
+            if examined > max_scan:
+                raise ScanTooLarge(resource_type, max_scan)
+        return None if plan is None else (plan.ids(), plan.exact)
+
+    def plan(self, resource_type: str, filter: Filter, inside: bool = False) -> Plan | None:
+        """How the indexes narrow `filter`, or None when they cannot ("only a scan can tell").
+
         Exact means the evaluator would say the same for every resource: a string `eq` / `sw`
         on an indexed path, and `and` / `or` of exact answers, except `and` inside a value path
-        (`emails[type eq "work" and value eq "x"]` needs both in one element).
+        (`emails[type eq "work" and value eq "x"]` needs both in one element). Trigram
+        candidates are never exact. An `and` with one side planned is that side, inexact.
         """
         if isinstance(filter, Compare):
             return self._compare(resource_type, filter)
         if isinstance(filter, ValuePath):  # its paths are full (`emails.value`): same lookups
-            return None if inside else self.lookup(resource_type, filter.filter, True)
+            return None if inside else self.plan(resource_type, filter.filter, True)
         if isinstance(filter, And):
-            left = self.lookup(resource_type, filter.left, inside)
-            right = self.lookup(resource_type, filter.right, inside)
+            left = self.plan(resource_type, filter.left, inside)
+            right = self.plan(resource_type, filter.right, inside)
             if left is None or right is None:
                 narrowed = right if left is None else left
-                return None if narrowed is None else (narrowed[0], False)
-            return left[0] & right[0], left[1] and right[1] and not inside
+                return None if narrowed is None else replace(narrowed, exact=False)
+            return Both(left, right, left.exact and right.exact and not inside)
         if isinstance(filter, Or):
-            left = self.lookup(resource_type, filter.left, inside)
-            right = self.lookup(resource_type, filter.right, inside)
+            left = self.plan(resource_type, filter.left, inside)
+            right = self.plan(resource_type, filter.right, inside)
             if left is None or right is None:
                 return None
-            return left[0] | right[0], left[1] and right[1]
+            return Either(left, right, left.exact and right.exact)
         return None
 
-    def _compare(self, resource_type: str, compare: Compare) -> Found | None:
-        if compare.op != EQ and compare.op != SW:
-            return None
+    def _compare(self, resource_type: str, compare: Compare) -> Plan | None:
+        """An exact `eq` / `sw` answer where an index has one, else trigram candidates of a
+        `co` / `sw` / `ew` whose pattern has a trigram."""
         path = compare.path
-        answer = self._answers[resource_type].get((path.schema.lower(), path.attribute, path.sub_attribute))
-        if answer is None:
-            return None
-        how = answer[0] if compare.op == EQ else answer[1]
-        if how is None:
+        key = (path.schema.lower(), path.attribute, path.sub_attribute)
+        answer = self._answers[resource_type].get(key, (None, None))
+        how = answer[0] if compare.op == EQ else answer[1] if compare.op == SW else None
+        index = self.trigrams[resource_type].get(key) if compare.op in SUBSTRING_OPERATORS else None
+        if how is None and index is None:
             return None
         if not isinstance(compare.value, str):
-            return set(), True  # a string attribute matches no other literal
-        return how(compare.value), True
+            return Answer(set())  # a string attribute matches no other literal
+        if how is not None:
+            return Answer(how(compare.value))
+        postings = index.postings(compare.value) if index is not None else None
+        return None if postings is None else Trigrams(tuple(postings))
 
     # Kept for callers that only want to narrow: the ids, or None for "scan them all".
     def candidates(self, resource_type: str, filter: Filter | None) -> set[str] | None:
