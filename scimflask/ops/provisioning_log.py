@@ -42,9 +42,13 @@ from .log_identity import Identity, IdentityPolicy, identity_of
 log = logging.getLogger("scimflask")
 audit = logging.getLogger("scimflask.audit")
 
-# Retention is applied after every PRUNE_EVERY entries a process writes for a tenant, so its
-# cost is spread thin instead of paid on every request.
+# Retention is applied after every PRUNE_EVERY entries a process writes for a tenant, or every
+# PRUNE_SHARE of the per-tenant cap when that is more, so its cost is spread thin instead of
+# paid on every request: pruning a full tenant (the cap, 100,000 by default) reads past the
+# cap's worth of index entries, tens of milliseconds on a SQL store, so it runs once per 2,000
+# entries there and the cap is overshot by at most that share.
 PRUNE_EVERY = 200
+PRUNE_SHARE = 0.02
 # Stored entries are written by a background thread of each process, in batches: a write
 # request then pays for one storage write, not two. An entry waits at most FLUSH_SECONDS; past
 # MAX_PENDING waiting entries the request that adds one writes the batch itself (back-pressure).
@@ -296,11 +300,12 @@ class ProvisioningLog:
 
     def _due_for_pruning(self, tenant: str, added: int = 1) -> bool:
         """True when this batch takes the tenant's count of entries written here across a
-        multiple of PRUNE_EVERY (and for its very first entry)."""
+        multiple of the pruning interval (and for its very first entry)."""
         with self._lock:
             before = self._written.get(tenant, 0)
             self._written[tenant] = before + added
-        return before == 0 or before // PRUNE_EVERY != (before + added) // PRUNE_EVERY
+        every = max(PRUNE_EVERY, int(self.max_entries * PRUNE_SHARE))
+        return before == 0 or before // every != (before + added) // every
 
     def _complete(self, batch: list[LogEntry]) -> None:
         """Give entries that name a resource but not its identity (a DELETE, a failed PATCH)

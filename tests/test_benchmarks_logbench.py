@@ -1,0 +1,56 @@
+"""The provisioning-log benchmark runs end to end on SQLite (no service needed) and prints both
+tables with plausible figures; the full run is `python -m benchmarks.logbench`."""
+
+from __future__ import annotations
+
+import glob
+import tempfile
+
+import pytest
+
+from benchmarks import logbench
+
+QUERIES = ("failures only, newest page of 50", "failures only, next page (cursor)", "text q=")
+
+
+def _rows(table: str) -> list[list[str]]:
+    """The body rows of a Markdown table, as cells."""
+    lines = [line for line in table.strip().splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+
+
+def _number(cell: str) -> float:
+    return float(cell.replace(",", ""))
+
+
+def test_quick_sqlite_run_prints_both_tables_and_leaves_nothing_behind(capsys):
+    before = set(glob.glob(tempfile.gettempdir() + "/scimflask-logbench-*"))
+    assert logbench.main(["--quick", "--entries", "2000", "--backends", "sqlite"]) == 0
+    out = capsys.readouterr().out
+    query_part, write_part = out.split("### Provisioning log: write cost")
+    queries = _rows(query_part.split("\n\n", 1)[1])
+    assert [row[0] for row in queries] == ["sqlite"] * 3
+    assert all(row[1].startswith(name) for row, name in zip(queries, QUERIES, strict=True))
+    for row in queries:
+        assert _number(row[2]) == 2000
+        p50, p95 = _number(row[5]), _number(row[6])
+        assert 0 < p50 <= p95 < 5_000, row
+        assert row[7].startswith(("met", "MISSED"))
+    assert 0 < _number(queries[0][3]) <= 50  # about 40 failures among 2,000 entries
+
+    writes = _rows(write_part.split("\n\n", 1)[1])
+    assert [(row[0], row[1]) for row in writes] == [("sqlite", "PATCH replace one attribute"),
+                                                  ("sqlite", "POST create user")]
+    for row in writes:
+        on, off, ratio = _number(row[3]), _number(row[4]), _number(row[5])
+        assert on > 0 and off > 0 and 0.2 < ratio < 5, row
+        assert abs(ratio - on / off) < 0.01
+        stored, sent = (int(part.replace(",", "")) for part in row[8].split("/"))
+        assert 0 < stored <= sent  # one entry per request of the log-on side
+        assert row[9].startswith(("met", "MISSED"))
+    assert set(glob.glob(tempfile.gettempdir() + "/scimflask-logbench-*")) == before  # the SQLite file is gone
+
+
+def test_an_unknown_backend_is_refused():
+    with pytest.raises(SystemExit):
+        logbench.parse_args(["--backends", "sqlite,oracle"])
