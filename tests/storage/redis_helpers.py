@@ -44,6 +44,26 @@ def drop_prefix(client, prefix: str) -> None:
         client.delete(*batch)
 
 
+# Both Redis flavours a storage test runs on: fakeredis always, the real server when CI sets it.
+REDIS_KINDS = [
+    pytest.param("fakeredis", id="fakeredis"),
+    pytest.param("redis", id="redis", marks=[needs_real_redis, pytest.mark.redis]),
+]
+
+
+def storage_of(kind: str):
+    """A fresh storage on `kind` (for a fixture to yield from): the real server's under a key
+    prefix of its own, removed afterwards."""
+    if kind == "fakeredis":
+        yield fake_storage()
+        return
+    prefix = unique_prefix()
+    storage = real_storage(prefix)
+    yield storage
+    drop_prefix(storage.client, prefix)
+    storage.close()
+
+
 def index_problems(storage: RedisStorage, tenant: str = "default") -> list[str]:
     """Every way the tenant's indexes disagree with its resources (empty when consistent).
 

@@ -18,6 +18,8 @@ from scimflask.schema import default_catalog
 from scimflask.storage import UniqueConflict
 from scimflask.testing.contract_support import filter_of, query_all, reference_ids, sort_of
 
+from .spies import count_calls
+
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 CTX = RequestContext(tenant="indexes", base_url="https://scim.example/scim/v2")
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -119,18 +121,6 @@ def storage():
     return storage
 
 
-def _count(monkeypatch, owner, name):
-    calls = []
-    original = getattr(owner, name)
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, counting)
-    return calls
-
-
 @pytest.mark.parametrize("text", [
     'userName eq "USER7"', 'externalId eq "x"', 'displayName eq "given7 fam7"',
     'emails.value eq "user7@work.example"', 'emails[value eq "user7@work.example"]',
@@ -139,9 +129,9 @@ def _count(monkeypatch, owner, name):
 def test_index_answers_copy_only_the_page_and_build_no_document(storage, monkeypatch, text):
     node = filter_of(storage, "User", text)
     everything = query_all(storage, CTX, "User", Query(filter=node))
-    copies = _count(monkeypatch, Resource, "copy")
-    documents = _count(monkeypatch, Resource, "document")
-    evaluations = _count(monkeypatch, memory_module, "matches")
+    copies = count_calls(monkeypatch, Resource, "copy")
+    documents = count_calls(monkeypatch, Resource, "document")
+    evaluations = count_calls(monkeypatch, memory_module, "matches")
     page = storage.query(CTX, "User", Query(filter=node, count=3))
     assert [r.id for r in page.resources] == [r.id for r in everything.resources][:3]
     assert page.total == everything.total
@@ -151,8 +141,8 @@ def test_index_answers_copy_only_the_page_and_build_no_document(storage, monkeyp
 
 def test_value_path_with_a_condition_evaluates_only_the_candidates(storage, monkeypatch):
     node = filter_of(storage, "User", 'emails[type eq "work"].value eq "USER7@work.example"')
-    evaluations = _count(monkeypatch, memory_module, "matches")
-    documents = _count(monkeypatch, Resource, "document")
+    evaluations = count_calls(monkeypatch, memory_module, "matches")
+    documents = count_calls(monkeypatch, Resource, "document")
     assert [r.id for r in storage.query(CTX, "User", Query(filter=node)).resources] == ["u07"]
     assert len(evaluations) == 1 and documents == []
 
@@ -231,7 +221,7 @@ def test_membership_lookups_are_exact_and_follow_changes(storage, monkeypatch):
                                  members=[Member("u01"), Member("u02")]))
     storage.create(CTX, Resource("Group", "g2", {"displayName": "Two"}, T0, T0, members=[Member("u02")]))
     storage.update(CTX, "Group", "g1", Change(remove_members=["u02"], add_members=[Member("g2")]), now=T0)
-    evaluations = _count(monkeypatch, memory_module, "matches")
+    evaluations = count_calls(monkeypatch, memory_module, "matches")
     groups = {text: [r.id for r in storage.query(CTX, "Group", Query(
         filter=filter_of(storage, "Group", text), with_members=False)).resources]
         for text in ('members[value eq "u02"]', 'members.value eq "g2"', 'id eq "g1" and members eq "u01"',
@@ -251,8 +241,8 @@ def test_later_pages_of_a_listing_come_from_the_cached_order(storage, monkeypatc
     monkeypatch.setattr(memory_module, "SMALL", 8)  # 40 matches count as a listing
     node = filter_of(storage, "User", 'name.familyName sw "fam"')
     first = storage.query(CTX, "User", Query(filter=node, count=10))
-    lookups = _count(monkeypatch, Tenant, "lookup")
-    copies = _count(monkeypatch, Resource, "copy")
+    lookups = count_calls(monkeypatch, Tenant, "lookup")
+    copies = count_calls(monkeypatch, Resource, "copy")
     second = storage.query(CTX, "User", Query(filter=node, count=10, start_index=11))
     assert lookups == [] and len(copies) == 10
     assert (first.total, second.total) == (40, 40)

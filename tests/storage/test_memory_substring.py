@@ -20,6 +20,8 @@ from scimflask.storage import ScanTooLarge, UniqueConflict
 from scimflask.storage.substring import SUBSTRING_INDEXED, value_trigrams
 from scimflask.testing.contract_support import filter_of, query_all, reference_ids
 
+from .spies import count_calls
+
 CTX = RequestContext(tenant="substring", base_url="https://scim.example/scim/v2")
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 CATALOG = default_catalog()
@@ -45,18 +47,6 @@ def _tenant(storage):
     return storage._tenants[CTX.tenant]
 
 
-def _count(monkeypatch, owner, name):
-    calls = []
-    original = getattr(owner, name)
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, counting)
-    return calls
-
-
 @pytest.mark.parametrize("text, expected", [
     ('userName co "ber042@"', ["u042"]), ('displayName ew "BER 077"', ["u077"]),
     ('externalId co "T-013"', ["u013"]), ('externalId co "t-013"', []),
@@ -70,7 +60,7 @@ def test_substring_filters_evaluate_only_the_trigram_candidates(storage, monkeyp
     node = filter_of(storage, "User", text)
     plan = _tenant(storage).plan("User", node)
     assert plan is not None and not plan.exact and plan.bound() <= 2
-    evaluations = _count(monkeypatch, memory_module, "matches")
+    evaluations = count_calls(monkeypatch, memory_module, "matches")
     page = storage.query(CTX, "User", Query(filter=node, max_scan=2))
     assert [r.id for r in page.resources] == expected
     assert len(evaluations) <= 2  # not one per user
@@ -118,8 +108,8 @@ def test_postings_follow_updates_and_deletes_with_no_stale_ids(storage):
 
 def test_a_pattern_whose_smallest_posting_is_too_large_is_refused_before_intersecting(storage, monkeypatch):
     node = filter_of(storage, "User", 'userName co "corp.example"')  # every user holds each trigram
-    combined = _count(monkeypatch, Trigrams, "ids")
-    evaluations = _count(monkeypatch, memory_module, "matches")
+    combined = count_calls(monkeypatch, Trigrams, "ids")
+    evaluations = count_calls(monkeypatch, memory_module, "matches")
     with pytest.raises(ScanTooLarge) as raised:
         storage.query(CTX, "User", Query(filter=node, max_scan=CROWD - 1))
     assert (raised.value.resource_type, raised.value.limit) == ("User", CROWD - 1)
@@ -131,7 +121,7 @@ def test_a_pattern_whose_smallest_posting_is_too_large_is_refused_before_interse
                                   'displayName co "member" or title eq "x"'])
 def test_filters_no_index_narrows_are_refused_past_the_bound(storage, monkeypatch, text):
     node = filter_of(storage, "User", text)
-    evaluations = _count(monkeypatch, memory_module, "matches")
+    evaluations = count_calls(monkeypatch, memory_module, "matches")
     with pytest.raises(ScanTooLarge):
         storage.query(CTX, "User", Query(filter=node, max_scan=CROWD - 1))
     assert evaluations == []
@@ -231,7 +221,7 @@ def test_random_substrings_agree_with_the_reference_through_writes(data):
 
 
 def test_plans_bound_their_candidates_without_combining_them(monkeypatch):
-    combined = _count(monkeypatch, plan_module, "_narrow")
+    combined = count_calls(monkeypatch, plan_module, "_narrow")
     small, large = {"a", "b"}, {"a", "b", "c", "d"}
     plan = plan_module.Either(plan_module.Trigrams((large, small)), plan_module.Answer({"z"}), exact=False)
     assert plan.bound() == 3 and combined == []

@@ -16,25 +16,19 @@ from scimflask.filter.parser import parse_attr_path, parse_filter
 from scimflask.filter.sort import sort_documents
 from scimflask.model import Change, Member, Query, RequestContext, Resource, Sort
 
-from .redis_helpers import drop_prefix, fake_storage, index_problems, needs_real_redis, real_storage, unique_prefix
+from .redis_helpers import (
+    REDIS_KINDS,
+    index_problems,
+    storage_of,
+)
 
 CTX = RequestContext(tenant="trips", base_url="https://scim.example/v2")
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=[
-    pytest.param("fakeredis", id="fakeredis"),
-    pytest.param("redis", id="redis", marks=[needs_real_redis, pytest.mark.redis]),
-])
+@pytest.fixture(params=REDIS_KINDS)
 def storage(request):
-    if request.param == "fakeredis":
-        yield fake_storage()
-        return
-    prefix = unique_prefix()
-    storage = real_storage(prefix)
-    yield storage
-    drop_prefix(storage.client, prefix)
-    storage.close()
+    yield from storage_of(request.param)
 
 
 class RoundTrips:

@@ -22,26 +22,25 @@ from scimflask.model import Change, Member, Query, RequestContext, Resource
 from scimflask.storage import ScanTooLarge
 from scimflask.testing.contract_support import filter_of
 
-from .redis_helpers import drop_prefix, fake_storage, index_problems, needs_real_redis, real_storage, unique_prefix
+from .redis_helpers import (
+    REDIS_KINDS,
+    drop_prefix,
+    fake_storage,
+    index_problems,
+    needs_real_redis,
+    real_storage,
+    storage_of,
+    unique_prefix,
+)
 from .test_redis_roundtrips import RoundTrips
 
 CTX = RequestContext(tenant="grams", base_url="https://scim.example/v2")
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=[
-    pytest.param("fakeredis", id="fakeredis"),
-    pytest.param("redis", id="redis", marks=[needs_real_redis, pytest.mark.redis]),
-])
+@pytest.fixture(params=REDIS_KINDS)
 def storage(request):
-    if request.param == "fakeredis":
-        yield fake_storage()
-        return
-    prefix = unique_prefix()
-    storage = real_storage(prefix)
-    yield storage
-    drop_prefix(storage.client, prefix)
-    storage.close()
+    yield from storage_of(request.param)
 
 
 def _user(storage: RedisStorage, i: int, ctx: RequestContext = CTX, **data) -> Resource:
