@@ -1,11 +1,14 @@
 """`/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas` (RFC 7644 §4), generated from the
 catalog and the configuration so they say only what this server really does.
 
-`/ServiceProviderConfig` carries one extension of ours (RFC 7643 §3: an object keyed by its
+`/ServiceProviderConfig` offers one extension of ours (RFC 7643 §3: an object keyed by its
 URN, the URN listed in `schemas`): `SPC_EXTENSION` says how strictly requests are read --
 `compatibility` (SCIM_COMPATIBILITY), the `tolerances` in force (docs/compatibility.md) and
-`maxMultiValues` (SCIM_MAX_MULTI_VALUES). It describes server configuration, not resources,
-so `/Schemas` does not list it.
+`maxMultiValues` (SCIM_MAX_MULTI_VALUES). It is returned only on request, like an attribute
+whose `returned` is "request" (RFC 7643 §2.4): `?attributes=<the URN>` (or one of its
+sub-attributes). A client that refuses every member it does not know therefore reads the
+default document as plain RFC 7643 §5. It describes server configuration, not resources, so
+`/Schemas` does not list it.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 SPC_EXTENSION = "urn:scimflask:params:scim:schemas:extension:2.0:ServiceProviderConfig"
 
 
-def service_provider_config(state: ScimState, base_url: str) -> dict:
+def service_provider_config(state: ScimState, base_url: str, *, extension: bool = False) -> dict:
+    """The configuration document; with `extension`, our compatibility extension too."""
     config = state.config
-    compatibility = Compatibility(config[ConfigKeys.COMPATIBILITY])
-    return {
-        "schemas": [SPC_SCHEMA, SPC_EXTENSION],
+    document = {
+        "schemas": [SPC_SCHEMA],
         "patch": {"supported": True},
         "bulk": {
             "supported": True,
@@ -54,13 +57,27 @@ def service_provider_config(state: ScimState, base_url: str) -> dict:
             "maxPageSize": config[ConfigKeys.MAX_PAGE_SIZE],
             "cursorTimeout": config[ConfigKeys.CURSOR_TIMEOUT],
         },
-        SPC_EXTENSION: {
+        "meta": {"resourceType": "ServiceProviderConfig", "location": f"{base_url}/ServiceProviderConfig"},
+    }
+    if extension:
+        compatibility = Compatibility(config[ConfigKeys.COMPATIBILITY])
+        document["schemas"].append(SPC_EXTENSION)
+        document[SPC_EXTENSION] = {
             "compatibility": compatibility.mode,
             "tolerances": list(compatibility.enabled),
             "maxMultiValues": config[ConfigKeys.MAX_MULTI_VALUES],
-        },
-        "meta": {"resourceType": "ServiceProviderConfig", "location": f"{base_url}/ServiceProviderConfig"},
-    }
+        }
+    return document
+
+
+def _extension_requested() -> bool:
+    """Whether `attributes` names the extension or one of its sub-attributes."""
+    prefix = SPC_EXTENSION.lower()
+    for name in request.args.get("attributes", "").split(","):
+        name = name.strip().lower()
+        if name == prefix or name.startswith(prefix + ":"):
+            return True
+    return False
 
 
 def _list(resources: list[dict]) -> dict:
@@ -79,7 +96,8 @@ def register(bp: Blueprint, state: ScimState) -> None:
 
     @scim_route(bp, "/ServiceProviderConfig", ("GET",))
     def service_provider_config_view():
-        return scim_response(service_provider_config(state, request_context().base_url))
+        return scim_response(service_provider_config(state, request_context().base_url,
+                                                     extension=_extension_requested()))
 
     @scim_route(bp, "/ResourceTypes", ("GET",))
     def resource_types_view():

@@ -36,7 +36,9 @@ def test_service_provider_config_is_complete_and_truthful(client: ScimClient):
     spc = client.get("/ServiceProviderConfig")
     assert spc.status_code == 200
     body = spc.json
-    assert body["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig", SPC_EXTENSION]
+    # RFC 7643 §5 exactly: our extension is returned only on request.
+    assert body["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
+    assert SPC_EXTENSION not in body
     for feature in ("patch", "changePassword", "sort", "etag"):
         assert body[feature] == {"supported": True}
     assert body["bulk"]["supported"] is True and body["bulk"]["maxOperations"] > 0
@@ -55,13 +57,20 @@ def test_spc_reflects_configuration(make_app):
     assert body["pagination"]["defaultPageSize"] == 10
 
 
-def test_spc_extension_advertises_compatibility(make_app):
-    lenient = ScimClient(make_app()).get("/ServiceProviderConfig").json[SPC_EXTENSION]
-    assert lenient == {"compatibility": "lenient", "tolerances": [t.name for t in TOLERANCES],
-                       "maxMultiValues": 100}
+def test_spc_extension_advertises_compatibility_on_request(make_app):
+    asked = f"/ServiceProviderConfig?attributes={SPC_EXTENSION}"
+    lenient = ScimClient(make_app()).get(asked).json
+    assert lenient["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig", SPC_EXTENSION]
+    assert lenient[SPC_EXTENSION] == {"compatibility": "lenient", "tolerances": [t.name for t in TOLERANCES],
+                                      "maxMultiValues": 100}
+    assert lenient["patch"] == {"supported": True}  # the rest of the document is still there
     strict = ScimClient(make_app(SCIM_COMPATIBILITY="strict", SCIM_MAX_MULTI_VALUES=20))
-    assert strict.get("/ServiceProviderConfig").json[SPC_EXTENSION] == {
+    assert strict.get(asked).json[SPC_EXTENSION] == {
         "compatibility": "strict", "tolerances": [], "maxMultiValues": 20}
+    # A sub-attribute asks for it too, in any case, among other names.
+    sub = f"/ServiceProviderConfig?attributes=patch,{SPC_EXTENSION.upper()}:compatibility"
+    assert strict.get(sub).json[SPC_EXTENSION]["compatibility"] == "strict"
+    assert SPC_EXTENSION not in strict.get("/ServiceProviderConfig?attributes=patch").json
     # A server configuration extension, not a resource schema: /Schemas does not list it.
     assert SPC_EXTENSION not in {s["id"] for s in strict.get("/Schemas").json["Resources"]}
 
