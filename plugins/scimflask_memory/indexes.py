@@ -36,7 +36,7 @@ from scimflask.schema.catalog import (
     Catalog,
     ResourceType,
 )
-from scimflask.storage.substring import SUBSTRING_INDEXED, value_trigrams
+from scimflask.storage.substring import SUBSTRING_INDEXED, pattern_trigrams, value_trigrams
 
 UNIQUE = (SERVER, GLOBAL)
 # Looked up by identity providers on every sync, but not unique.
@@ -48,9 +48,6 @@ SORTED_ATTRIBUTES = (("userName", None), ("displayName", None), ("externalId", N
                      ("name", "familyName"), ("name", "givenName"), ("emails", "value"))
 # Types the evaluator compares as strings (`compare_value`): only these are answered by index.
 TEXT_TYPES = (STRING, REFERENCE, BINARY)
-# `str.lower` folds capital sigma by its neighbours (final or not): the one character whose
-# lower-cased form inside a value may differ from its lower-cased form inside a pattern.
-SIGMA = "\u03a3"
 NO_IDS: frozenset[str] = frozenset()
 
 
@@ -336,13 +333,9 @@ class TrigramIndex:
 
     def postings(self, pattern: str) -> list[AbstractSet[str]] | None:
         """The posting of each trigram that every value holding `pattern` holds, for the
-        caller to intersect (shared: only for reading); None when no trigram narrows.
-
-        Under caseExact a value holds the pattern itself, and lower-casing a run of it gives
-        the same characters inside the value, except around a capital sigma: only the runs
-        between sigmas are sure to be found. Otherwise both sides are compared lower-cased."""
-        runs = pattern.split(SIGMA) if self.attribute.case_exact else [pattern]
-        grams = value_trigrams(runs)
-        if not grams:
+        caller to intersect (shared: only for reading); None when no trigram narrows. Trigrams
+        fold case, so one posting list serves both case rules."""
+        grams = pattern_trigrams(pattern)
+        if grams is None:
             return None
         return [self.ids_by_gram.get(gram, NO_IDS) for gram in grams]

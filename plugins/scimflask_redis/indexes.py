@@ -16,7 +16,7 @@ Three kinds of index, all read from the catalog so custom schemas get them too:
   indexes are trusted only while its ready marker (`keys.prefix_ready`) holds `PREFIX_SIGNATURE`:
   set by the first create into an empty type, or by `RedisStorage.rebuild_indexes` for data
   written before them.
-- trigram (`s:` sets): the paths of `SUBSTRING_INDEXED`; one set per (path, lower-cased
+- trigram (`s:` sets): the paths of `SUBSTRING_INDEXED`; one set per (path, folded
   trigram) of ids, so `co` / `sw` / `ew` with 3 characters or more intersect a few sets
   (`SINTER`, O(smallest set x trigrams)) and check the candidates. Trusted, like the prefix
   indexes, only while `keys.trigram_ready` holds `TRIGRAM_SIGNATURE`. A resource's trigrams are
@@ -47,13 +47,11 @@ ORDERED_PATHS = ("meta.created", "meta.lastModified", "userName", "displayName")
 # `sw` (and `eq`) answered by a lexicographic range; userName / displayName use their ordered index.
 PREFIX_PATHS = ("externalId", "name.familyName", "name.givenName", "emails.value")
 PREFIX_SIGNATURE = "1:" + ",".join(PREFIX_PATHS)  # what a complete prefix index is marked with
-# What complete trigram indexes are marked with: a change of the indexed paths (of any type)
-# makes every marker stale, so queries scan until `rebuild_indexes` has run.
-TRIGRAM_SIGNATURE = "1:" + ";".join(f"{name}={','.join(paths)}" for name, paths in sorted(SUBSTRING_INDEXED.items()))
+# What complete trigram indexes are marked with: a change of the indexed paths (of any type) or
+# of how trigrams fold (the leading number) makes every marker stale, so queries scan until
+# `rebuild_indexes` has run.
+TRIGRAM_SIGNATURE = "2:" + ";".join(f"{name}={','.join(paths)}" for name, paths in sorted(SUBSTRING_INDEXED.items()))
 MAX_PATTERN_TRIGRAMS = 32  # trigram sets one pattern intersects at most (any subset is a superset)
-# Python lower-cases a capital sigma by its context (final or not): a caseExact match can hold
-# the pattern with the other sigma once both are lower-cased, so such trigrams are not required.
-_SIGMAS = frozenset("σς")
 
 SEPARATOR = b"\x00\x00"  # ends an ascending entry's value
 DESC_SEPARATOR = b"\xff\xff"  # ends a descending entry's (inverted) value
@@ -255,10 +253,8 @@ def search_trigrams(indexed: IndexedPath, pattern: str) -> list[str] | None:
     """The trigrams whose sets hold every resource with a value that contains `pattern` by
     the attribute's case rule, at most `MAX_PATTERN_TRIGRAMS` spread over the sorted set; None
     when none is usable (a pattern under three characters)."""
-    grams = pattern_trigrams(pattern) or set()
-    if indexed.case_exact:
-        grams = {gram for gram in grams if _SIGMAS.isdisjoint(gram)}
-    if not grams:
+    grams = pattern_trigrams(pattern)
+    if grams is None:
         return None
     ordered = sorted(grams)
     step = -(-len(ordered) // MAX_PATTERN_TRIGRAMS)

@@ -16,7 +16,7 @@ one the database has, None when it has none):
 
 Candidates are a superset of the matches: the LIKE on the `values` row (the attribute's case
 rule, the position of `sw`/`ew`) decides, as for an unindexed attribute. Both sides of the
-trigram kinds work on comparison forms (values.py), lower-cased character by character (`fold`),
+trigram kinds work on comparison forms (values.py), folded by `scimflask.storage.substring.fold`,
 so a value holding the pattern always holds the pattern's trigrams.
 """
 
@@ -27,7 +27,7 @@ import re
 from sqlalchemy import ColumnElement, Select, bindparam, column, select, table
 
 from scimflask.schema.catalog import CORE_GROUP, CORE_USER
-from scimflask.storage.substring import MIN_PATTERN, SUBSTRING_INDEXED, pattern_trigrams, trigrams
+from scimflask.storage.substring import MIN_PATTERN, SUBSTRING_INDEXED, fold, pattern_trigrams
 
 from .tables import FTS_SUFFIX, SqlTables
 from .values import attr_name
@@ -52,22 +52,11 @@ def _indexed_rows() -> dict[tuple[str, str], str]:
 INDEXED: dict[tuple[str, str], str] = _indexed_rows()
 
 
-def fold(text: str) -> str:
-    """`text` lower-cased character by character: unlike `str.lower` on the whole text (final
-    sigma), a substring of `text` folds to a substring of its fold."""
-    return "".join(character.lower() for character in text)
-
-
-def value_terms(key: str) -> set[str]:
-    """The trigrams a stored comparison form is indexed by (MySQL/MariaDB)."""
-    return trigrams(fold(key))
-
-
 def pattern_terms(literal: str) -> list[str]:
     """Up to `MAX_TERMS` trigrams every value holding `literal` holds, spread over it (first,
     last, evenly between): neighbours overlap, distant ones narrow more. Empty when too short."""
     folded = fold(literal)
-    grams = sorted(pattern_trigrams(folded) or (), key=folded.lower().index)
+    grams = sorted(pattern_trigrams(literal) or (), key=folded.index)
     if len(grams) <= MAX_TERMS:
         return grams
     step = (len(grams) - 1) / (MAX_TERMS - 1)

@@ -13,8 +13,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, bindparam, delete, insert
 
+from scimflask.storage.substring import trigrams
+
 from .statements import Statements, chunks
-from .substring import INDEXED, value_terms
+from .substring import INDEXED
 from .tables import SqlTables
 
 
@@ -24,7 +26,7 @@ def trigram_rows(tenant: str, resource_id: str, value_rows: Iterable[dict]) -> l
     for row in value_rows:
         field = INDEXED.get((row["attr"], row["sub"]))
         if field is not None and row["key"] is not None:
-            grams.setdefault(field, set()).update(value_terms(row["key"]))
+            grams.setdefault(field, set()).update(trigrams(row["key"]))
     return [{"tenant": tenant, "field": field, "trigram": gram, "resource_id": resource_id}
             for field in sorted(grams) for gram in sorted(grams[field])]
 

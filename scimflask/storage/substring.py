@@ -1,10 +1,10 @@
 """Which attributes answer `co`, `sw` and `ew` from an index, and the trigrams such an index holds.
 
-A value is indexed by its trigrams: the runs of three consecutive characters of its lower-cased
-form (the reference evaluator compares case-insensitively with `str.lower()`). A value that
-holds a pattern of three characters or more holds every trigram of the pattern, so the
-intersection of the pattern's trigram postings is a superset of the matches; each candidate is
-then checked with the real comparison (the attribute's case rule, the position for `sw`/`ew`).
+A value is indexed by its trigrams: the runs of three consecutive characters of its folded form
+(`fold`). A value that holds a pattern of three characters or more holds every trigram of the
+pattern, so the intersection of the pattern's trigram postings is a superset of the matches;
+each candidate is then checked with the real comparison (the attribute's case rule, the
+position for `sw`/`ew`).
 A shorter pattern has no trigram: `sw` then uses a prefix index where the backend has one, and
 anything else is a scan, bounded by `Query.max_scan`.
 """
@@ -22,9 +22,22 @@ SUBSTRING_INDEXED: dict[str, tuple[str, ...]] = {
 }
 
 
+def fold(text: str) -> str:
+    """`text` lower-cased character by character, with final sigma (ς) written as σ.
+
+    The reference evaluator compares with `str.lower()` of the whole text, which lower-cases a
+    capital sigma by its neighbours: inside a longer value it may fold to σ where the pattern
+    alone folds to ς. Folding each character on its own, and the two sigmas alike, makes a
+    substring fold to a substring of the value's fold under either case rule (a caseExact match
+    holds the pattern itself; a case-insensitive one holds `pattern.lower()` in `value.lower()`,
+    and `fold(x.lower()) == fold(x)`), so trigram postings never miss a match.
+    """
+    return "".join(character.lower() for character in text).replace("\u03c2", "\u03c3")
+
+
 def trigrams(text: str) -> set[str]:
     """The trigrams of one stored value (empty for a value shorter than three characters)."""
-    folded = text.lower()
+    folded = fold(text)
     return {folded[i:i + 3] for i in range(len(folded) - 2)}
 
 
