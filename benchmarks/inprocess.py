@@ -7,6 +7,12 @@ for scimflask and for the bare-Flask ceiling, and optionally profiles one worklo
 
     python -m benchmarks.inprocess --backend memory --users 10000
     python -m benchmarks.inprocess --backend sqlite --users 10000 --profile lookup-userName
+    python -m benchmarks.inprocess --backend postgres --statements --only create-user,patch-title
+
+`--statements` adds, per workload, the SQL statements per request (SQLAlchemy cursor events:
+every statement sent, BEGIN and COMMIT included where SQLAlchemy sends them) and the wall time
+per request spent inside the driver's execute, i.e. waiting for the database. `--profile` uses
+pyinstrument when it is installed, else cProfile (the top functions by own and total time).
 """
 
 from __future__ import annotations
@@ -60,6 +66,60 @@ def _call(app, environ: dict, data: bytes) -> int:
     return int(status[0].split()[0])
 
 
+class StatementCounter:
+    """Counts the statements an engine sends and the time spent in the driver's execute, plus
+    the transactions it commits (a COMMIT is a round trip that is no cursor statement)."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.statements = self.commits = 0
+        self.driver_seconds = 0.0
+        self._started: dict[int, float] = {}
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+        event.listen(engine, "commit", self._commit)
+
+    def _before(self, _conn, cursor, *_args) -> None:
+        self._started[id(cursor)] = time.perf_counter()
+
+    def _after(self, _conn, cursor, *_args) -> None:
+        self.statements += 1
+        self.driver_seconds += time.perf_counter() - self._started.pop(id(cursor), time.perf_counter())
+
+    def _commit(self, _conn) -> None:
+        self.commits += 1
+
+    def reset(self) -> tuple[int, int, float]:
+        taken = (self.statements, self.commits, self.driver_seconds)
+        self.statements = self.commits = 0
+        self.driver_seconds = 0.0
+        return taken
+
+
+def _profile(run, name: str, count: int) -> None:
+    """Profile `run(name, count)` with pyinstrument if installed, else cProfile."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run(name, count)
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(30)
+        stats.sort_stats("cumulative").print_stats(45)
+        return
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    run(name, count)
+    profiler.stop()
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
 def _storage_uri(backend: str) -> str:
     if backend == "memory":
         return "memory://"
@@ -75,6 +135,8 @@ def _storage_uri(backend: str) -> str:
 
 
 GROUP = "inprocess-group"
+WARM = 20  # warm-up requests per workload, not timed
+SQL_BACKENDS = ("sqlite", "postgres", "mysql")
 BATCH = 100
 
 
@@ -121,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="memory")
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=2_000)
-    parser.add_argument("--profile", help="profile this workload with pyinstrument")
+    parser.add_argument("--profile", help="profile this workload (pyinstrument if installed, else cProfile)")
+    parser.add_argument("--statements", action="store_true",
+                        help="also report SQL statements, commits and driver time per request")
     parser.add_argument("--only", help="comma-separated workloads to time")
     parser.add_argument("--config", action="append", default=[], metavar="KEY=JSON",
                         help="extra app configuration, e.g. SCIM_LOG_ENABLED=false")
@@ -148,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run(name: str, count: int) -> tuple[float, float]:
         make = workloads[name]
-        warm = 20
+        warm = WARM
         if make is None:
             env, data = _environ("GET", "/scim/v2/Users", 'filter=userName eq "x"')
             prepared = [(env, data)] * (count + warm)
@@ -172,20 +236,25 @@ def main(argv: list[str] | None = None) -> int:
         return (time.perf_counter() - start) / count, (time.process_time() - cpu) / count
 
     if args.profile:
-        from pyinstrument import Profiler
-        profiler = Profiler(interval=0.0002)
-        profiler.start()
-        run(args.profile, args.requests)
-        profiler.stop()
-        print(profiler.output_text(unicode=False, color=False, show_all=False))
+        _profile(run, args.profile, args.requests)
         return 0
+    counter = StatementCounter(state.storage.engine) if args.statements and args.backend in SQL_BACKENDS else None
     # Wall time includes the database's side of each round trip; CPU time is this process
     # alone and moves less with the machine's load.
     base, base_cpu = run("ceiling", args.requests)
-    print(f"{'workload':<22} {'wall us':>9} {'x ceiling':>9} {'cpu us':>9} {'x ceiling':>9}")
+    extra = f" {'stmts':>6} {'commits':>7} {'driver us':>9}" if counter else ""
+    print(f"{'workload':<22} {'wall us':>9} {'x ceiling':>9} {'cpu us':>9} {'x ceiling':>9}{extra}")
     for name in names:
+        if counter:
+            counter.reset()
         wall, cpu = (base, base_cpu) if name == "ceiling" else run(name, args.requests)
-        print(f"{name:<22} {wall * 1e6:>9.0f} {wall / base:>9.2f} {cpu * 1e6:>9.0f} {cpu / base_cpu:>9.2f}")
+        line = f"{name:<22} {wall * 1e6:>9.0f} {wall / base:>9.2f} {cpu * 1e6:>9.0f} {cpu / base_cpu:>9.2f}"
+        if counter:
+            # Warm-up requests are counted too: per request over count + warm-up.
+            statements, commits, driver = counter.reset()
+            requests = args.requests + WARM if name != "ceiling" else 1
+            line += f" {statements / requests:>6.2f} {commits / requests:>7.2f} {driver / requests * 1e6:>9.0f}"
+        print(line)
     return 0
 
 

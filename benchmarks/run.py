@@ -31,6 +31,9 @@ from benchmarks.workloads import LOOKUPS, Target  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 TENANT = "bench"
 FAMILY_FILTER = 'name.familyName sw "Fam1"'
+# What --only can pick: the Entra cycle, the lookups (every size), the group batches (every
+# size), PATCH of one attribute, the listings, and the big group grown by PATCH.
+FAMILIES = ("entra", "lookups", "group-batches", "patch", "listing", "group-growth")
 _started = time.monotonic()
 
 
@@ -49,6 +52,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="size M the big group is grown to by PATCH (default min(N, 5000))")
     parser.add_argument("--scaling-only", action="store_true",
                         help="only the scaling workloads (lookups and membership batches per size)")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated workload families to run, from: " + ", ".join(FAMILIES)
+                             + " (default all; users are seeded either way)")
     parser.add_argument("--keep", action="store_true",
                         help="PostgreSQL, MariaDB, Redis: reuse the directory the previous run left (users and "
                              "scale groups already there are not seeded again), e.g. to re-measure a 1,000,000 step")
@@ -57,6 +63,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=None, help="client connections (default workers x 4)")
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    args.only = set(FAMILIES) if args.only is None else {f.strip() for f in args.only.split(",") if f.strip()}
+    if args.only - set(FAMILIES):
+        parser.error(f"unknown workload family in --only; choose from {', '.join(FAMILIES)}")
     if args.keep and {"memory", "sqlite"} & set(args.backends):
         parser.error("--keep needs a store that outlives a run: postgres, mysql or redis")
     for name in args.backends:
@@ -143,7 +152,7 @@ def run_backend(name: str, args, workdir: Path, logs: Path, rows: list[dict], me
         target = Target(server.port, token, args.concurrency, args.duration,
                         request_timeout=5.0 if args.quick else 60.0)
         rss_start = server.worker_rss_kib()
-        if not args.scaling_only:
+        if not args.scaling_only and "entra" in args.only:
             record(workloads.entra_cycle(target, N), "main")
 
         seeded, rss_seeded, rss_load = 0, rss_start, 0
@@ -163,12 +172,14 @@ def run_backend(name: str, args, workdir: Path, logs: Path, rows: list[dict], me
                 seeded = size
             rss_seeded = server.worker_rss_kib()
             with RssSampler(server) as sampler:
-                for lookup in LOOKUPS:
+                for lookup in LOOKUPS if "lookups" in args.only else ():
                     row = workloads.lookup(target, lookup, size)
                     record(row, "scale")
                     if size == N:
                         record(dict(row), "main", quiet=True)
             rss_load = max(rss_load, sampler.peak)
+            if "group-batches" not in args.only:
+                continue
             group = workloads.existing_group(target, f"scale-{size}") if args.keep else None
             if group is None:
                 group = seeding.seed_group(store, server.port, TENANT, f"scale-{size}", size)
@@ -177,13 +188,15 @@ def run_backend(name: str, args, workdir: Path, logs: Path, rows: list[dict], me
                 record(row, "scale")
 
         if not args.scaling_only:
-            record(workloads.patch_one_attribute(target, N), "main")
-            for cursor in (False, True):
+            if "patch" in args.only:
+                record(workloads.patch_one_attribute(target, N), "main")
+            for cursor in (False, True) if "listing" in args.only else ():
                 for expression in (None, FAMILY_FILTER):
                     record(workloads.listing(target, N, cursor=cursor, expression=expression,
                                              time_limit=max(3.0, args.duration * 8)), "main")
-            for row in workloads.big_group_growth(target, args.members, time_limit=max(5.0, args.duration * 12)):
-                record(row, "main")
+            if "group-growth" in args.only:
+                for row in workloads.big_group_growth(target, args.members, time_limit=max(5.0, args.duration * 12)):
+                    record(row, "main")
         memory.append({
             "backend": name, "workers": workers, "users": seeded, "rss_start_kib": rss_start,
             "rss_load_kib": rss_load,

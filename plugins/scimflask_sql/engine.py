@@ -16,6 +16,11 @@ Driver defaults live here, as in Flask-SQLAlchemy's `_apply_driver_defaults`:
   `storage_timeout`, from SCIM_STORAGE_TIMEOUT) or STATEMENT_TIMEOUT. On PostgreSQL it is also
   a client-side deadline per step (deadline.py): the server-side statement timeout cannot end
   a wait on a stalled network. MySQL's read/write timeouts are client-side already.
+- PostgreSQL keeps its durability: a write is answered once its commit is on disk. The
+  storage option `synchronous_commit=False` (opt-in) lets PostgreSQL answer before the WAL is
+  flushed: faster commits, but a crash of the database server (not of the app) can lose the
+  writes of its last moments (up to three `wal_writer_delay`, 600 ms by default) that clients
+  were told had succeeded. Nothing is half-written or inconsistent either way.
 """
 
 from __future__ import annotations
@@ -76,10 +81,11 @@ def is_memory_sqlite(url: URL) -> bool:
 
 
 def build_engine(url: URL, engine_options: dict[str, Any] | None = None,
-                 timeout: float | None = None) -> Engine:
-    """The engine for `url`; `timeout` (seconds) bounds each connect and each statement."""
+                 timeout: float | None = None, *, synchronous_commit: bool = True) -> Engine:
+    """The engine for `url`; `timeout` (seconds) bounds each connect and each statement;
+    `synchronous_commit=False`: PostgreSQL's asynchronous commit (see the module docstring)."""
     seconds = STATEMENT_TIMEOUT if timeout is None else timeout
-    options: dict[str, Any] = {"connect_args": _connect_args(url, seconds)}
+    options: dict[str, Any] = {"connect_args": _connect_args(url, seconds, synchronous_commit)}
     backend = url.get_backend_name()
     if is_memory_sqlite(url):
         options["poolclass"] = StaticPool
@@ -94,7 +100,7 @@ def build_engine(url: URL, engine_options: dict[str, Any] | None = None,
     return engine
 
 
-def _connect_args(url: URL, seconds: float) -> dict[str, Any]:
+def _connect_args(url: URL, seconds: float, synchronous_commit: bool = True) -> dict[str, Any]:
     """The driver's connect arguments: timeouts and per-session settings."""
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -114,7 +120,8 @@ def _connect_args(url: URL, seconds: float) -> dict[str, Any]:
             # late finds no session to commit.
             "options": (f"-c statement_timeout={round(seconds * 1000)} "
                         f"-c idle_in_transaction_session_timeout={max(1, round(seconds * 500))} "
-                        "-c plan_cache_mode=force_custom_plan"),
+                        "-c plan_cache_mode=force_custom_plan"
+                        + ("" if synchronous_commit else " -c synchronous_commit=off")),
         }
     return {
         "connect_timeout": connect, "read_timeout": seconds, "write_timeout": seconds,

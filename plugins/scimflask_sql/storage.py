@@ -30,7 +30,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from scimflask.model import Change, Page, Query, RequestContext, Resource
+from scimflask.model import Change, Page, Query, RequestContext, Resource, copy_json
 from scimflask.schema.catalog import Catalog, ResourceType
 from scimflask.storage import ConfigurationError, ResourceNotFound, StorageUnavailable
 
@@ -51,7 +51,7 @@ from .writes import ResourceWrites
 RETRIES = 3          # attempts of a write transaction that hit a deadlock or lock timeout
 _RETRYABLE = {"40001", "40P01", "55P03", 1205, 1213}  # serialization / deadlock / lock timeout
 
-OPTIONS = ("engine", "table_prefix", "engine_options", "storage_timeout")
+OPTIONS = ("engine", "table_prefix", "engine_options", "storage_timeout", "synchronous_commit")
 
 
 class SqlStorage(SqlOperating):
@@ -61,7 +61,8 @@ class SqlStorage(SqlOperating):
     built from the URI; an injected SQLite engine gets the same pragmas), `table_prefix`
     (default "scim_"), `engine_options` (extra `create_engine` keyword arguments),
     `storage_timeout` (seconds each connect and statement may take, from SCIM_STORAGE_TIMEOUT;
-    an injected engine keeps its own).
+    an injected engine keeps its own), `synchronous_commit` (PostgreSQL, default True; False
+    answers a write before its commit is on disk: see engine.py for what a server crash loses).
     """
 
     schemes = ("sqlite", "postgresql", "postgresql+psycopg", "mysql", "mysql+pymysql",
@@ -71,9 +72,10 @@ class SqlStorage(SqlOperating):
 
     def __init__(self, catalog: Catalog, uri: str, *, engine: Engine | None = None,
                  table_prefix: str = "scim_", engine_options: dict | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, synchronous_commit: bool = True) -> None:
         super().__init__(catalog)
         self._url = None if engine is not None else database_url(uri)
+        self._synchronous_commit = synchronous_commit
         self._injected = engine
         self._engine_options = engine_options or {}
         self._timeout = timeout
@@ -105,8 +107,13 @@ class SqlStorage(SqlOperating):
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                     or not 0 < timeout < float("inf")):
             raise ConfigurationError(f"SQL storage option storage_timeout must be seconds above 0, not {timeout!r}")
+        synchronous_commit = options.get("synchronous_commit", True)
+        if not isinstance(synchronous_commit, bool):
+            raise ConfigurationError(f"SQL storage option synchronous_commit must be true or false, "
+                                     f"not {synchronous_commit!r}")
         return cls(catalog, uri, engine=engine, table_prefix=options.get("table_prefix", "scim_"),
-                   engine_options=options.get("engine_options"), timeout=timeout)
+                   engine_options=options.get("engine_options"), timeout=timeout,
+                   synchronous_commit=synchronous_commit)
 
     @property
     def indexed_filters(self) -> bool:  # type: ignore[override]
@@ -142,7 +149,8 @@ class SqlStorage(SqlOperating):
             return adopt_engine(self._injected)
         if self._engine is not None:
             self._engine.dispose(close=False)
-        return build_engine(self._url, self._engine_options, self._timeout)
+        return build_engine(self._url, self._engine_options, self._timeout,
+                            synchronous_commit=self._synchronous_commit)
 
     @contextmanager
     def _transaction(self, *, write: bool = False, one_statement: bool = False) -> Iterator[Connection]:
@@ -198,8 +206,15 @@ class SqlStorage(SqlOperating):
             self.membership.insert(connection, ctx.tenant, resource.id, members)
             return members
 
-        members = self._write(work)
-        out = Resource(rt.name, resource.id, json.loads(json.dumps(resource.data)), resource.created,
+        # On PostgreSQL a create without members is one statement in autocommit; when it meets
+        # a taken value it writes nothing, and the statement-by-statement write names the attribute.
+        if not resource.members and self.engine.dialect.name == "postgresql" and self._write(
+                lambda connection: self.writes.insert_in_one_statement(connection, ctx.tenant, rt, resource),
+                one_statement=True):
+            members = []
+        else:
+            members = self._write(work)
+        out = Resource(rt.name, resource.id, copy_json(resource.data), resource.created,
                        resource.last_modified, 1)
         if self.catalog.has_members(rt):
             out.members = sorted(members, key=lambda m: m.value)

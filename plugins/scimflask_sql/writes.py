@@ -8,7 +8,10 @@
 - An update rewrites only the rows of the attributes whose rows changed (`RowDiff`).
 - Uniqueness is the `uniques` primary key: its IntegrityError becomes `UniqueConflict(attribute)`.
 - On PostgreSQL, an update from its base that changes no unique attribute is one statement
-  (WITH UPDATE, DELETE, INSERT) in autocommit (`update_in_one_statement`).
+  (WITH UPDATE, DELETE, INSERT) in autocommit (`update_in_one_statement`), and so is a create
+  without members (`insert_in_one_statement`: WITH INSERT, INSERT, INSERT); a create that
+  meets a taken value fails whole and is written again statement by statement, which names
+  the attribute.
 - The substring index follows the `values` rows: by itself on PostgreSQL (an index on them),
   by triggers on SQLite; on MySQL/MariaDB the `trigrams` rows of the same attributes are
   replaced here, in the same transaction (trigram_rows.py).
@@ -50,6 +53,9 @@ from .values import RowDiff, parse_stamp, stamp, unique_rows, value_rows
 # The columns of a `values` row besides its owner, with their element types for unnest().
 VALUE_ROW_COLUMNS = (("attr", Text()), ("sub", Text()), ("elem", Integer()), ("key", Text()),
                      ("num", postgresql.DOUBLE_PRECISION()), ("sort_rep", Boolean()))
+VALUE_NAMES = [name for name, _ in VALUE_ROW_COLUMNS]
+# The columns of a `uniques` row that differ between the rows of one resource.
+UNIQUE_ROW_COLUMNS = (("attr", Text()), ("digest", Text()))
 
 
 class ResourceWrites:
@@ -224,7 +230,7 @@ class ResourceWrites:
                   "b_new_version": base.version + 1, "b_last_modified": last_modified,
                   "b_data": json.dumps(data, ensure_ascii=False), "b_display_name": display_name(data),
                   "b_gone": diff.value_gone,
-                  **column_arrays(diff.value_new, [name for name, _ in VALUE_ROW_COLUMNS], prefix="v_")}
+                  **column_arrays(diff.value_new, VALUE_NAMES, prefix="v_")}
         statement = self.statements.cached(("update_one_statement", rt.name), lambda: self._one_statement(rt))
         if not connection.execute(statement, params).scalar():
             self._why_not(connection, tenant, rt, base.id)
@@ -241,10 +247,47 @@ class ResourceWrites:
                    .returning(r.c.id).cte("touched"))
         gone = delete(v).where(v.c.tenant == bindparam("b_tenant"), v.c.resource_id.in_(select(touched.c.id)),
                                v.c.attr == any_(bindparam("b_gone", type_=postgresql.ARRAY(Text())))).cte("gone")
-        rows = unnested(VALUE_ROW_COLUMNS, prefix="v_").subquery("rows")
-        added = insert(v).from_select(
-            ["tenant", "resource_id", *[name for name, _ in VALUE_ROW_COLUMNS]],
-            select(cast(bindparam("b_tenant"), Text()), cast(bindparam("b_id"), Text()),
-                   *[rows.c[name] for name, _ in VALUE_ROW_COLUMNS])
-            .where(select(touched.c.id).exists())).cte("added")
+        added = self._insert_unnested(v, VALUE_ROW_COLUMNS, "v_", when=select(touched.c.id).exists()).cte("added")
         return select(func.count()).select_from(touched).add_cte(gone).add_cte(added)
+
+    def _insert_unnested(self, table, columns, prefix: str, when=None, **constants):
+        """INSERT INTO `table` the rows of one array parameter per column (`unnested`), each
+        with the resource's `b_tenant` / `b_id` and the `constants` (column name: bound value)."""
+        rows = unnested(columns, prefix=prefix).subquery(prefix + "rows")
+        fixed = {"tenant": bindparam("b_tenant"), "resource_id": bindparam("b_id"), **constants}
+        chosen = select(*[cast(value, Text()) for value in fixed.values()], *[rows.c[name] for name, _ in columns])
+        return insert(table).from_select([*fixed, *[name for name, _ in columns]],
+                                         chosen if when is None else chosen.where(when))
+
+    # -- PostgreSQL: a create in one statement ------------------------------------------------
+    def insert_in_one_statement(self, connection: Connection, tenant: str, rt: ResourceType,
+                                resource: Resource) -> bool:
+        """PostgreSQL: the row of a new resource and its `uniques` and `values` rows as one
+        statement, run in autocommit: one round trip instead of five or more (BEGIN, three
+        INSERTs, COMMIT), and one INSERT of the values on the server instead of one per row.
+        False, with nothing written, when a unique value or the id is taken: the statement
+        fails whole, and the caller writes statement by statement (`insert`), which says which
+        attribute conflicts."""
+        uniques = [row for _, row in unique_rows(self.catalog, rt, tenant, resource.id, resource.data)]
+        params = {**new_row(tenant, rt, resource), "b_tenant": tenant, "b_id": resource.id,
+                  "b_resource_type": rt.name,
+                  **column_arrays(uniques, [name for name, _ in UNIQUE_ROW_COLUMNS], prefix="u_"),
+                  **column_arrays(value_rows(self.catalog, rt, tenant, resource.id, resource.data),
+                                  VALUE_NAMES, prefix="v_")}
+        statement = self.statements.cached(("insert_one_statement",), self._one_insert)
+        try:
+            connection.execute(statement, params)
+        except IntegrityError:
+            return False
+        return True
+
+    def _one_insert(self):
+        """WITH made AS (INSERT the row RETURNING id), uniques AS (INSERT …), added AS
+        (INSERT …) SELECT count(*) FROM made. The foreign keys of the `uniques` and `values`
+        rows are checked at the end of the statement, when the row is there."""
+        r, u, v = self.tables.resources, self.tables.uniques, self.tables.values
+        made = insert(r).values({column.name: bindparam(column.name) for column in r.c}).returning(r.c.id).cte("made")
+        uniques = self._insert_unnested(u, UNIQUE_ROW_COLUMNS, "u_",
+                                        resource_type=bindparam("b_resource_type")).cte("uniques")
+        added = self._insert_unnested(v, VALUE_ROW_COLUMNS, "v_").cte("added")
+        return select(func.count()).select_from(made).add_cte(uniques).add_cte(added)

@@ -14,7 +14,7 @@ from scimflask_sql.values import unique_rows, value_rows
 from sqlalchemy import select, text
 
 from scimflask.model import Change, Member, Query, RequestContext, Resource
-from scimflask.storage import UniqueConflict, VersionMismatch
+from scimflask.storage import ConfigurationError, ResourceNotFound, UniqueConflict, VersionMismatch
 from scimflask.testing.contract_support import filter_of
 
 from .sql_helpers import (  # noqa: F401 (sql_shared is a fixture)
@@ -218,6 +218,70 @@ def test_patch_from_its_base_reads_nothing(storage):
     sent = _sent(storage, lambda: storage.update(CTX, "User", user.id, Change(data=again),
                                                  expected_version=2, now=NOW), ("SELECT", "UPDATE"))
     assert [s.lstrip().split()[0].upper() for s, _ in sent] == ["SELECT", "UPDATE"], sent
+
+
+def test_a_create_is_one_statement_on_postgresql(storage):
+    """A create without members: on PostgreSQL one statement in autocommit (the row, its
+    `uniques` and its `values` rows); elsewhere the row, one INSERT per unique value (so a
+    conflict names its attribute), one of the values (and, on MySQL, one of the trigrams).
+    The count is the regression guard: one more statement per create is a round trip more."""
+    storage.create(CTX, _user(0))  # the first write of a storage may read its planner statistics
+    user = _user(1)
+    rt = storage.catalog.resource_type("User")
+    sent = sent_statements(storage, lambda: storage.create(CTX, user))
+    uniques = len(unique_rows(storage.catalog, rt, CTX.tenant, user.id, user.data))
+    if storage.engine.dialect.name == "postgresql":
+        assert _kinds(sent) == ["WITH"], sent
+        assert sent[0][0].upper().count("INSERT") == 3
+    else:
+        trigrams = 1 if storage.engine.dialect.name == "mysql" else 0
+        assert _kinds(sent) == ["INSERT"] * (2 + uniques + trigrams), sent
+        assert sum(many for _, _, many in sent) == 1 + trigrams  # values (and trigrams): one executemany
+    assert _rows(storage, user.id) == _expected(storage, user.id, user.data)
+    stored = storage.get(CTX, "User", user.id)
+    assert (stored.data, stored.version) == (user.data, 1)
+    found = storage.query(CTX, "User", Query(filter=filter_of(storage, "User", 'userName sw "USER1"')))
+    assert [r.id for r in found.resources] == [user.id]  # the substring index has it
+
+
+def test_a_create_that_meets_a_taken_value_names_it_and_writes_nothing(storage):
+    """The one-statement create fails whole on a taken value; the create is then written
+    statement by statement, whose conflict names the attribute. Nothing of it is left."""
+    first = storage.create(CTX, _user(1))
+    clash = _user(2, userName="USER1")
+    with pytest.raises(UniqueConflict) as info:
+        storage.create(CTX, clash)
+    assert info.value.attribute == "userName"
+    assert _rows(storage, clash.id) == ([], [])
+    with pytest.raises(ResourceNotFound):
+        storage.get(CTX, "User", clash.id)
+    taken_id = Resource("User", first.id, {"userName": "someone-else"}, NOW, NOW)
+    with pytest.raises(UniqueConflict) as info:
+        storage.create(CTX, taken_id)
+    assert info.value.attribute == "id"
+    assert storage.get(CTX, "User", first.id).data == first.data
+    page = storage.query(CTX, "User", Query(filter=filter_of(storage, "User", 'userName eq "someone-else"')))
+    assert page.resources == [] and page.total == 0
+    # Another tenant may hold the same userName: uniqueness is per tenant.
+    other = RequestContext(tenant="hot-other")
+    storage.create(other, _user(1))
+    assert storage.create(CTX, _user(3)).version == 1
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="SCIMFLASK_TEST_POSTGRES_URL is not set")
+def test_postgresql_commits_durably_unless_told_otherwise():
+    """PostgreSQL's default durability by default; asynchronous commit only as the opt-in
+    storage option `synchronous_commit=False`, which must be a boolean."""
+    for options, expected in (({}, "on"), ({"synchronous_commit": True}, "on"),
+                              ({"synchronous_commit": False}, "off")):
+        storage = new_storage(POSTGRES_URL, table_prefix=unique_prefix(), **options)
+        try:
+            with storage.engine.connect() as connection:
+                assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == expected, options
+        finally:
+            drop(storage)
+    with pytest.raises(ConfigurationError, match="synchronous_commit"):
+        new_storage(POSTGRES_URL, synchronous_commit="off")
 
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
