@@ -94,6 +94,10 @@ def test_token_commands(tmp_path):
     assert "no tokens" in run(["token", "list", "--storage", storage], tmp_path)
 
 
+def test_reindex_has_nothing_to_do_where_the_store_migrates_as_it_opens(tmp_path):
+    assert "nothing to rebuild" in run(["reindex"], tmp_path)
+
+
 ISO_SECONDS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 

@@ -27,6 +27,7 @@ from scimflask.storage import ConfigurationError, ResourceNotFound, Storage, Sto
 from scimflask.storage.base import capped
 from scimflask.storage.capabilities import (
     CounterSupport,
+    IndexMaintenance,
     LogEntry,
     LogHour,
     LogQuery,
@@ -71,7 +72,7 @@ _JSON = {"ensure_ascii": False, "separators": (",", ":")}
 SCAN_BATCH = 500  # keys per SCAN step and per UNLINK
 
 
-class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport):
+class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport, IndexMaintenance):
     """Resources, indexes and memberships in Redis; see the module docstring."""
 
     schemes = ("redis", "rediss", "unix", "redis+unix", "redis+sentinel", "redis+cluster")

@@ -5,4 +5,4 @@ from __future__ import annotations
 from . import data, log, tenants, tokens
 
 SHARED_COMMANDS = (tokens.token, tenants.tenant, log.provisioning_log,
-                   data.migrate_command, data.export_command, data.import_command)
+                   data.migrate_command, data.export_command, data.import_command, data.reindex_command)

@@ -266,3 +266,15 @@ class CounterSupport(ABC):
         multiples of `window_seconds` since the epoch) and return the window's count so far,
         atomically across processes. Old windows may be forgotten. A key that starts with
         "<tenant>:" belongs to that tenant: `delete_tenant` removes it."""
+
+
+class IndexMaintenance(ABC):
+    """Derived indexes a backend cannot bring up to date as it opens (a SQL database migrates
+    its schema then; a Redis keyspace has no schema step). Until they are rebuilt, queries
+    that would read them scan instead, so results stay right but large tenants may get
+    `tooMany`. `scimflask reindex` calls this after an upgrade."""
+
+    @abstractmethod
+    def rebuild_indexes(self, tenant: str) -> int:
+        """Re-derive the tenant's indexes from its resources, safely while it is in use, and
+        mark them complete; return the number of resources rewritten."""

@@ -24,6 +24,7 @@ from scimflask.testing.contract_support import filter_of
 
 from .redis_helpers import (
     REDIS_KINDS,
+    REDIS_URL,
     drop_prefix,
     fake_storage,
     index_problems,
@@ -406,3 +407,33 @@ def test_exact_index_answers_and_small_tenants_are_never_refused(storage):
     assert _ids(storage, small, 'userName co "ser" or displayName co "ser"', max_scan=3) == [
         "id-00000", "id-00001", "id-00002"]
     assert len(_ids(storage, small, "title pr", max_scan=3)) == 3
+
+
+@needs_real_redis
+@pytest.mark.redis
+def test_reindex_command_rebuilds_what_an_older_version_left(monkeypatch):
+    """`scimflask reindex` is the operator's upgrade step on Redis: the indexes of data an
+    earlier version wrote are rebuilt and trusted again."""
+    from click.testing import CliRunner
+
+    from scimflask.cli.main import main
+
+    prefix = unique_prefix()
+    storage = real_storage(prefix)
+    try:
+        ctx = RequestContext(tenant="legacy", base_url=CTX.base_url)
+        for i in range(12):
+            _user(storage, i, ctx)
+        _forget_trigrams(storage, "legacy")
+        with pytest.raises(ScanTooLarge):
+            _ids(storage, ctx, 'userName co "ser1"', max_scan=5)
+
+        monkeypatch.setenv("SCIM_STORAGE_URI", f"{REDIS_URL}?prefix={prefix}")
+        result = CliRunner().invoke(main, ["reindex", "--tenant", "legacy"])
+        assert result.exit_code == 0, result.output
+        assert "rebuilt the indexes of 12 resources" in result.output
+        assert trigram_problems(storage, "legacy") == []
+        assert _ids(storage, ctx, 'userName co "ser1"', max_scan=5) == ["id-00001", "id-00010", "id-00011"]
+    finally:
+        drop_prefix(storage.client, prefix)
+        storage.close()
