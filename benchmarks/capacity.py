@@ -155,7 +155,7 @@ def redis_capacity(args) -> None:
             print(f"one tenant on one shard: {gb} GiB of data holds ~{gb * 2**30 / per_user:,.0f} users "
                   f"(a tenant's keys share one hash slot, so one tenant never spans shards)")
         print(_cluster_spread())
-        state.storage.close()
+        state.close()
     finally:
         if private:
             private.stop()
@@ -206,7 +206,7 @@ def postgres_capacity(args) -> None:
               f"(a gunicorn gthread worker uses at most its --threads at once)")
     finally:
         _drop_tables(engine, prefix)
-        state.storage.close()
+        state.close()
 
 
 def _print_tables(connection, prefix: str, users: int) -> None:

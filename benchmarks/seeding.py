@@ -26,7 +26,7 @@ def _seed_users_process(backend: Backend, tenant: str, start: int, stop: int, st
     # Interleaved blocks of 500 so both processes work on the whole range at once.
     for block in range(start + offset * 500, stop, step * 500):
         seed_users(state, tenant, block, min(stop, block + 500), threads=backend.seed_threads)
-    state.storage.close()
+    state.close()
 
 
 def _seed_group_process(backend: Backend, tenant: str, name: str, members: int) -> None:
@@ -34,7 +34,7 @@ def _seed_group_process(backend: Backend, tenant: str, name: str, members: int) 
 
     state = _shared_state(backend, tenant)
     seed_group(state, tenant, name, members)
-    state.storage.close()
+    state.close()
 
 
 SEED_CHUNK = 50_000  # users per seed request to an in-process (memory://) server

@@ -137,18 +137,21 @@ def _started() -> None:
 
 def _request_record(state: ScimState, context: RequestContext, path: str, response: Response) -> RequestRecord:
     """What the provisioning log needs of a finished request: the SCIM error of a failure
-    (scimType and detail), and of a failed write its body, read only for the target's identity."""
-    error = response.get_json(silent=True) if response.status_code >= 400 else None
+    (scimType and detail), of a failed write its body, read only for the target's identity, and
+    of a Bulk request its failed operations. Only a snapshot: the log builds entries later."""
+    # Every request pays for this: the context-local proxies are resolved once, not per attribute.
+    req, scope = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+    failed = response.status_code >= 400
+    error = response.get_json(silent=True) if failed else None
     error = error if isinstance(error, dict) else {}
-    started = g.get("scim_started")
+    started = scope.get("scim_started")
     return RequestRecord(
-        context=context, method=request.method, path=path, status=response.status_code,
+        context=context, method=req.method, path=path, status=response.status_code,
         error_type=_text(error.get("scimType")), error_detail=_text(error.get("detail")),
-        events=list(g.get("scim_log_events", ())), request_id=current_request_id(),
+        events=list(scope.get("scim_log_events", ())), request_id=current_request_id(),
         duration_ms=None if started is None else round((time.perf_counter() - started) * 1000),
-        user_agent=request.headers.get("User-Agent"),
-        body=g.get("scim_body") if response.status_code >= 400 else None,
-        identities=identity_policy(state.config))
+        user_agent=req.headers.get("User-Agent"), body=scope.get("scim_body") if failed else None,
+        identities=identity_policy(state.config), failures=scope.get("scim_bulk_failures", []))
 
 
 def _text(value: object) -> str | None:

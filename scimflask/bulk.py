@@ -60,11 +60,14 @@ class Written:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One operation's entry in the BulkResponse: exactly one of `written` and `error` is set."""
+    """One operation's entry in the BulkResponse: exactly one of `written` and `error` is set.
+    `path` is the operation's path with its bulkId references resolved as far as they could be
+    (the provisioning log names a failed operation's target by it)."""
 
     operation: BulkOperation
     written: Written | None = None
     error: ScimError | None = None
+    path: str | None = None
 
 
 # Runs one operation: the operation as sent, then its path and data with references resolved.
@@ -203,15 +206,25 @@ class _Schedule:
             try:
                 written = self.execute(op, path, data)
             except ScimError as exc:
-                self._fail(op, exc)
+                self._fail(op, exc, path)
                 continue
-            self.outcomes[op.index] = Outcome(op, written=written)
+            self.outcomes[op.index] = Outcome(op, written=written, path=path)
             if op.method == "POST" and op.bulk_id is not None:
                 self.created[op.bulk_id] = written.id
         return waiting
 
-    def _fail(self, op: BulkOperation, error: ScimError) -> None:
-        self.outcomes[op.index] = Outcome(op, error=error)
+    def _resolved(self, part: str) -> str:
+        try:
+            return str(resolve(part, self.created))
+        except Unresolved:
+            return part
+
+    def _fail(self, op: BulkOperation, error: ScimError, path: str | None = None) -> None:
+        """Record `op`'s failure; `path` is its resolved path, else the references known so far
+        are resolved in it and the others left as sent."""
+        if path is None:
+            path = "/".join(self._resolved(part) for part in op.path.split("/"))
+        self.outcomes[op.index] = Outcome(op, error=error, path=path)
         self.errors += 1
         if op.bulk_id is not None:
             self.failed.add(op.bulk_id)

@@ -98,6 +98,12 @@ class ScimState:
             static_token_hashes=tuple(hash_secret(t) for t in config[ConfigKeys.BEARER_TOKENS]),
         )
 
+    def close(self) -> None:
+        """Store the log's waiting entries, then close the storage: in that order, or the log's
+        writer (or its exit hook) would write to a closed store, which a SQL store reopens."""
+        self.log.close()
+        self.storage.close()
+
     def validator(self, resource_type: str) -> ResourceValidator:
         """The request-body validator of a resource type (built on first use, then reused).
 

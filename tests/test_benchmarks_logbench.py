@@ -54,3 +54,14 @@ def test_quick_sqlite_run_prints_both_tables_and_leaves_nothing_behind(capsys):
 def test_an_unknown_backend_is_refused():
     with pytest.raises(SystemExit):
         logbench.parse_args(["--backends", "sqlite,oracle"])
+
+
+def test_write_cost_only_skips_the_query_part(capsys):
+    assert logbench.main(["--quick", "--write-cost-only", "--entries", "2000", "--backends", "memory",
+                          "--rounds", "2", "--requests", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "query speed" not in out
+    writes = _rows(out.split("\n\n", 1)[1])
+    assert [(row[0], row[1]) for row in writes] == [("memory", "PATCH replace one attribute"),
+                                                  ("memory", "POST create user")]
+    assert all(row[8].split("/")[0].strip() == row[8].split("/")[1].strip() for row in writes)  # all stored

@@ -26,6 +26,9 @@ Layout below the tenant base (`T` is a resource type name, `<id>` a resource id)
 - `lg:r`             sorted set (all scores 0): `<resource id, percent-encoded>\\0<entry id>`
                      for each entry naming a resource (one resource's entries: one lex range)
 - `lg:t`             sorted set: entry id scored by its time (µs), for pruning by age
+- `lg:w`             sorted set (all scores 0): `<word>\\0<entry id>` for each word of an entry's
+                     identity (`LogEntry.words`), so the entries holding a word that starts
+                     with a prefix are one lex range (the log's text search)
 - `lg:e`             hash: entry id -> the entry as JSON
 - `lg:hs`            sorted set: the hours (since the epoch) that have log counters, by hour
 - `lg:h:<hour>`      hash: the log's counters of that hour (requests, failures, reasons, ...)
@@ -53,6 +56,7 @@ DEFAULT_PREFIX = "scim:"
 TENANT_KINDS = ("r:", "u:", "i:", "o:", "O:", "l:", "s:", "gm:", "mg:", "lg:")
 LOG_IDS, LOG_TIMES, LOG_ENTRIES = "lg:i", "lg:t", "lg:e"
 LOG_FAILURES, LOG_RESOURCES, LOG_HOURS, LOG_HOUR = "lg:f", "lg:r", "lg:hs", "lg:h:"
+LOG_WORDS = "lg:w"
 _GLOB_SPECIAL = "\\*?[]^"
 
 

@@ -3,22 +3,34 @@
 Every key lives in the tenant's key space (one Cluster slot), see `keys`:
 - `lg:i` all entry ids and `lg:f` the failures' ids: sorted sets with score 0, so in id (= time)
   order; `lg:r` one member `<resource id, percent-encoded>\\0<entry id>` per entry of a
-  resource, so one resource's entries are one lex range; `lg:t` ids scored by time (µs);
-- `lg:e` the entries as JSON; `lg:hs` the hours holding counters, `lg:h:<hour>` a hash of each
-  hour's counters (`LogEntry.hour_counts`).
+  resource, so one resource's entries are one lex range; `lg:w` one member `<word>\\0<entry id>`
+  per word of an entry (`LogEntry.words`), so the entries holding a word that starts with a
+  prefix are one lex range; `lg:t` ids scored by time (µs);
+- `lg:e` the entries as JSON (with their `lg:r` member and their words, for pruning);
+  `lg:hs` the hours holding counters, `lg:h:<hour>` a hash of each hour's counters
+  (`LogEntry.hour_counts`).
 
 Appending and pruning are one script each (lua/append_log.lua, lua/prune_log.lua), so an entry
-and its index members and counts appear and vanish together. A query walks the smallest index
-that holds its answer backwards (one resource's members, else the failures, else all ids), in
-batches of ids whose entries are read with one HMGET, keeping what `LogQuery.matches`; it stops
-at `limit` or at the first entry older than `since`. `until` becomes an id bound: the newest id
-stamped before it, found in `lg:t`. Entries stored before these indexes existed are in `lg:i`
-only, and kept their scimType in `detail` (read back as `scim_type`).
+and its index members and counts appear and vanish together. A query reads entries by id in
+batches (one HMGET each), newest first, keeping what `LogQuery.matches`; it stops at `limit` or
+at the first entry older than `since`. The ids come from one of two places:
+- a text query whose rarest query word's prefix range of `lg:w` holds at most WORD_BOUND members
+  (one ZLEXCOUNT per query word, O(log n), pipelined): that range, O(log n + WORD_BOUND), its
+  ids sorted newest first. Every match holds a word in that range, so no match is missed;
+- else a walk of the smallest index that holds the answer backwards (one resource's members,
+  else the failures, else all ids). A text whose every word has more than WORD_BOUND entries is
+  a common prefix, and the walk finds its matches soon.
+`until` becomes an id bound: the newest id stamped before it, found in `lg:t`. Entries stored
+before these indexes existed are in `lg:i` only, and kept their scimType in `detail` (read back
+as `scim_type`); those stored before `lg:w` have no words there, so a text query finds them on
+the walk only, until `RedisStorage.rebuild_indexes` (`scimflask reindex`) rewrites them with
+their words (`without_words`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
@@ -30,6 +42,8 @@ from .reader import from_micros, to_micros
 
 _JSON = {"ensure_ascii": False, "separators": (",", ":")}
 SCAN_BATCH = 200
+WORD_BOUND = 10_000  # `lg:w` members a text query's prefix range may hold to be read whole
+_TOP = b"\xff"  # above every byte of UTF-8: `[<prefix>` .. `[<prefix>\xff` is the prefix's range
 
 
 @dataclass(frozen=True)
@@ -41,18 +55,19 @@ class LogKeys:
     resources: str
     hours: str
     hour_prefix: str
+    words: str
 
     @classmethod
     def of(cls, prefix: str, tenant: str) -> LogKeys:
         base = keys.tenant_base(prefix, tenant)
         return cls(base + keys.LOG_IDS, base + keys.LOG_TIMES, base + keys.LOG_ENTRIES,
                    base + keys.LOG_FAILURES, base + keys.LOG_RESOURCES, base + keys.LOG_HOURS,
-                   base + keys.LOG_HOUR)
+                   base + keys.LOG_HOUR, base + keys.LOG_WORDS)
 
     @property
     def scripted(self) -> list[str]:
         """The keys every log script is given, in the order the scripts read them."""
-        return [self.ids, self.times, self.entries, self.failures, self.resources, self.hours]
+        return [self.ids, self.times, self.entries, self.failures, self.resources, self.hours, self.words]
 
 
 def resource_member(resource_id: str, entry_id: str = "") -> str:
@@ -60,19 +75,22 @@ def resource_member(resource_id: str, entry_id: str = "") -> str:
     return f"{quote(resource_id, safe='')}\0{entry_id}"
 
 
-def append_arguments(entries: list[LogEntry], log_keys: LogKeys) -> tuple[list[str], list]:
-    """KEYS and ARGV of lua/append_log.lua for entries of one tenant."""
-    args: list = [len(entries)]
+def append_arguments(entries: list[LogEntry], log_keys: LogKeys, *,
+                     reindex: bool = False) -> tuple[list[str], list]:
+    """KEYS and ARGV of lua/append_log.lua for entries of one tenant; with `reindex`, for
+    rewriting stored entries with their index members (no counters: they counted already)."""
+    args: list = [len(entries), "1" if reindex else "0"]
     hours: dict[int, dict[str, int]] = {}
     for entry in entries:
         member = "" if entry.resource_id is None else resource_member(entry.resource_id, entry.id)
-        args += [entry.id, to_micros(entry.time), _encode(entry, member),
-                 "1" if entry.outcome == "failure" else "0", member]
+        words = entry.words()
+        args += [entry.id, to_micros(entry.time), _encode(entry, member, words),
+                 "1" if entry.outcome == "failure" else "0", member, len(words), *words]
         counts = hours.setdefault(hour_number(entry.time), {})
         for name, count in entry.hour_counts().items():
             counts[name] = counts.get(name, 0) + count
-    hour_keys = []
-    for hour, counts in sorted(hours.items()):
+    hour_keys: list[str] = []
+    for hour, counts in sorted(hours.items()) if not reindex else ():
         hour_keys.append(log_keys.hour_prefix + str(hour))
         args += [hour, len(counts)]
         for name, count in sorted(counts.items()):
@@ -86,7 +104,7 @@ def prune_arguments(log_keys: LogKeys, keep: int | None, older_than: datetime | 
             log_keys.hour_prefix, "" if older_than is None else hour_number(older_than)]
 
 
-def _encode(entry: LogEntry, member: str) -> str:
+def _encode(entry: LogEntry, member: str, words: list[str]) -> str:
     record = {
         "id": entry.id, "tenant": entry.tenant, "time": to_micros(entry.time), "method": entry.method,
         "path": entry.path, "status": entry.status, "outcome": entry.outcome,
@@ -98,6 +116,7 @@ def _encode(entry: LogEntry, member: str) -> str:
     }
     if member:
         record["rk"] = member  # what prune_log.lua removes from `lg:r`
+    record["wk"] = words  # and its words, from `lg:w` (an entry without them predates `lg:w`)
     return json.dumps(record, **_JSON)
 
 
@@ -114,6 +133,22 @@ def decode(raw: bytes | str) -> LogEntry:
                     record.get("user_agent"))
 
 
+def without_words(client, log_keys: LogKeys) -> Iterator[list[LogEntry]]:
+    """The stored entries that predate `lg:w` (their JSON lists no words), walking `lg:i` a
+    SCAN_BATCH of ids at a time (one ZRANGEBYLEX and one HMGET each): O(n)."""
+    low = b"-"
+    while True:
+        ids = client.zrangebylex(log_keys.ids, low, b"+", start=0, num=SCAN_BATCH)
+        if not ids:
+            return
+        old = [decode(raw) for raw in client.hmget(log_keys.entries, ids) if raw and "wk" not in json.loads(raw)]
+        if old:
+            yield old
+        if len(ids) < SCAN_BATCH:
+            return
+        low = b"(" + ids[-1]
+
+
 class LogReader:
     """Queries and hourly counters of one client."""
 
@@ -125,19 +160,22 @@ class LogReader:
         if query.limit <= 0:
             return []
         log_keys = LogKeys.of(self.prefix, tenant)
-        bounds = self._bounds(log_keys, query)
-        if bounds is None:
-            return []
-        index, low, high, skip = bounds
+        before = query.before
+        if query.until is not None:
+            newest = self.client.zrevrangebyscore(log_keys.times, f"({to_micros(query.until)}", "-inf",
+                                                  start=0, num=1)
+            if not newest:
+                return []
+            last = newest[0].decode() + "\0"  # the smallest text above that id
+            before = last if before is None else min(before, last)
         # Filters the index does not answer are checked here: read more ids per round trip.
-        rest = (query.status, query.method, query.resource_type, query.text,
+        rest = (query.status, query.method, query.resource_type, query.text_words,
                 query.failures_only and query.resource_id is not None)
         batch = max(query.limit, SCAN_BATCH) if any(rest) else query.limit
+        by_word = self._word_ids(log_keys, query, before) if query.text_words else None
         found: list[LogEntry] = []
-        while True:
-            members = self.client.zrevrangebylex(index, high, low, start=0, num=batch)
-            ids = [member[skip:] for member in members]
-            for raw in self.client.hmget(log_keys.entries, ids) if ids else []:
+        for ids in self._walk(log_keys, query, before, batch) if by_word is None else _chunks(by_word, batch):
+            for raw in self.client.hmget(log_keys.entries, ids):
                 if raw is None:
                     continue  # pruned between the two reads
                 entry = decode(raw)
@@ -147,21 +185,42 @@ class LogReader:
                     found.append(entry)
                     if len(found) == query.limit:
                         return found
+        return found
+
+    def _word_ids(self, log_keys: LogKeys, query: LogQuery, before: str | None) -> list[bytes] | None:
+        """The ids, newest first and within `after`..`before`, of the entries holding a word in
+        the smallest prefix range of `lg:w` among the query's words; None when every range holds
+        more than WORD_BOUND members. One round trip of ZLEXCOUNTs (O(log n) each), then one
+        ZRANGEBYLEX, O(log n + WORD_BOUND)."""
+        ranges = [(b"[" + word.encode(), b"[" + word.encode() + _TOP) for word in query.text_words]
+        pipe = self.client.pipeline(transaction=False)
+        for low, high in ranges:
+            pipe.zlexcount(log_keys.words, low, high)
+        count, low, high = min((int(count), *bounds) for count, bounds in zip(pipe.execute(), ranges, strict=True))
+        if count > WORD_BOUND:
+            return None
+        if count == 0:
+            return []
+        ids = {member.partition(b"\0")[2] for member in self.client.zrangebylex(log_keys.words, low, high)}
+        after, before_ = (None if bound is None else bound.encode() for bound in (query.after, before))
+        return sorted((id for id in ids if (after is None or id > after) and (before_ is None or id < before_)),
+                      reverse=True)
+
+    def _walk(self, log_keys: LogKeys, query: LogQuery, before: str | None, batch: int) -> Iterator[list[bytes]]:
+        """The ids of the smallest index that holds the answer, newest first, `batch` at a time
+        (one ZREVRANGEBYLEX each)."""
+        index, low, high, skip = self._bounds(log_keys, query, before)
+        while True:
+            members = self.client.zrevrangebylex(index, high, low, start=0, num=batch)
+            if members:
+                yield [member[skip:] for member in members]
             if len(members) < batch:
-                return found
+                return
             high = b"(" + members[-1]
 
-    def _bounds(self, log_keys: LogKeys, query: LogQuery) -> tuple[str, str, str, int] | None:
-        """(index, lowest, highest member for ZREVRANGEBYLEX, length of the members' prefix);
-        None when no entry can match."""
-        before = query.before
-        if query.until is not None:
-            newest = self.client.zrevrangebyscore(log_keys.times, f"({to_micros(query.until)}", "-inf",
-                                                  start=0, num=1)
-            if not newest:
-                return None
-            last = newest[0].decode() + "\0"  # the smallest text above that id
-            before = last if before is None else min(before, last)
+    @staticmethod
+    def _bounds(log_keys: LogKeys, query: LogQuery, before: str | None) -> tuple[str, str, str, int]:
+        """(index, lowest, highest member for ZREVRANGEBYLEX, length of the members' prefix)."""
         if query.resource_id is not None:
             prefix = resource_member(query.resource_id)
             low = "(" + prefix + query.after if query.after is not None else "[" + prefix
@@ -183,3 +242,8 @@ class LogReader:
         counted = pipe.execute()
         return [LogHour.from_counts(hour, {name.decode(): int(count) for name, count in counts.items()})
                 for hour, counts in zip(numbers, counted, strict=True) if counts]
+
+
+def _chunks(ids: list[bytes], size: int) -> Iterator[list[bytes]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]

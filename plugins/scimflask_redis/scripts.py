@@ -126,10 +126,10 @@ class Scripts:
         return int(self._write.script(self._update_token, [key],
                                       [read, new, "" if last_used is None else last_used]))
 
-    def append_log(self, log_keys: list[str], args: list) -> None:
+    def append_log(self, log_keys: list[str], args: list) -> int:
         """Entries of one tenant with their index members and counts, in one step (the
-        arguments `log.append_arguments` builds)."""
-        self._write.script(self._append_log, log_keys, args)
+        arguments `log.append_arguments` builds); returns the entries written."""
+        return int(self._write.script(self._append_log, log_keys, args))
 
     def prune_log(self, log_keys: list[str], args: list) -> int:
         """The arguments `log.prune_arguments` builds."""

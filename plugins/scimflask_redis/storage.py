@@ -219,7 +219,12 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         indexes ready so queries use them (until then they scan, so results are right either
         way). Safe while the tenant is in use: each resource is rewritten by a compare-and-set on
         its version, and read again when it changed meanwhile. O(n): one pipelined read per
-        `SCAN_BATCH` resources and one script per resource. Returns the number rewritten."""
+        `SCAN_BATCH` resources and one script per resource. Returns the number rewritten.
+        The tenant's log entries stored before the log's word index are rewritten with their
+        words too (`log.without_words`: O(n) reads, one script per batch; not counted)."""
+        log_keys = log.LogKeys.of(self.prefix, tenant)
+        for batch in log.without_words(self.client, log_keys):
+            self._scripts.append_log(*log.append_arguments(batch, log_keys, reindex=True))
         ctx = RequestContext(tenant=tenant)
         reader, done = self._reader(ctx), 0
         for rt in self.catalog.resource_types:

@@ -20,16 +20,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, func, inspect, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, inspect, select, text, update
 from sqlalchemy.schema import CreateColumn
 
 from scimflask.storage import ConfigurationError
 
+from .operating import word_rows
 from .substring_schema import build_substring_index
 from .tables import SqlTables, log_columns_v3
 from .values import stamp
 
-LATEST = 4
+LATEST = 5
+BACKFILL_BATCH = 1000  # log entries read per statement while filling `log_words`
 _LOCK_ID = 0x5C1F1A5  # PostgreSQL advisory lock key for "scimflask schema"
 
 
@@ -71,6 +73,29 @@ def _add_log_identities(connection: Connection, tables: SqlTables) -> None:
                        .ordered_values((log.c.scim_type, log.c.detail), (log.c.detail, None)))
 
 
+def _add_log_words(connection: Connection, tables: SqlTables) -> None:
+    """The log's word index: the table, then the words of every entry already stored, read
+    tenant by tenant in batches of BACKFILL_BATCH entries by primary key (each batch one index
+    range on every database). Rows a failed earlier run left behind (MySQL commits the CREATE
+    at once) are deleted first."""
+    log, words = tables.log, tables.log_words
+    words.create(connection, checkfirst=True)
+    connection.execute(delete(words))
+    columns = (log.c.tenant, log.c.id, log.c.user_name, log.c.display_name, log.c.external_id)
+    tenant = connection.execute(select(func.min(log.c.tenant))).scalar()
+    while tenant is not None:
+        last = ""  # below every id
+        while True:
+            rows = connection.execute(select(*columns).where(log.c.tenant == tenant, log.c.id > last)
+                                      .order_by(log.c.id).limit(BACKFILL_BATCH)).all()
+            if found := word_rows(rows):
+                connection.execute(insert(words), found)
+            if len(rows) < BACKFILL_BATCH:
+                break
+            last = rows[-1].id
+        tenant = connection.execute(select(func.min(log.c.tenant)).where(log.c.tenant > tenant)).scalar()
+
+
 # Steps after the first release's tables, in order.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "tenants, provisioning log and rate-limit counters", _add_operating_tables),
@@ -78,6 +103,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               _add_log_identities),
     Migration(4, "substring index of co/sw/ew: pg_trgm (PostgreSQL), FTS5 (SQLite), trigrams (MySQL)",
               build_substring_index),
+    Migration(5, "provisioning log: word index of the text search", _add_log_words),
 )
 
 

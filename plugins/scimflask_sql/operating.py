@@ -1,8 +1,11 @@
 """Tokens and the operating capabilities on SQL: tenant records, the provisioning log and
-rate-limit counters (the tables of schema versions 2 and 3, tables.py).
+rate-limit counters (the tables of schema versions 2, 3 and 5, tables.py).
 
 Each method is one transaction. A counter hit is one upsert, so workers never lose a hit;
 deleting a tenant removes its rows from every table in one transaction.
+
+A log entry's words (`LogEntry.words`) are rows of `log_words`, written in the transaction
+that writes the entry and deleted with it; the text search reads them (`_log_statement`).
 
 The log's hourly counters are rows of `counters` too, keyed `<tenant>:~log:<hour>:<name>` (the
 hour zero-padded, so one tenant's hours from a given one on are one key range) and stored with
@@ -14,9 +17,10 @@ them (a counter key starting with `<tenant>:` belongs to the tenant).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Row, and_, delete, exists, false, func, insert, literal, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from scimflask.model import Token
@@ -31,6 +35,7 @@ from scimflask.storage.capabilities import (
     TenantSupport,
     hour_number,
 )
+from scimflask.storage.log_words import MAX_WORDS, entry_words
 
 from .engine import UNAVAILABLE
 from .tables import SqlTables
@@ -42,6 +47,10 @@ NEVER = 2 ** 62
 _LOG_HOURS = ":~log:"
 _HOUR_DIGITS = 10
 MAX_COUNTER_NAME = 100
+_LAST = "\U0010ffff"  # the highest code point: above every word that starts with a prefix
+# Entries holding a word with a given prefix past which walking the log newest first (and
+# checking each entry's words) finds a page sooner than listing every such entry does.
+COMMON_WORD = 2_000
 
 
 class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport):
@@ -126,7 +135,7 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
 
         def work(connection: Connection) -> bool:
             for table in (tables.members, tables.values, tables.uniques, tables.resources,
-                          tables.tokens, tables.log):
+                          tables.tokens, tables.log_words, tables.log):
                 connection.execute(delete(table).where(table.c.tenant == tenant_id))
             c = tables.counters
             low, high = _key_range(tenant_id)
@@ -142,16 +151,19 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
 
     def append_logs(self, entries: list[LogEntry]) -> None:
         """One transaction for a batch (the log writes in batches): one executemany for the
-        entries, one upsert per hourly counter they change (in key order, so two workers
-        lock the counter rows they share in the same order)."""
+        entries, one for their words, one upsert per hourly counter they change (in key order,
+        so two workers lock the counter rows they share in the same order)."""
         rows = [_log_row(entry) for entry in entries]
         if not rows:
             return
+        words = word_rows(entries)
         counters = sorted(_hour_counts(entries).items())
         c = self.tables.counters
 
         def work(connection: Connection) -> None:
             connection.execute(insert(self.tables.log), rows)
+            if words:
+                connection.execute(insert(self.tables.log_words), words)
             for (key, start), count in counters:
                 row = {"key": key, "window_start": start, "window_end": NEVER, "count": count}
                 connection.execute(_upsert(connection, c, row, [c.c.key, c.c.window_start],
@@ -160,10 +172,22 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         self._write(work)
 
     def query_log(self, tenant: str, query: LogQuery | None = None) -> list[LogEntry]:
-        """One statement; failures and one resource's entries are read by their indexes."""
-        statement = _log_statement(self.tables.log, tenant, query or LogQuery())
+        """One statement; failures, one resource's entries and the entries holding a word are
+        read by their indexes. A text search first counts, for each of its words, the entries
+        holding a word it starts, up to COMMON_WORD + 1 (one index range of at most that many
+        keys): see `_log_statement` for what the counts decide."""
+        query = query or LogQuery()
         with self._transaction() as connection:
+            common = frozenset(prefix for prefix in query.text_words[:MAX_WORDS]
+                               if self._entries_holding(connection, tenant, prefix) > COMMON_WORD)
+            statement = _log_statement(self.tables, tenant, query, common)
             return [_log_entry(row) for row in connection.execute(statement)]
+
+    def _entries_holding(self, connection: Connection, tenant: str, prefix: str) -> int:
+        """How many entries hold a word starting with `prefix`, counted up to COMMON_WORD + 1."""
+        w = self.tables.log_words
+        found = select(literal(1)).where(word_condition(w, tenant, prefix)).limit(COMMON_WORD + 1).subquery()
+        return connection.execute(select(func.count()).select_from(found)).scalar() or 0
 
     def log_hours(self, tenant: str, since: datetime) -> list[LogHour]:
         c = self.tables.counters
@@ -182,20 +206,26 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
 
     def prune_log(self, tenant: str, *, keep: int | None = None,
                   older_than: datetime | None = None) -> int:
-        g = self.tables.log
+        """The entries' words go first, by the same condition (`(tenant, entry_id, word)` index)."""
+        g, w = self.tables.log, self.tables.log_words
 
         def work(connection: Connection) -> int:
             deleted = 0
             if keep is not None:
-                statement = delete(g).where(g.c.tenant == tenant)
+                entries, words, oldest_kept = [g.c.tenant == tenant], [w.c.tenant == tenant], None
                 if keep > 0:  # everything older than the oldest entry kept goes
                     oldest_kept = connection.execute(
                         select(g.c.id).where(g.c.tenant == tenant).order_by(g.c.id.desc())
                         .offset(keep - 1).limit(1)).scalar()
-                    statement = None if oldest_kept is None else statement.where(g.c.id < oldest_kept)
-                if statement is not None:
-                    deleted += connection.execute(statement).rowcount
+                    if oldest_kept is not None:
+                        entries.append(g.c.id < oldest_kept)
+                        words.append(w.c.entry_id < oldest_kept)
+                if keep <= 0 or oldest_kept is not None:
+                    connection.execute(delete(w).where(*words))
+                    deleted += connection.execute(delete(g).where(*entries)).rowcount
             if older_than is not None:
+                old = select(g.c.id).where(g.c.tenant == tenant, g.c.time < stamp(older_than))
+                connection.execute(delete(w).where(w.c.tenant == tenant, w.c.entry_id.in_(old)))
                 deleted += connection.execute(delete(g).where(
                     g.c.tenant == tenant, g.c.time < stamp(older_than))).rowcount
                 c = self.tables.counters
@@ -273,8 +303,32 @@ def _log_entry(row) -> LogEntry:
                     row.user_agent)
 
 
-def _log_statement(g, tenant: str, query: LogQuery):
-    """SELECT the entries `query` matches, newest first (`LogQuery` says what each field means)."""
+def word_rows(entries: Iterable[LogEntry | Row]) -> list[dict]:
+    """The `log_words` rows of `entries` (or of `log` rows holding their identity fields)."""
+    return [{"tenant": entry.tenant, "word": word, "entry_id": entry.id} for entry in entries
+            for word in entry_words((entry.user_name, entry.display_name, entry.external_id))]
+
+
+def word_condition(w, tenant: str, prefix: str):
+    """`log_words` rows of `tenant` whose word starts with `prefix`. The range lets every
+    planner seek the primary key (SQLite turns LIKE into a range only under NOCASE); a word
+    never holds U+10FFFF (it is no letter), so the range is exact, and LIKE says the same
+    (`autoescape`: % and _ are plain characters; a word holds neither anyway)."""
+    return and_(w.c.tenant == tenant, w.c.word >= prefix, w.c.word < prefix + _LAST,
+                w.c.word.startswith(prefix, autoescape=True))
+
+
+def _log_statement(tables: SqlTables, tenant: str, query: LogQuery, common: frozenset[str] = frozenset()):
+    """SELECT the entries `query` matches, newest first (`LogQuery` says what each field means).
+
+    Each word of the text restricts the ids to those holding a word it starts (`log_words`),
+    in one of two exact forms. A rare word (not in `common`) is a list of ids, `id IN (...)`:
+    the database reads that range of `log_words` and then those entries. A common one is
+    `EXISTS (...)` on the entry's own words (`(tenant, entry_id, word)` index): the database walks
+    the log newest first and stops at `limit`, which a common word reaches soon, instead of
+    sorting every id that holds it (seconds at a million entries on SQLite). A text whose every
+    word is common but whose words together are rare walks far: that is its worst case."""
+    g, w = tables.log, tables.log_words
     conditions = [g.c.tenant == tenant]
     equal = ((g.c.resource_id, query.resource_id), (g.c.method, query.method),
              (g.c.resource_type, query.resource_type), (g.c.outcome, "failure" if query.failures_only else None))
@@ -289,9 +343,18 @@ def _log_statement(g, tenant: str, query: LogQuery):
         conditions.append(g.c.time < stamp(query.until))
     if query.status_range is not None:
         conditions.append(g.c.status.between(*query.status_range))
-    if query.text is not None:
-        # search_text is lower-cased already; `autoescape` makes % and _ plain characters.
-        conditions.append(g.c.search_text.contains(query.text, autoescape=True))
+    words = query.text_words
+    if len(words) > MAX_WORDS:  # more words than an entry keeps: no match (`query_words`)
+        conditions.append(false())
+        words = ()
+    for prefix in words:
+        if prefix in common:
+            # The entry's own words, by (tenant, entry_id, word); no range on `word`, which would
+            # let SQLite pick the (tenant, word) key and scan the whole prefix for each entry.
+            conditions.append(exists().where(w.c.tenant == tenant, w.c.entry_id == g.c.id,
+                                             w.c.word.startswith(prefix, autoescape=True)))
+        else:
+            conditions.append(g.c.id.in_(select(w.c.entry_id).where(word_condition(w, tenant, prefix))))
     return select(g).where(*conditions).order_by(g.c.id.desc()).limit(query.limit)
 
 

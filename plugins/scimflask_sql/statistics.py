@@ -18,8 +18,16 @@ are missing, or when the directory has grown `GROWTH` times since they were gath
 - PostgreSQL: tables never analysed (`pg_stat_user_tables.last_analyze` and
   `last_autoanalyze` NULL) or modified more than their live row count since, are analysed;
   one process at a time (advisory lock). With autovacuum on, auto-analyze gets there first
-  and this never fires.
+  and this never fires. The provisioning log (`log` and its word index `log_words`) is
+  checked too: it is usually the largest table, grows without the directory growing, and its
+  text search joins the two, a plan that needs their statistics. Each table is judged by its
+  own counts, so a growing log is analysed whatever the directory does.
 - MySQL/MariaDB: InnoDB recalculates persistent statistics by itself (innodb_stats_auto_recalc).
+
+SQLite leaves the log alone: its trigger follows the size of `resources`, so statistics taken
+of the log then would go stale as the log grows on its own, and statistics that call a large
+table small mislead its planner more than none (without them it prefers the index matching
+the most leading columns, which is what every log query has).
 
 A failure here is logged and never fails the request that happened to trigger the check.
 """
@@ -96,7 +104,7 @@ class PlannerStatistics:
             with engine.connect().execution_options(scim_write=True) as connection:
                 with connection.begin():
                     connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
-                    for table in self._analysed_tables():
+                    for table in self._directory_tables():
                         connection.exec_driver_sql(f'ANALYZE "{table}"')
                     analysed_now = self._sqlite_analysed_rows(connection)
         if analysed_now != self._loaded and not shared_connection:
@@ -106,7 +114,7 @@ class PlannerStatistics:
 
     # -- PostgreSQL ---------------------------------------------------------------------
     def _refresh_postgresql(self, engine: Engine) -> bool:
-        names = self._analysed_tables()
+        names = self._directory_tables() + self._log_tables()
         with engine.connect() as connection:
             with connection.begin():
                 rows = connection.execute(text(
@@ -126,6 +134,9 @@ class PlannerStatistics:
                     connection.exec_driver_sql(f'ANALYZE "{table}"')
         return True
 
-    def _analysed_tables(self) -> list[str]:
+    def _directory_tables(self) -> list[str]:
         t = self.tables
         return [t.resources.name, t.values.name, t.uniques.name, t.members.name]
+
+    def _log_tables(self) -> list[str]:
+        return [self.tables.log.name, self.tables.log_words.name]

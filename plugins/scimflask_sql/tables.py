@@ -21,10 +21,10 @@
   first walks the primary key backwards) and `counters` (one row per rate-limit key and fixed
   window, incremented by an upsert; `window_end` lets expired windows be swept by index).
 - Since schema version 3, log entries name their target (`user_name`, `display_name`,
-  `external_id`, and `search_text`: those lower-cased, what a text filter scans) and carry the
-  error's `scim_type` apart from its `detail` text, the request id, duration and client. The
-  filters that matter most have indexes: failures `(tenant, outcome, id)` and one resource's
-  entries `(tenant, resource_id, id)`. The log's hourly counters are rows of `counters` keyed
+  `external_id`, and `search_text`: those lower-cased; the text filter reads `log_words`) and
+  carry the error's `scim_type` apart from its `detail` text, the request id, duration and
+  client. The filters that matter most have indexes: failures `(tenant, outcome, id)` and one
+  resource's entries `(tenant, resource_id, id)`. The log's hourly counters are rows of `counters` keyed
   `<tenant>:~log:<hour>:<name>` whose `window_end` lies beyond any sweep (see operating.py).
 - Since schema version 4, the index that answers `co`/`sw`/`ew` on the substring-indexed
   attributes (substring_schema.py), one kind per database: on PostgreSQL a pg_trgm GIN index
@@ -33,6 +33,12 @@
   MySQL/MariaDB `trigrams`, one row per (resource, indexed attribute, trigram of its values),
   written with the `values` rows (trigram_rows.py). `DIALECT_TABLES` names the tables only one
   kind of database gets.
+- Since schema version 5, `log_words`: one row per (tenant, word, entry) for the words of a log
+  entry's identity (`scimflask.storage.log_words`), written and deleted with the entry. Its key
+  `(tenant, word, entry_id)` makes the entries holding a word that starts with a prefix one
+  range (`word LIKE 'w%'` under a binary collation), which is how the log's text search is
+  answered; `(tenant, entry_id, word)` finds the words of one entry (a pruned one, or one a
+  text search walking the log checks) without reading the table.
 
 Every row carries the tenant; every statement filters by it. Table names take a prefix so
 several deployments (or test runs) can share one database.
@@ -63,6 +69,8 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects import mysql, postgresql
+
+from scimflask.storage.log_words import MAX_WORD
 
 ID = 64          # resource ids are UUIDs; a little room for imported ids
 TENANT = 128
@@ -108,6 +116,7 @@ class SqlTables:
     counters: Table
     substrings: Table
     trigrams: Table
+    log_words: Table
 
     def created_on(self, dialect: str) -> list[Table]:
         """The tables a database of `dialect` holds (some exist on one kind only)."""
@@ -139,7 +148,7 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
     tenants, log, counters = _operating_tables(md, prefix)
     substrings, trigrams = _substring_tables(md, prefix, resources)
     return SqlTables(md, resources, values, uniques, members, tokens, schema_version, tenants, log, counters,
-                     substrings, trigrams)
+                     substrings, trigrams, _log_words(md, prefix))
 
 
 def _resources(md: MetaData, prefix: str) -> Table:
@@ -302,6 +311,19 @@ def _operating_tables(md: MetaData, prefix: str) -> tuple[Table, Table, Table]:
         **_MYSQL,
     )
     return tenants, log, counters
+
+
+def _log_words(md: MetaData, prefix: str) -> Table:
+    """`log_words` (schema version 5): the word index of the log's text search."""
+    return Table(
+        f"{prefix}log_words", md,
+        Column("tenant", _string(TENANT), nullable=False),
+        Column("word", _string(MAX_WORD), nullable=False),
+        Column("entry_id", _string(LOG_ID), nullable=False),
+        PrimaryKeyConstraint("tenant", "word", "entry_id", name=f"{prefix}pk_log_words"),
+        Index(f"{prefix}ix_log_words_entry", "tenant", "entry_id", "word"),
+        **_MYSQL,
+    )
 
 
 def _substring_tables(md: MetaData, prefix: str, resources: Table) -> tuple[Table, Table]:

@@ -134,7 +134,7 @@ def _run_gunicorn(plan: Plan, config: dict, host: str, port: int, timeout: int, 
                 return app
         else:
             # Each worker opens its own storage and pools after the fork; this process serves nothing.
-            state_of(app).storage.close()
+            state_of(app).close()
 
             def app_factory():
                 return build_app(config)

@@ -9,6 +9,7 @@ operator notices a new client.
 
 from __future__ import annotations
 
+import functools
 import re
 
 ENTRA, OKTA, OTHER = "entra", "okta", "other"
@@ -18,8 +19,11 @@ _ENTRA = re.compile(r"azure[\s._-]*(ad|active[\s._-]*directory)|microsoft[\s._-]
                     re.IGNORECASE)
 _OKTA = re.compile(r"\bokta\b", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A deployment sees the same few User-Agents over and over: each is read once.
+_SEEN_AGENTS = 256
 
 
+@functools.lru_cache(maxsize=_SEEN_AGENTS)
 def recognise(user_agent: str | None) -> str:
     """"entra", "okta" or "other"."""
     if user_agent:
@@ -30,6 +34,7 @@ def recognise(user_agent: str | None) -> str:
     return OTHER
 
 
+@functools.lru_cache(maxsize=_SEEN_AGENTS)
 def bounded_user_agent(user_agent: str | None) -> str | None:
     """The header as it can be logged: no control characters, at most MAX_USER_AGENT long."""
     if not user_agent:

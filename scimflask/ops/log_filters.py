@@ -2,7 +2,8 @@
 
 Both name the same filters: failures only, a time range (`since` / `until`: an ISO 8601 moment,
 or a span back from now such as 30m, 1h, 2d, 1w), a status (409, or a class such as 4xx), the
-method, the resource type and id, text on the target's identity, and `limit` with the cursors
+method, the resource type and id, text on the target's identity (each of its words starts a
+word of the userName, displayName or externalId: `LogQuery`), and `limit` with the cursors
 `before` / `after` (entry ids). A value that makes no sense is a `FilterError` that says what
 to write instead. The console, which must never refuse a page for a filter, drops such values
 itself (console.logview).

@@ -80,7 +80,8 @@ class IdentityPolicy:
 
     def search_term(self, text: str | None) -> str | None:
         """What to look for in the log for `text`: itself, or its hash (a hash pasted from
-        the log stays as it is), so a hashed log finds the exact value."""
+        the log stays as it is), so a hashed log finds the exact value: the hash's words, "h"
+        and its hex digits, start only the words of that same hash."""
         if text is None or self.mode != HASHED:
             return text
         text = text.strip()

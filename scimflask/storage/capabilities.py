@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from ..model import Token
+from .log_words import entry_words, match, query_words
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -74,10 +75,14 @@ class LogEntry:
         return f"{self.status} {self.scim_type}" if self.scim_type else str(self.status)
 
     def search_text(self) -> str:
-        """What `LogQuery.text` is looked for in: the identity fields lower-cased, one per line
-        (a needle never holds a line break, so it cannot match across two fields)."""
+        """The identity fields lower-cased, one per line (the SQL log's `search_text` column)."""
         return "\n".join(value.lower() for value in (self.user_name, self.display_name, self.external_id)
                          if value)
+
+    def words(self) -> list[str]:
+        """The words `LogQuery.text` finds this entry by (`log_words.entry_words` of the
+        identity fields): what every backend's word index holds for it."""
+        return entry_words((self.user_name, self.display_name, self.external_id))
 
     def hour_counts(self) -> dict[str, int]:
         """What this entry adds to the counters of its hour (see `LogHour`)."""
@@ -135,8 +140,12 @@ class LogQuery:
     - `failures_only`: `outcome` == "failure";
     - `status`: "409" (exactly) or a class such as "4xx" (400-499);
     - `method`, `resource_type`, `resource_id`: equal (`method` is upper-cased);
-    - `text`: a substring, ignoring case (`str.lower`), of `user_name`, `display_name` or
-      `external_id`. Control characters are dropped from it; an empty text is no condition.
+    - `text`: every word of it starts a word of the entry's identity (`LogEntry.words`): the
+      words of `user_name`, `display_name` and `external_id` are their runs of letters and
+      digits, case folded, each cut to 64 characters, the first 24 distinct ones of an entry
+      kept (log_words.py). "smith" and "alice smi" match "Alice.Smith@x.com", "lice" does
+      not. Control characters are dropped from it; a text without a word (blank, or only
+      punctuation) is no condition.
 
     `matches` is the reference meaning; a backend answers from its indexes where it can.
     """
@@ -152,6 +161,8 @@ class LogQuery:
     resource_type: str | None = None
     resource_id: str | None = None
     text: str | None = None
+    # The words of `text` each match must have a word starting with (`log_words.query_words`).
+    text_words: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.limit < 0:
@@ -165,6 +176,7 @@ class LogQuery:
             object.__setattr__(self, "method", self.method.upper() or None)
         if self.text is not None:
             object.__setattr__(self, "text", _CONTROL.sub("", self.text).strip().lower() or None)
+        object.__setattr__(self, "text_words", tuple(query_words(self.text)))
 
     @property
     def status_range(self) -> tuple[int, int] | None:
@@ -193,7 +205,7 @@ class LogQuery:
         low, high = self.status_range or (entry.status, entry.status)
         if not low <= entry.status <= high:
             return False
-        return self.text is None or self.text in entry.search_text()
+        return not self.text_words or match(self.text_words, entry.words())
 
 
 class TenantSupport(ABC):

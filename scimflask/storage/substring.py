@@ -31,8 +31,12 @@ def fold(text: str) -> str:
     substring fold to a substring of the value's fold under either case rule (a caseExact match
     holds the pattern itself; a case-insensitive one holds `pattern.lower()` in `value.lower()`,
     and `fold(x.lower()) == fold(x)`), so trigram postings never miss a match.
+
+    Capital sigma is the only character `str.lower` maps by its neighbours, and both of its
+    results become σ here, so lower-casing the whole text at once gives the same as character
+    by character, at C speed (this runs for every indexed value and every log entry's words).
     """
-    return "".join(character.lower() for character in text).replace("\u03c2", "\u03c3")
+    return text.lower().replace("\u03c2", "\u03c3")
 
 
 def trigrams(text: str) -> set[str]:

@@ -3,11 +3,12 @@ its outcomes rendered as a BulkResponse (always 200; each operation carries its 
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, g
 
 from ..bulk import BulkExecutor, Outcome, parse_bulk_request, run_bulk
 from ..config import ConfigKeys
 from ..operations import Operations
+from ..ops.provisioning_log import FailedOperation
 from ..protocol.etag import etag_for
 from ..protocol.messages import BULK_RESPONSE
 from ..state import ScimState
@@ -24,6 +25,11 @@ def register(bp: Blueprint, state: ScimState) -> None:
         bulk_request = parse_bulk_request(body, config[ConfigKeys.BULK_MAX_OPERATIONS])
         ctx = request_context()
         outcomes = run_bulk(bulk_request, lambda op, path, data: execute(ctx, op, path, data))
+        # The failed operations fire no resource event: the provisioning log takes them from here.
+        g.scim_bulk_failures = [
+            FailedOperation(o.operation.method, o.path or o.operation.path, o.error.status, o.error.scim_type,
+                            o.error.detail, o.operation.data)
+            for o in outcomes if o.error is not None]
         return scim_response({"schemas": [BULK_RESPONSE], "Operations": [_entry(o) for o in outcomes]}, 200)
 
 

@@ -237,7 +237,8 @@ def test_admin_actions_are_audited(app, console, caplog):
     console.post("/tenants/acme/enable")
     console.post("/tenants/acme/delete", {"confirm": "acme"})
     console.post("/sign-out")
-    ConsoleClient(app).sign_in("wrong")
+    stranger = ConsoleClient(app, address="192.0.2.77")
+    stranger.sign_in("wrong")
     lines = [json.loads(r.getMessage()) for r in caplog.records
              if r.name == "scimflask.audit" and r.getMessage().startswith('{"time"')]
     events = [(line["event"], line["outcome"]) for line in lines]
@@ -245,7 +246,8 @@ def test_admin_actions_are_audited(app, console, caplog):
                       ("console.rotate", "success"), ("console.revoke", "success"), ("console.disable", "success"),
                       ("console.enable", "success"), ("console.delete", "success"), ("console.sign_out", "success"),
                       ("console.sign_in", "failure")]
-    assert all(line["client"] == "127.0.0.1" for line in lines)
+    assert {line["client"] for line in lines[:-1]} == {console.client.environ_base["REMOTE_ADDR"]}
+    assert lines[-1]["client"] == "192.0.2.77"
     assert {line["actor"] for line in lines[:-1]} == {lines[0]["actor"]} and lines[0]["actor"].startswith("admin-token:")
     assert lines[3]["tokenId"] == token_id and lines[1]["tenant"] == "acme"
     text = caplog.text

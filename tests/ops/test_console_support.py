@@ -7,6 +7,7 @@ run the same whether or not the extension registers the console itself.
 from __future__ import annotations
 
 import re
+import secrets
 
 from flask import Flask
 
@@ -44,14 +45,20 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+def fresh_address() -> str:
+    """A client address no other test uses: sign-in attempts are counted per address in the
+    storage, which tests on a shared database or Redis have in common."""
+    return f"2001:db8::{secrets.randbits(16):x}:{secrets.randbits(16):x}:{secrets.randbits(16):x}"
+
+
 class ConsoleClient:
-    """A Flask test client that fills in the CSRF token of the last page it read."""
+    """A Flask test client that fills in the CSRF token of the last page it read; it comes
+    from `address`, else from an address of its own."""
 
     def __init__(self, app: Flask, address: str | None = None) -> None:
         self.app = app
         self.client = app.test_client()
-        if address is not None:
-            self.client.environ_base["REMOTE_ADDR"] = address
+        self.client.environ_base["REMOTE_ADDR"] = address or fresh_address()
         self.csrf = ""
 
     def get(self, path: str, **kwargs):

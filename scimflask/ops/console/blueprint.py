@@ -20,6 +20,7 @@ from ..admin.service import AdminError
 from .gate import Gate, Visitor
 from .log_views import LogViews
 from .rendering import TEMPLATE_HELPERS, page, see_other
+from .revocation import Revocations
 from .session import COOKIE_NAME, SessionCodec
 from .signin import SignInViews
 from .tenant_views import TenantViews
@@ -43,12 +44,14 @@ PUBLIC_ENDPOINTS = {f"{NAME}.static", f"{NAME}.sign_in_form", f"{NAME}.sign_in"}
 # Answered to scripts (the live tail): a 401 instead of a redirect to the sign-in page, and
 # the session cookie is left alone.
 FRAGMENT_ENDPOINTS = {f"{NAME}.static", f"{NAME}.log_rows"}
+# Admitted without asking the storage whether the session was signed out.
+UNCHECKED_ENDPOINTS = {f"{NAME}.static", f"{NAME}.sign_out"}
 
 
 def make_console_blueprint(state: ScimState) -> Blueprint:
     """The console over `state`'s admin service; mount it at SCIM_ADMIN_URL_PREFIX + "/console"."""
     codec = SessionCodec(state.config)
-    gate = Gate(codec, state.config, state.pm)
+    gate = Gate(codec, state.config, state.pm, Revocations(state.storage, codec.lifetime))
     bp = Blueprint(NAME, __name__, template_folder="templates", static_folder="static",
                    static_url_path="/static")
     guard = Guard(gate, codec)
@@ -64,7 +67,7 @@ def make_console_blueprint(state: ScimState) -> Blueprint:
 
 
 def _routes(bp: Blueprint, state: ScimState, gate: Gate) -> None:
-    signin = SignInViews(gate, SignInThrottle())
+    signin = SignInViews(gate, SignInThrottle(counters=state.storage))
     tenants = TenantViews(state)
     logs = LogViews(state)
     routes = [
@@ -85,6 +88,7 @@ def _routes(bp: Blueprint, state: ScimState, gate: Gate) -> None:
         ("/tenants/<tenant>/tokens/<token_id>/revoke", "revoke", tenants.revoke, "POST"),
         ("/tenants/<tenant>/log", "log", logs.log, "GET"),
         ("/tenants/<tenant>/log/rows", "log_rows", logs.rows, "GET"),
+        ("/tenants/<tenant>/log.<any(csv, json):suffix>", "log_export", logs.export, "GET"),
         ("/tenants/<tenant>/log/<entry_id>", "entry", logs.entry, "GET"),
         ("/tenants/<tenant>/activity", "activity", logs.activity, "GET"),
     ]
@@ -101,9 +105,12 @@ class Guard:
         self.codec = codec
 
     def admit(self) -> Response | None:
-        visitor = self.gate.visitor(request)
+        static = request.endpoint == f"{NAME}.static"
+        # Static files show nothing, and signing out a signed-out session again is harmless
+        # (and must work while the storage is down): neither asks the storage.
+        visitor = self.gate.visitor(request, check_revoked=request.endpoint not in UNCHECKED_ENDPOINTS)
         g.console_visitor = visitor
-        if request.endpoint == f"{NAME}.static":
+        if static:
             return None
         if visitor.refused_by_host:
             return page("error.html", 403, title="Not allowed",

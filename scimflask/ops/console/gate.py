@@ -2,8 +2,9 @@
 
 The hook decides first, exactly as for the admin API: True admits (no sign-in form needed),
 False refuses, None leaves it to the admin tokens of SCIM_ADMIN_TOKENS, which a visitor proves
-once on the sign-in form and then carries as a signed session cookie. Every visitor has a
-session, if only to carry the CSRF token its forms must send back.
+once on the sign-in form and then carries as a signed session cookie, until it signs out
+(`Revocations`). Every visitor has a session, if only to carry the CSRF token its forms must
+send back.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask import Request
 
 from ...auth import MAX_AUTHORIZATION_LENGTH, hash_secret
 from ...config import ConfigKeys
+from .revocation import Revocations
 from .session import COOKIE_NAME, SIGNED_IN, Session, SessionCodec
 
 HOST = "host"
@@ -43,14 +45,17 @@ class Visitor:
 class Gate:
     """Admits requests to the console and checks admin tokens and CSRF tokens."""
 
-    def __init__(self, codec: SessionCodec, config, pm: pluggy.PluginManager) -> None:
+    def __init__(self, codec: SessionCodec, config, pm: pluggy.PluginManager, revocations: Revocations) -> None:
         self.codec = codec
+        self.revocations = revocations
         self.config = config
         self.pm = pm
         self.tokens = tuple(config[ConfigKeys.ADMIN_TOKENS])
         self.tags = frozenset(codec.admin_tag(token) for token in self.tokens)
 
-    def visitor(self, request: Request) -> Visitor:
+    def visitor(self, request: Request, *, check_revoked: bool = True) -> Visitor:
+        """Who sent `request`; `check_revoked=False` skips asking the storage whether a
+        signed-in session was signed out."""
         session = self.codec.loads(request.cookies.get(COOKIE_NAME))
         fresh = session is None
         if session is None:
@@ -59,6 +64,8 @@ class Gate:
         if verdict is not None:
             return Visitor(session, HOST if verdict else None, refused_by_host=not verdict, fresh=fresh)
         if session.kind == SIGNED_IN:
+            if check_revoked and self.revocations.revoked(session.session_id):  # type: ignore[arg-type]
+                return Visitor(Session.anonymous(), fresh=True)  # signed out: that sign-in is over
             if session.admin_tag in self.tags:
                 return Visitor(session, "admin-token:" + session.admin_tag[:8], fresh=fresh)
             # Signed in with a token the configuration no longer lists: that sign-in is over.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ...storage.capabilities import LogQuery
-from ..log_filters import METHODS, parse_moment
+from ..log_filters import METHODS, build_query
 from ..log_identity import IdentityPolicy
 
 # `read(tenant, query)`, newest first: AdminService.query_log.
@@ -79,11 +79,11 @@ class LogFilter:
 
     def query(self, *, limit: int, identities: IdentityPolicy, now: datetime, before: str | None = None,
               after: str | None = None) -> LogQuery:
-        return LogQuery(
-            limit=limit, before=before, after=after, since=parse_moment(self.since, now) if self.since else None,
-            failures_only=self.failures_only, status=self.status or None, method=self.method or None,
-            resource_type=self.resource_type or None, resource_id=self.resource_id or None,
-            text=identities.search_term(self.text or None))
+        """The storage query, built as the admin API builds it (its values are already valid)."""
+        return build_query(limit=limit, identities=identities, now=now, before=before, after=after,
+                           since=self.since, failures_only=self.failures_only, status=self.status,
+                           method=self.method, resource_type=self.resource_type, resource_id=self.resource_id,
+                           text=self.text)
 
 
 @dataclass

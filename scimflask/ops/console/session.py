@@ -1,10 +1,11 @@
 """The console's session cookie: signed, short-lived, and holding no secret worth stealing.
 
 The cookie carries who signed in (a tag of the admin token, never the token), a random CSRF
-token, and the time it was signed. It is signed with itsdangerous under a key derived from
-SCIM_SECRET_KEY, so every worker accepts it; without that key each process draws its own, and a
-session is then only good on the worker that issued it. Nothing is kept on the server, so
-signing out removes the cookie from the browser and expiry bounds the life of a copied one.
+token, a random session id, and the time it was signed. It is signed with itsdangerous under a
+key derived from SCIM_SECRET_KEY, so every worker accepts it; without that key each process
+draws its own, and a session is then only good on the worker that issued it. Signing out
+revokes the session id on the server (`revocation.Revocations`), so a copied cookie dies with
+it; expiry bounds the life of every other.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Session:
     kind: str
     csrf: str
     admin_tag: str | None = None
+    session_id: str | None = None  # of a signed-in session: what signing out revokes
 
     @classmethod
     def anonymous(cls) -> Session:
@@ -55,7 +57,7 @@ class Session:
     @classmethod
     def signed_in(cls, admin_tag: str) -> Session:
         # A fresh CSRF token on sign-in: nothing learnt before it carries over.
-        return cls(SIGNED_IN, secrets.token_urlsafe(32), admin_tag)
+        return cls(SIGNED_IN, secrets.token_urlsafe(32), admin_tag, secrets.token_urlsafe(24))
 
 
 class SessionCodec:
@@ -80,16 +82,18 @@ class SessionCodec:
         return hmac.new(self.key, admin_token.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
 
     def dumps(self, session: Session) -> str:
-        return self._serializer.dumps([session.kind, session.csrf, session.admin_tag])
+        return self._serializer.dumps([session.kind, session.csrf, session.admin_tag, session.session_id])
 
     def loads(self, value: str | None) -> Session | None:
         """The session in a cookie value, or None when it is missing, forged or expired."""
         if not value or len(value) > 1024:
             return None
         try:
-            kind, csrf, admin_tag = self._serializer.loads(value, max_age=self.lifetime)
+            kind, csrf, admin_tag, session_id = self._serializer.loads(value, max_age=self.lifetime)
         except (BadSignature, ValueError, TypeError):
             return None
         if kind not in (ANONYMOUS, SIGNED_IN) or not isinstance(csrf, str) or not csrf:
             return None
-        return Session(kind, csrf, admin_tag)
+        if kind == SIGNED_IN and not (isinstance(session_id, str) and session_id):
+            return None  # every signed-in session can be signed out
+        return Session(kind, csrf, admin_tag, session_id)

@@ -1,9 +1,9 @@
 """Signing in to the console with an admin token, and signing out.
 
 A token is sent once, in the body of a POST, and never put in a URL or a cookie: the session
-cookie that results names the token by an HMAC tag. Failed attempts are counted per client
-address (`SignInThrottle`); past the limit every attempt gets 429 until the window has passed,
-whether its token is right or not.
+cookie that results names the token by an HMAC tag. Attempts are counted per client address
+(`SignInThrottle`, across workers when the storage has shared counters); past the limit every
+attempt gets 429 until the window has passed, whether its token is right or not.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ class SignInViews:
 
     def sign_in(self):
         address = request.remote_addr or "unknown"
-        wait = self.throttle.retry_after(address)
+        wait = self.throttle.attempt(address)
         if wait:
             audit.record("console.sign_in", actor=None, outcome="throttled")
             return page("sign_in.html", 429, {"Retry-After": str(wait)}, accepts_tokens=self.gate.accepts_tokens,
-                        error=f"Too many failed attempts from your address. Try again in {wait} seconds.")
+                        error=f"Too many sign-in attempts from your address. Try again in {wait} seconds.")
         tag = self.gate.token_tag(request.form.get("token", "").strip())
         if tag is None:
             self.throttle.failed(address)
@@ -49,6 +49,9 @@ class SignInViews:
         return see_other(".tenants")
 
     def sign_out(self):
+        session = g.console_visitor.session
+        if session.session_id is not None:
+            self.gate.revocations.revoke(session.session_id)
         audit.record("console.sign_out", actor=g.console_visitor.actor)
         g.console_new_session = Session.anonymous()
         return see_other(".sign_in_form", notice="signed-out")
