@@ -10,7 +10,8 @@ import pytest
 
 from benchmarks import logbench
 
-QUERIES = ("failures only, newest page of 50", "failures only, next page (cursor)", "text q=")
+QUERIES = ("failures only, newest page of 50", "failures only, next page (cursor)", "text q=logu",
+           "text q=example (a word most entries hold)")
 
 
 def _rows(table: str) -> list[list[str]]:
@@ -29,7 +30,7 @@ def test_quick_sqlite_run_prints_both_tables_and_leaves_nothing_behind(capsys):
     out = capsys.readouterr().out
     query_part, write_part = out.split("### Provisioning log: write cost")
     queries = _rows(query_part.split("\n\n", 1)[1])
-    assert [row[0] for row in queries] == ["sqlite"] * 3
+    assert [row[0] for row in queries] == ["sqlite"] * len(QUERIES)
     assert all(row[1].startswith(name) for row, name in zip(queries, QUERIES, strict=True))
     for row in queries:
         assert _number(row[2]) == 2000
