@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterable, Iterator
-from itertools import chain
+from collections.abc import Iterable
 
 import pluggy
 from flask import Blueprint, Response, jsonify, request, stream_with_context
@@ -23,7 +22,7 @@ from ...errors import ScimError
 from ...model import utcnow
 from ...storage.capabilities import LogQuery
 from ...storage.errors import StorageUnavailable
-from ..log_export import csv_lines
+from ..log_export import csv_lines, logged, started
 from ..log_filters import FilterError, query_from_args
 from ..log_health import health_to_dict
 from ..log_identity import identity_policy
@@ -154,22 +153,13 @@ class AdminViews:
 
     def log_csv(self, tenant: str):
         """The matching entries as CSV (up to MAX_EXPORT, or `limit`), newest first."""
-        entries = self.service.export_log(tenant, self._log_query(MAX_EXPORT, MAX_EXPORT))
-        first = next(entries, None)  # a bad tenant or an unreachable store is answered before the body
-        rows = chain([first], entries) if first is not None else iter(())
-        return Response(stream_with_context(_logged_stream(csv_lines(rows), tenant)), mimetype="text/csv",
+        # A bad tenant or an unreachable store is answered before the body (`started`).
+        rows = started(self.service.export_log(tenant, self._log_query(MAX_EXPORT, MAX_EXPORT)))
+        return Response(stream_with_context(logged(csv_lines(rows), f"{tenant}'s log")), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="scimflask-log-{tenant}.csv"'})
 
     def health(self, tenant: str):
         return jsonify(health_to_dict(tenant, self.service.health(tenant)))
-
-
-def _logged_stream(lines: Iterator[str], tenant: str) -> Iterator[str]:
-    """`lines`; a failure after the first line can only end the body early: it is logged."""
-    try:
-        yield from lines
-    except Exception:
-        log.exception("admin API: the CSV export of %s's log ended early", tenant)
 
 
 def _unknown_endpoint(unknown: str):
