@@ -173,14 +173,20 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
 
     def query_log(self, tenant: str, query: LogQuery | None = None) -> list[LogEntry]:
         """One statement; failures, one resource's entries and the entries holding a word are
-        read by their indexes. A text search first counts, for each of its words, the entries
-        holding a word it starts, up to COMMON_WORD + 1 (one index range of at most that many
-        keys): see `_log_statement` for what the counts decide."""
+        read by their indexes. A text search first counts, for its words longest first, the
+        entries holding a word it starts, up to COMMON_WORD + 1 (one index range of at most that
+        many keys), until one is rare: its list of ids then bounds the work, and the other words
+        are checked on those entries only (see `_log_statement`)."""
         query = query or LogQuery()
         with self._transaction() as connection:
-            common = frozenset(prefix for prefix in query.text_words[:MAX_WORDS]
-                               if self._entries_holding(connection, tenant, prefix) > COMMON_WORD)
-            statement = _log_statement(self.tables, tenant, query, common)
+            common: set[str] = set()
+            words = query.text_words[:MAX_WORDS]  # longest first (`log_words.query_words`)
+            for prefix in words:
+                if self._entries_holding(connection, tenant, prefix) <= COMMON_WORD:
+                    common.update(word for word in words if word != prefix)
+                    break
+                common.add(prefix)
+            statement = _log_statement(self.tables, tenant, query, frozenset(common))
             return [_log_entry(row) for row in connection.execute(statement)]
 
     def _entries_holding(self, connection: Connection, tenant: str, prefix: str) -> int:

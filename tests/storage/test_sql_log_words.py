@@ -62,7 +62,8 @@ def test_a_text_query_reads_the_word_index_not_the_log(big_log, text):
     storage, entries = big_log
     query = LogQuery(text=text)
     statements = captured(storage, lambda: storage.query_log(TENANT, query))
-    assert len(statements) == 1 + len(query.text_words)  # a bounded count per word, then the query
+    # A bounded count per word until one is rare (longest first), then the query.
+    assert 2 <= len(statements) <= 1 + len(query.text_words)
     plan = _plan(storage, *statements[-1])
     shown = "\n".join(plan)
     log, words = storage.tables.log.name, storage.tables.log_words.name
