@@ -104,7 +104,7 @@ def entry_to_dict(entry: LogEntry) -> dict:
     }
 
 
-def _entry_id(when: datetime, sequence: int) -> str:
+def new_entry_id(when: datetime, sequence: int = 0) -> str:
     """Sorts in time order (fixed-width hex microseconds), unique across workers (random tail)."""
     micros = int(when.timestamp() * 1_000_000) + sequence
     # The tail only separates entries of different workers made in the same microsecond; it
@@ -154,7 +154,7 @@ def _entry(record: RequestRecord, now: datetime, sequence: int, method: str, pat
     identity = record.identities.apply(identity)
     scim_type, detail = failure or (None, None)
     return LogEntry(
-        id=_entry_id(now, sequence), tenant=record.context.tenant, time=now, method=method, path=path,
+        id=new_entry_id(now, sequence), tenant=record.context.tenant, time=now, method=method, path=path,
         status=status, outcome="success" if failure is None else "failure", token_id=record.context.token_id,
         resource_type=resource_type, resource_id=resource_id, changed=changed, detail=safe_detail(detail),
         scim_type=scim_type[:64] if scim_type else None,

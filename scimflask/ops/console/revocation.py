@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 import threading
 from datetime import datetime, timedelta
 
 from ...model import utcnow
 from ...storage.capabilities import LogEntry, LogQuery, ProvisioningLogSupport
+from ..provisioning_log import new_entry_id
 
 log = logging.getLogger("scimflask")
 
@@ -57,8 +57,7 @@ class Revocations:
         self._remember(session_id, now + self.lifetime, now)
         if self.log is None:
             return
-        micros = int(now.timestamp() * 1_000_000)
-        entry = LogEntry(id=f"{micros:015x}{secrets.token_hex(4)}", tenant=TENANT, time=now, method="POST",
+        entry = LogEntry(id=new_entry_id(now), tenant=TENANT, time=now, method="POST",
                          path="/console/sign-out", status=303, outcome="success", resource_type=RESOURCE_TYPE,
                          resource_id=_record_id(session_id))
         try:
