@@ -20,12 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, delete, func, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, inspect, select, text, update
 from sqlalchemy.schema import CreateColumn
 
 from scimflask.storage import ConfigurationError
 
-from .operating import word_rows
+from .operating import insert_rows, word_rows
 from .substring_schema import build_substring_index
 from .tables import SqlTables, log_columns_v3
 from .values import stamp
@@ -88,8 +88,7 @@ def _add_log_words(connection: Connection, tables: SqlTables) -> None:
         while True:
             rows = connection.execute(select(*columns).where(log.c.tenant == tenant, log.c.id > last)
                                       .order_by(log.c.id).limit(BACKFILL_BATCH)).all()
-            if found := word_rows(rows):
-                connection.execute(insert(words), found)
+            insert_rows(connection, words, word_rows(rows))
             if len(rows) < BACKFILL_BATCH:
                 break
             last = rows[-1].id

@@ -10,6 +10,7 @@ Every backend and the reference (`LogQuery.matches`) split text with this module
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 
@@ -17,6 +18,7 @@ from .substring import fold
 
 MAX_WORD = 64    # characters kept of a word (and of a query word)
 MAX_WORDS = 24   # distinct words kept of an entry; later ones are not searchable
+IDENTITIES = 4096  # identities whose words are kept split (`entry_words`)
 # A run of characters that `str.isalnum` accepts: `\w` is those and "_" (checked over every
 # code point in tests/storage/test_log_words.py).
 _RUN = re.compile(r"[^\W_]+")
@@ -31,7 +33,15 @@ def words(text: str) -> list[str]:
 def entry_words(values: Iterable[str | None]) -> list[str]:
     """The words an entry is found by: the distinct words of its identity fields (user_name,
     display_name, external_id, in that order), the first MAX_WORDS of them."""
-    return list(dict.fromkeys(word for value in values if value for word in words(value)))[:MAX_WORDS]
+    return list(_identity_words(tuple(values)))
+
+
+@functools.lru_cache(maxsize=IDENTITIES)
+def _identity_words(values: tuple[str | None, ...]) -> tuple[str, ...]:
+    """`entry_words`, kept for the identities seen last: the log's writer splits the same few
+    identities over and over (a user is written to many times), and splitting costs more than
+    the rest of storing an entry's words on some backends."""
+    return tuple(dict.fromkeys(word for value in values if value for word in words(value)))[:MAX_WORDS]
 
 
 def query_words(text: str | None) -> list[str]:

@@ -47,3 +47,11 @@ def test_query_words_drop_what_a_longer_one_implies(text, expected):
                                          ("ALICE contoso", True), ("alice bob", False), ("", True)])
 def test_every_query_word_starts_an_entry_word(text, found):
     assert match(query_words(text), entry_words(["alice.smith@contoso.com", "Alice Smith"])) is found
+
+
+def test_entry_words_are_a_list_of_the_callers_own():
+    """The split is kept per identity (`entry_words` is called for every entry written): a
+    caller changing the list it got changes nothing for the next one."""
+    first = entry_words(("ann.lee@example.com", "Ann Lee", None))
+    first.append("extra")
+    assert entry_words(("ann.lee@example.com", "Ann Lee", None)) == ["ann", "lee", "example", "com"]
