@@ -32,8 +32,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TENANT = "bench"
 FAMILY_FILTER = 'name.familyName sw "Fam1"'
 # What --only can pick: the Entra cycle, the lookups (every size), the group batches (every
-# size), PATCH of one attribute, the listings, and the big group grown by PATCH.
-FAMILIES = ("entra", "lookups", "group-batches", "patch", "listing", "group-growth")
+# size), PATCH of one attribute, the listings, and the big group grown by PATCH; `substring` is
+# the `co` / `sw` / `ew` lookups alone (part of `lookups`).
+FAMILIES = ("entra", "lookups", "substring", "group-batches", "patch", "listing", "group-growth")
+SUBSTRING_LOOKUPS = ("userName co", "userName sw", "userName ew")
 _started = time.monotonic()
 
 
@@ -76,6 +78,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.members = args.members or min(args.users[-1], 5000)
     args.concurrency = args.concurrency or args.workers * THREADS
     return args
+
+
+def chosen_lookups(only: set[str]) -> list[str]:
+    """The lookup workloads the `--only` families pick, in `LOOKUPS` order."""
+    return [name for name in LOOKUPS
+            if "lookups" in only or ("substring" in only and name in SUBSTRING_LOOKUPS)]
 
 
 class RssSampler:
@@ -172,7 +180,7 @@ def run_backend(name: str, args, workdir: Path, logs: Path, rows: list[dict], me
                 seeded = size
             rss_seeded = server.worker_rss_kib()
             with RssSampler(server) as sampler:
-                for lookup in LOOKUPS if "lookups" in args.only else ():
+                for lookup in chosen_lookups(args.only):
                     row = workloads.lookup(target, lookup, size)
                     record(row, "scale")
                     if size == N:

@@ -20,12 +20,19 @@ def _shared_state(backend: Backend, tenant: str):
 
 
 def _seed_users_process(backend: Backend, tenant: str, start: int, stop: int, step: int, offset: int) -> None:
+    from . import bulk
     from .directory import seed_users
 
     state = _shared_state(backend, tenant)
+    in_bulk = bulk.is_bulk(state.storage)
     # Interleaved blocks of 500 so both processes work on the whole range at once.
     for block in range(start + offset * 500, stop, step * 500):
-        seed_users(state, tenant, block, min(stop, block + 500), threads=backend.seed_threads)
+        if in_bulk:
+            bulk.seed_users(state, tenant, block, min(stop, block + 500))
+        else:
+            seed_users(state, tenant, block, min(stop, block + 500), threads=backend.seed_threads)
+    if in_bulk:
+        bulk.finish(state)
     state.close()
 
 

@@ -59,3 +59,11 @@ def test_scaling_table_flags_latency_that_more_than_doubles():
             for n, p50 in ((1000, 2.0), (100000, 4.5))]
     line = report.scaling_table(rows, [1000, 100000]).splitlines()[-1]
     assert "2.25×" in line and line.endswith("| NO |")
+
+
+def test_only_substring_picks_the_co_sw_ew_lookups_and_lookups_picks_all():
+    from benchmarks import run
+
+    assert run.chosen_lookups(run.parse_args(["--only", "substring"]).only) == list(run.SUBSTRING_LOOKUPS)
+    assert run.chosen_lookups(run.parse_args([]).only) == list(LOOKUPS)
+    assert run.chosen_lookups(run.parse_args(["--only", "patch"]).only) == []

@@ -17,8 +17,9 @@ Three kinds of index, all read from the catalog so custom schemas get them too:
   set by the first create into an empty type, or by `RedisStorage.rebuild_indexes` for data
   written before them.
 - trigram (`s:` sets): the paths of `SUBSTRING_INDEXED`; one set per (path, folded
-  trigram) of ids, so `co` / `sw` / `ew` with 3 characters or more intersect a few sets
-  (`SINTER`, O(smallest set x trigrams)) and check the candidates. Trusted, like the prefix
+  trigram) of resource numbers (short, unlike ids: `keys.trigram_numbers` maps them back), so
+  `co` / `sw` / `ew` with 3 characters or more intersect a few sets (`SINTER`, O(smallest set
+  x trigrams)) and check the candidates. Trusted, like the prefix
   indexes, only while `keys.trigram_ready` holds `TRIGRAM_SIGNATURE`. A resource's trigrams are
   stored with it (`xt`, packed compactly: they are many) rather than as one entry each.
 
@@ -47,10 +48,10 @@ ORDERED_PATHS = ("meta.created", "meta.lastModified", "userName", "displayName")
 # `sw` (and `eq`) answered by a lexicographic range; userName / displayName use their ordered index.
 PREFIX_PATHS = ("externalId", "name.familyName", "name.givenName", "emails.value")
 PREFIX_SIGNATURE = "1:" + ",".join(PREFIX_PATHS)  # what a complete prefix index is marked with
-# What complete trigram indexes are marked with: a change of the indexed paths (of any type) or
-# of how trigrams fold (the leading number) makes every marker stale, so queries scan until
-# `rebuild_indexes` has run.
-TRIGRAM_SIGNATURE = "2:" + ";".join(f"{name}={','.join(paths)}" for name, paths in sorted(SUBSTRING_INDEXED.items()))
+# What complete trigram indexes are marked with: a change of the indexed paths (of any type), of
+# how trigrams fold or of what the sets hold (the leading number; 3: resource numbers, not ids)
+# makes every marker stale, so queries scan until `rebuild_indexes` has run.
+TRIGRAM_SIGNATURE = "3:" + ";".join(f"{name}={','.join(paths)}" for name, paths in sorted(SUBSTRING_INDEXED.items()))
 MAX_PATTERN_TRIGRAMS = 32  # trigram sets one pattern intersects at most (any subset is a superset)
 
 SEPARATOR = b"\x00\x00"  # ends an ascending entry's value

@@ -8,7 +8,8 @@ Layout below the tenant base (`T` is a resource type name, `<id>` a resource id)
 
 - `r:T:<id>`         hash: `v` version, `c` / `m` created / lastModified (µs since the epoch),
                      `d` data (JSON), `x` / `xm` / `xc` the index entries the resource occupies,
-                     `xt` its trigrams (see `indexes.TypeIndexes.data_trigrams`),
+                     `xt` its trigrams (see `indexes.TypeIndexes.data_trigrams`), `xn` the
+                     number its trigram sets hold it by,
                      `ms` (groups) the member counter that keeps insertion order
 - `u:T:<attr>`       hash: folded unique value -> id (uniqueness and `attr eq` lookups)
 - `i:T:<path>:<v>`   set: ids whose attribute `path` holds the folded value `v`
@@ -16,9 +17,14 @@ Layout below the tenant base (`T` is a resource type name, `<id>` a resource id)
                      `O:T:<sort>` the same order descending (see `indexes.sort_entry`)
 - `l:T:<path>`       sorted set like `o:`, one entry per value (`indexes.PREFIX_PATHS`);
                      `l:T` string: the prefix indexes' ready marker (see `indexes`)
-- `s:T:<path>:<g>`   set: ids whose attribute `path` holds a value with the (lower-cased)
-                     trigram `g` (`scimflask.storage.substring.SUBSTRING_INDEXED`);
+- `s:T:<path>:<g>`   set: the numbers (`xn`) of the resources whose attribute `path` holds a
+                     value with the (lower-cased) trigram `g`
+                     (`scimflask.storage.substring.SUBSTRING_INDEXED`);
                      `s:T` string: the trigram indexes' ready marker (see `indexes`)
+- `s:#`              hash: resource number -> id, for the trigram sets; field `n` the last
+                     number given (numbers are never reused). A number of a few digits instead
+                     of a 36-character id makes every set member 3–5 times smaller, and keeps a
+                     set of up to `set-max-intset-entries` members (512 by default) an intset
 - `gm:<group id>`    hash: member id -> packed `[sequence, type, display]` (group -> members)
 - `mg:<member id>`   set: ids of the groups the member belongs to (member -> groups)
 - `lg:i`             sorted set (all scores 0): provisioning log entry ids, so by time
@@ -104,6 +110,11 @@ def trigram(resource_type: str, path: str, gram: str = "") -> str:
 
 def trigram_ready(resource_type: str) -> str:
     return f"s:{resource_type}"
+
+
+def trigram_numbers() -> str:
+    """The hash from a resource's number (what the trigram sets hold) to its id."""
+    return "s:#"
 
 
 def group_members(group_id: str) -> str:

@@ -93,7 +93,7 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         self._log = log.LogReader(client, prefix)
         self._indexes = {rt.name: TypeIndexes(catalog, rt) for rt in catalog.resource_types}
         self._member_types = [rt for rt in catalog.resource_types]
-        layout = [keys.group_members(""), keys.member_groups("")]
+        layout = [keys.group_members(""), keys.member_groups(""), keys.trigram_numbers()]
         for rt in self._member_types:
             layout += [rt.name, keys.resource_prefix(rt.name)]
         self._layout = pack(layout)

@@ -9,10 +9,11 @@ one the database has, None when it has none):
   trigrams only from runs of letters and digits; a pattern without a run of three ASCII ones
   may yield none, and then reads the whole index: such a pattern counts as unindexed.
 - `FTS5` (SQLite): candidates are the `substrings` rows of the attribute whose FTS5 trigram
-  entry holds the literal as a phrase (at least three characters).
+  entry holds up to `MAX_TERMS` of the literal's trigrams, the likely rarest (at least three
+  characters; `fts_query`).
 - `TRIGRAMS` (MySQL/MariaDB): candidates are the resources whose attribute holds up to
-  `MAX_TERMS` of the pattern's trigrams, picked spread over it; the optimizer joins their
-  postings rarest first (it estimates each one's rows from the index).
+  `MAX_TERMS` of the pattern's trigrams, the likely rarest (`distinctiveness`); the optimizer
+  joins their postings rarest first (it estimates each one's rows from the index).
 
 Candidates are a superset of the matches: the LIKE on the `values` row (the attribute's case
 rule, the position of `sw`/`ew`) decides, as for an unindexed attribute. Both sides of the
@@ -33,7 +34,7 @@ from .tables import FTS_SUFFIX, SqlTables
 from .values import attr_name
 
 PG_TRGM, FTS5, TRIGRAMS = "pg_trgm", "fts5", "trigrams"
-MAX_TERMS = 4   # trigrams of a pattern the MySQL candidates join (more add joins, not precision)
+MAX_TERMS = 4   # trigrams of a pattern the candidates intersect (more add work, not precision)
 
 _SCHEMAS = {"User": CORE_USER, "Group": CORE_GROUP}
 _PG_WORD = re.compile(r"[A-Za-z0-9]{3}")
@@ -52,15 +53,44 @@ def _indexed_rows() -> dict[tuple[str, str], str]:
 INDEXED: dict[tuple[str, str], str] = _indexed_rows()
 
 
-def pattern_terms(literal: str) -> list[str]:
-    """Up to `MAX_TERMS` trigrams every value holding `literal` holds, spread over it (first,
-    last, evenly between): neighbours overlap, distant ones narrow more. Empty when too short."""
-    folded = fold(literal)
-    grams = sorted(pattern_trigrams(literal) or (), key=folded.index)
+def distinctiveness(gram: str) -> int:
+    """How rare a trigram is likely to be in identifiers: the separators of names, e-mail
+    addresses and ids ('@', '.', '-', ' ') recur in nearly every value, and so do the
+    trigrams around them (`@ex`, `.co`); digits (numbers, years) are the rarest."""
+    return sum(2 if char.isdigit() else 1 if char.isalnum() else 0 for char in gram)
+
+
+def pick_terms(grams: list[str]) -> list[str]:
+    """Up to `MAX_TERMS` of a pattern's trigrams (`grams`, in pattern order): the most
+    distinctive ones, and among equals, spread over the pattern (first, last, evenly between),
+    since neighbours overlap and distant ones narrow more. Candidates cost about the rarest
+    term's postings (both databases start from it), which at a million users is some thousands
+    for a digit trigram and every user for `com`; a term more costs a little, not a read of
+    its postings."""
     if len(grams) <= MAX_TERMS:
         return grams
     step = (len(grams) - 1) / (MAX_TERMS - 1)
-    return [grams[round(i * step)] for i in range(MAX_TERMS)]
+    spread = [grams[round(i * step)] for i in range(MAX_TERMS)]
+    order = {gram: rank for rank, gram in enumerate(spread + [g for g in grams if g not in spread])}
+    picked = sorted(grams, key=lambda gram: (-distinctiveness(gram), order[gram]))[:MAX_TERMS]
+    return sorted(picked, key=grams.index)
+
+
+def pattern_terms(literal: str) -> list[str]:
+    """MySQL: the `pick_terms` of the folded trigrams every value holding `literal` holds.
+    Empty when too short."""
+    folded = fold(literal)
+    return pick_terms(sorted(pattern_trigrams(literal) or (), key=folded.index))
+
+
+def fts_query(literal: str) -> str:
+    """FTS5: the AND of the `pick_terms` of `literal`'s trigrams, each taken literally. The
+    table holds comparison forms, case-sensitively, so the trigrams are the literal's own
+    (folded already where the attribute is not caseExact). Not the phrase of the whole
+    literal: a phrase reads the whole postings of every trigram in it (a long `ew` on an
+    e-mail address read `com` and `exa`, every user's), an AND skips through them."""
+    grams = list(dict.fromkeys(literal[at:at + 3] for at in range(len(literal) - 2)))
+    return " AND ".join(fts_phrase(gram) for gram in pick_terms(grams))
 
 
 def fts_phrase(literal: str) -> str:
@@ -87,7 +117,7 @@ class SubstringIndex:
         if self.kind == FTS5:
             if len(literal) < MIN_PATTERN:
                 return None
-            params[f"{name}_q"] = fts_phrase(literal)
+            params[f"{name}_q"] = fts_query(literal)
             return (FTS5,)
         terms = pattern_terms(literal)
         if not terms:

@@ -302,3 +302,15 @@ def test_without_its_extension_the_database_still_migrates_and_scans_within_the_
             _found(storage, CTX, 'userName co "r00002"', max_scan=3)
     finally:
         drop(storage)
+
+
+def test_mysql_terms_are_the_likely_rarest_trigrams_of_a_long_pattern():
+    """The candidates cost about the rarest term's postings: at a million users a trigram of
+    the domain (`com`, `@ex`) is in every e-mail address, a digit trigram in some thousands."""
+    from scimflask_sql.substring import MAX_TERMS, pattern_terms
+
+    terms = pattern_terms("R1234@Example.com")
+    assert len(terms) == MAX_TERMS and {"123", "234"} <= set(terms)
+    assert not {"com", ".co", "@ex", "exa"} & set(terms)
+    assert pattern_terms("abcdefghijkl") == ["abc", "def", "ghi", "jkl"]  # equals: spread, first and last
+    assert pattern_terms("ab1") == ["ab1"]

@@ -1,6 +1,7 @@
 -- Shared by every write script (scripts.py prepends it).
 -- ARGV[1]: the tenant's key base; ARGV[2]: packed layout
---   {group->members prefix, member->groups prefix, type1, type1 resource prefix, type2, ...}.
+--   {group->members prefix, member->groups prefix, trigram numbers hash, type1,
+--    type1 resource prefix, type2, ...}.
 -- Every key a script touches is the base plus a suffix, so all of them carry the tenant's
 -- hash tag and live in KEYS[1]'s Cluster slot.
 -- Lists cross the Lua boundary "packed": each item as "<byte length>:<bytes>", which is
@@ -28,6 +29,8 @@ end
 local base = ARGV[1]
 local layout = unpack_list(ARGV[2])
 local GROUP_MEMBERS, MEMBER_GROUPS = base .. layout[1], base .. layout[2]
+local NUMBERS = base .. (layout[3] or '')
+local FIRST_TYPE = 4  -- where the (type, resource prefix) pairs of the layout start
 
 -- Index entries come in fours: kind ('u' unique hash, 's' set, 'z' ordered set), key suffix,
 -- member or field, attribute name.
@@ -65,16 +68,55 @@ local function apply_trigrams(packed, id, adding)
   for key in pairs(trigram_keys(packed)) do redis.call(command, key, id) end
 end
 
+-- The trigram sets hold a resource by its number (`xn`, given on its first trigrams and never
+-- reused; NUMBERS maps it back to the id): short members keep the sets small. Data written
+-- before the numbers is held by its id until it is rewritten (`rewrite_trigrams`).
+local function number_of(key, id)
+  local n = redis.call('HGET', key, 'xn')
+  if not n then
+    n = tostring(redis.call('HINCRBY', NUMBERS, 'n', 1))
+    redis.call('HSET', NUMBERS, n, id)
+    redis.call('HSET', key, 'xn', n)
+  end
+  return n
+end
+
 -- Only the sets that differ are written: an update usually keeps most trigrams, and each
--- write is replicated.
-local function replace_trigrams(old, new, id)
+-- write is replicated. A resource still held by its id moves to its number.
+local function rewrite_trigrams(key, id, old, new)
+  local n = redis.call('HGET', key, 'xn')
+  if not n then
+    apply_trigrams(old, id, false)
+    if new and new ~= '' then apply_trigrams(new, number_of(key, id), true) end
+    return
+  end
   local before, after = trigram_keys(old), trigram_keys(new)
-  for key in pairs(before) do
-    if not after[key] then redis.call('SREM', key, id) end
+  for set in pairs(before) do
+    if not after[set] then redis.call('SREM', set, n) end
   end
-  for key in pairs(after) do
-    if not before[key] then redis.call('SADD', key, id) end
+  for set in pairs(after) do
+    if not before[set] then redis.call('SADD', set, n) end
   end
+end
+
+-- The ids of the resources numbered `numbers` (those still there), in that order.
+local function numbered_ids(numbers)
+  local ids = {}
+  for at = 1, #numbers, 1000 do
+    local chunk = {}
+    for i = at, math.min(at + 999, #numbers) do chunk[#chunk + 1] = numbers[i] end
+    for _, id in ipairs(redis.call('HMGET', NUMBERS, (unpack or table.unpack)(chunk))) do
+      if id then ids[#ids + 1] = id end
+    end
+  end
+  return ids
+end
+
+-- A deleted resource leaves its trigram sets and its number.
+local function drop_trigrams(key, id, packed)
+  local n = redis.call('HGET', key, 'xn')
+  apply_trigrams(packed, n or id, false)
+  if n then redis.call('HDEL', NUMBERS, n) end
 end
 
 -- The attribute name of the first unique entry owned by another resource, or nil.
@@ -96,7 +138,7 @@ local function resolve_members(packed, check)
   if check then
     for i = 1, #m, 3 do
       local found = nil
-      for j = 3, #layout, 2 do
+      for j = FIRST_TYPE, #layout, 2 do
         if redis.call('EXISTS', base .. layout[j + 1] .. m[i]) == 1 then
           found = layout[j]
           break

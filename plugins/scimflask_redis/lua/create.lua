@@ -18,7 +18,7 @@ end
 redis.call('HSET', key, 'v', '1', 'c', ARGV[4], 'm', ARGV[5], 'd', ARGV[6],
            'x', ARGV[7], 'xm', ARGV[8], 'xc', ARGV[9], 'xt', ARGV[17])
 apply_entries(ARGV[7], id, true)
-apply_trigrams(ARGV[17], id, true)
+if ARGV[17] ~= '' then apply_trigrams(ARGV[17], number_of(key, id), true) end
 apply_entries(ARGV[8], id, true)
 apply_entries(ARGV[9], id, true)
 add_members(key, id, members)

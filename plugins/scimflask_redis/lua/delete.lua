@@ -5,7 +5,7 @@ local failed = check_version(key, ARGV[4])
 if failed then return failed end
 local stored = redis.call('HMGET', key, 'x', 'xm', 'xc', 'xt')
 for i = 1, 3 do apply_entries(stored[i], id, false) end
-apply_trigrams(stored[4], id, false)
+drop_trigrams(key, id, stored[4])
 for _, mid in ipairs(redis.call('HKEYS', GROUP_MEMBERS .. id)) do
   redis.call('SREM', MEMBER_GROUPS .. mid, id)
 end

@@ -6,9 +6,9 @@
 -- [5] the plan, packed fours in postfix order. Leaves: 'ids' (a = the id), 'unique' (HGET key a),
 --   'set' (SMEMBERS key), 'hash' (HKEYS key), 'range' (ZRANGEBYLEX key a b, ids after the
 --   separator), 'lrange' (the same on a prefix index), 'grams' (SINTER of the trigram sets
---   key .. g for each g of the packed a); combinators: '&' (the smaller side, by index size)
+--   key .. g for each g of the packed a: resource numbers, mapped to ids); combinators: '&' (the smaller side, by index size)
 --   and '|' (the union). A leaf's size is an upper bound of its ids: SCARD / HLEN / ZLEXCOUNT,
---   the smallest SCARD for 'grams'; unbounded for an 'lrange' or 'grams' leaf whose index is
+--   the smallest SCARD for 'grams' (exact when intersected, see INTERSECT_UP_TO); unbounded for an 'lrange' or 'grams' leaf whose index is
 --   not ready (so '&' takes the other side, and '|' or a lone leaf answers 'many');
 -- [6] candidate limit: a plan whose bound exceeds it answers
 --   {'many', bound (-1 unbounded), ZCARD of [21] (-1 when [21] is '')} before reading any id;
@@ -28,6 +28,12 @@
 
 local rprefix = base .. ARGV[3]
 local mode = ARGV[7]
+-- A 'grams' leaf's smallest set is only an upper bound of its matches: past the candidate
+-- limit but at most this size, the sets are intersected while planning (about the smallest set
+-- x the sets: a few ms at most) and the leaf's size is exact. A digit trigram's set holds some
+-- thousands of a million users while the pattern matches one, which the bound alone sent to a
+-- scan of the whole type.
+local INTERSECT_UP_TO = 20000
 local ASC, DESC = '\0\0', '\255\255'
 
 local gates = {lrange = {ARGV[15], ARGV[16]}, grams = {ARGV[19], ARGV[20]}}
@@ -88,6 +94,10 @@ if mode ~= 'rank' then
           leaf.keys[#leaf.keys + 1] = set
         end
         leaf.size = leaf.size or math.huge
+        if leaf.size > tonumber(ARGV[6]) and leaf.size <= INTERSECT_UP_TO then
+          leaf.numbers = redis.call('SINTER', (unpack or table.unpack)(leaf.keys))
+          leaf.size = #leaf.numbers
+        end
       elseif kind == 'ids' then
         leaf.size = 1
       elseif kind == 'unique' then
@@ -128,7 +138,8 @@ if mode ~= 'rank' then
       for _, id in ipairs(redis.call('HKEYS', node.key)) do add(id) end
     elseif node.kind == 'grams' then
       if node.size > 0 then
-        for _, id in ipairs(redis.call('SINTER', (unpack or table.unpack)(node.keys))) do add(id) end
+        local numbers = node.numbers or redis.call('SINTER', (unpack or table.unpack)(node.keys))
+        for _, id in ipairs(numbered_ids(numbers)) do add(id) end
       end
     else
       for _, entry in ipairs(redis.call('ZRANGEBYLEX', node.key, node.a, node.b)) do add(id_of(entry, ASC)) end

@@ -6,7 +6,6 @@ local key, id = KEYS[1], ARGV[3]
 if redis.call('HGET', key, 'v') ~= ARGV[4] then return 0 end
 apply_entries(redis.call('HGET', key, 'x'), id, false)
 apply_entries(ARGV[5], id, true)
-apply_trigrams(redis.call('HGET', key, 'xt'), id, false)
-apply_trigrams(ARGV[6], id, true)
+rewrite_trigrams(key, id, redis.call('HGET', key, 'xt'), ARGV[6])
 redis.call('HSET', key, 'x', ARGV[5], 'xt', ARGV[6])
 return 1

@@ -17,7 +17,7 @@ if #unknown > 1 then return unknown end
 if has_data then
   apply_entries(redis.call('HGET', key, 'x'), id, false)
   apply_entries(ARGV[9], id, true)
-  replace_trigrams(redis.call('HGET', key, 'xt'), ARGV[14], id)
+  rewrite_trigrams(key, id, redis.call('HGET', key, 'xt'), ARGV[14])
   redis.call('HSET', key, 'd', ARGV[8], 'x', ARGV[9], 'xt', ARGV[14])
 end
 apply_entries(redis.call('HGET', key, 'xm'), id, false)

@@ -1,0 +1,115 @@
+"""Seed users into a SQL store in bulk: the rows a create writes, many resources per statement.
+
+Seeding 1,000,000 users one `Storage.create` at a time takes 25–70 minutes on the SQL stores
+(a transaction and several statements per user). Here each user still goes through the
+validator a POST uses, and its rows are built by the SQL storage's own row builders
+(`new_row`, `unique_rows`, `value_rows`, and `trigram_rows` where the database keeps a
+`trigrams` table), so the tables, and the substring index that follows them (pg_trgm's GIN on
+`values`, SQLite's FTS5 triggers on `values`, MariaDB's `trigrams` rows), end up exactly as the
+server would write them; only the statements are batched, a block of users per transaction.
+`tests/test_benchmarks_bulk.py` checks that both ways leave the same rows.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+from scimflask_sql import SqlStorage
+from scimflask_sql.rows import new_row
+from scimflask_sql.substring import TRIGRAMS
+from scimflask_sql.trigram_rows import trigram_rows
+from scimflask_sql.values import unique_rows, value_rows
+from sqlalchemy import insert
+
+from .directory import _resource, user_document, user_id
+
+ROWS_PER_STATEMENT = 2000
+
+
+def is_bulk(storage) -> bool:
+    """Whether `storage` is seeded in bulk here: the SQL storage's."""
+    return isinstance(storage, SqlStorage)
+
+
+def seed_users(state, tenant: str, start: int, stop: int) -> None:
+    """Create users `start .. stop-1` in the SQL store of `state` in one transaction."""
+    storage = state.storage
+    engine = storage.engine  # creates the schema and learns the substring index's kind
+    rt = storage.catalog.resource_type("User")
+    tables = storage.tables
+    resources, uniques, values, grams = [], [], [], []
+    for i in range(start, stop):
+        resource = _resource(state, "User", user_id(i), user_document(i))
+        resources.append(new_row(tenant, rt, resource))
+        uniques += [row for _, row in unique_rows(storage.catalog, rt, tenant, resource.id, resource.data)]
+        rows = value_rows(storage.catalog, rt, tenant, resource.id, resource.data)
+        values += rows
+        if storage.substrings.kind == TRIGRAMS:
+            grams += trigram_rows(tenant, resource.id, rows)
+    storage.statistics.tick(engine)  # as each storage transaction does (SQLite keeps its own)
+    with engine.connect() as connection:
+        # A write transaction, as the storage's own (SQLite: BEGIN IMMEDIATE, so seeding
+        # processes take turns at the write lock instead of failing on it).
+        connection.execution_options(scim_write=True)
+        with connection.begin():
+            _insert(connection, ((tables.resources, resources), (tables.uniques, uniques),
+                                 (tables.values, values), (tables.trigrams, grams)))
+
+
+def _insert(connection, batches) -> None:
+    """Each (table, rows) by the database's own bulk load where the driver has one (COPY on
+    PostgreSQL, LOAD DATA on MariaDB), else multi-row INSERTs."""
+    load = {"postgresql": _copy, "mysql": _load_data}.get(connection.dialect.name)
+    for table, rows in batches:
+        if not rows:
+            continue
+        if load is not None:
+            load(connection, table, rows)
+            continue
+        for at in range(0, len(rows), ROWS_PER_STATEMENT):
+            connection.execute(insert(table), rows[at:at + ROWS_PER_STATEMENT])
+
+
+def _copy(connection, table, rows: list[dict]) -> None:
+    columns = list(rows[0])
+    quote = connection.dialect.identifier_preparer.quote
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+
+
+def _tsv_field(value) -> str:
+    """One field of LOAD DATA's default format (tab-separated, backslash escapes, `\\N` null)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def _load_data(connection, table, rows: list[dict]) -> None:
+    columns = list(rows[0])
+    quote = connection.dialect.identifier_preparer.quote
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".tsv") as file:
+        for row in rows:
+            file.write("\t".join(_tsv_field(row[column]) for column in columns) + "\n")
+        file.flush()
+        # The session skips the per-row foreign key and unique checks, as a dump's reload does:
+        # the rows are new and consistent (the primary keys are still checked).
+        connection.exec_driver_sql("SET SESSION foreign_key_checks = 0, unique_checks = 0")
+        try:
+            connection.exec_driver_sql(
+                f"LOAD DATA LOCAL INFILE '{file.name}' INTO TABLE {quote(table.name)} CHARACTER SET utf8mb4 "
+                f"({', '.join(map(quote, columns))})")
+        finally:
+            connection.exec_driver_sql("SET SESSION foreign_key_checks = 1, unique_checks = 1")
+
+
+def finish(state) -> None:
+    """Bring the planner's statistics up to date after a bulk load, as the storage's own
+    check would after that many creates (on SQLite nothing else does)."""
+    storage = state.storage
+    storage.statistics.refresh(storage.engine)
