@@ -74,7 +74,7 @@ from scimflask.schema.catalog import (
 )
 from scimflask.storage import UnsupportedFilter
 
-from .substring import SubstringIndex
+from .substring import SubstringIndex, like_pattern
 from .tables import SqlTables
 from .values import attr_name, stamp, string_key
 
@@ -97,16 +97,6 @@ def literal_key(definition: Attribute, op: str, value: object) -> tuple[str, obj
         instant = parse_datetime(value) if op in _ORDERING else None
         return None if instant is None else ("key", stamp(instant))
     return None
-
-
-def like_pattern(op: str, value: str) -> str:
-    """The LIKE pattern of `sw` / `ew` / `co` for `value`, its wildcards escaped with `/`."""
-    escaped = value.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    if op == "sw":
-        return escaped + "%"
-    if op == "ew":
-        return "%" + escaped
-    return "%" + escaped + "%"
 
 
 def apply_op(column: ColumnElement, op: str, value: object) -> ColumnElement:
@@ -146,8 +136,8 @@ def compare(columns: dict[str, ColumnElement], definition: Attribute, op: str, v
 
 
 def _value_condition(row, definition: Attribute, op: str, value: object,
-                     param: str | None = None) -> ColumnElement:
-    return compare({"key": row.c.key, "num": row.c.num}, definition, op, value, param)
+                     param: str | None = None, key: ColumnElement | None = None) -> ColumnElement:
+    return compare({"key": row.c.key if key is None else key, "num": row.c.num}, definition, op, value, param)
 
 
 def _present_condition(row) -> ColumnElement:
@@ -335,8 +325,9 @@ class FilterCompiler:
         first, so a substring the index answers gets the index's narrowing too."""
         if isinstance(node, Present):
             return _present_condition(v)
-        condition = _value_condition(v, self._definition(node.path), node.op, node.value, self._param(node))
         index = self._indexed.get(id(node)) if driving else None
+        key = None if index is None else self.substrings.checked_key(v, index[3])
+        condition = _value_condition(v, self._definition(node.path), node.op, node.value, self._param(node), key)
         restriction = None if index is None else self.substrings.restriction(v, *index)
         return condition if restriction is None else and_(condition, restriction)
 

@@ -5,9 +5,11 @@ three kinds, one per database (substring_schema.py creates it, `SubstringIndex.k
 one the database has, None when it has none):
 
 - `PG_TRGM` (PostgreSQL): a pg_trgm GIN index on `values.key`, partial over the indexed rows.
-  The compiled `key LIKE` is the index's own operator, so nothing is added. pg_trgm takes
-  trigrams only from runs of letters and digits; a pattern without a run of three ASCII ones
-  may yield none, and then reads the whole index: such a pattern counts as unindexed.
+  The compiled `key LIKE` is the index's own operator; but when the pattern holds several
+  words and one with digits, only that word goes in the index condition (`pg_index_part`), and
+  the whole LIKE is checked on an expression the index does not cover (`checked_key`). pg_trgm
+  takes trigrams only from runs of letters and digits; a pattern without a run of three ASCII
+  ones may yield none, and then reads the whole index: such a pattern counts as unindexed.
 - `FTS5` (SQLite): candidates are the `substrings` rows of the attribute whose FTS5 trigram
   entry holds up to `MAX_TERMS` of the literal's trigrams, the likely rarest (at least three
   characters; `fts_query`).
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, Select, bindparam, column, select, table
+from sqlalchemy import ColumnElement, Select, bindparam, column, literal_column, select, table
 
 from scimflask.schema.catalog import CORE_GROUP, CORE_USER
 from scimflask.storage.substring import MIN_PATTERN, SUBSTRING_INDEXED, fold, pattern_trigrams
@@ -38,6 +40,17 @@ MAX_TERMS = 4   # trigrams of a pattern the candidates intersect (more add work,
 
 _SCHEMAS = {"User": CORE_USER, "Group": CORE_GROUP}
 _PG_WORD = re.compile(r"[A-Za-z0-9]{3}")
+_PG_RUN = re.compile(r"[A-Za-z0-9]+")
+
+
+def like_pattern(op: str, value: str) -> str:
+    """The LIKE pattern of `sw` / `ew` / `co` for `value`, its wildcards escaped with `/`."""
+    escaped = value.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    if op == "sw":
+        return escaped + "%"
+    if op == "ew":
+        return "%" + escaped
+    return "%" + escaped + "%"
 
 
 def _indexed_rows() -> dict[tuple[str, str], str]:
@@ -74,6 +87,29 @@ def pick_terms(grams: list[str]) -> list[str]:
     order = {gram: rank for rank, gram in enumerate(spread + [g for g in grams if g not in spread])}
     picked = sorted(grams, key=lambda gram: (-distinctiveness(gram), order[gram]))[:MAX_TERMS]
     return sorted(picked, key=grams.index)
+
+
+def pg_index_part(literal: str) -> str | None:
+    """PostgreSQL: the piece of `literal` the GIN scan should read, when that is less than the
+    whole; None to read the whole pattern.
+
+    pg_trgm answers a LIKE by intersecting the postings of every trigram of the pattern, and
+    at a million users the common words of an e-mail address (`example`, `com`) each hold
+    millions of indexed rows: `ew "r12345@example.com"` read them all. When the pattern holds
+    several words and one of them (a run of ASCII letters and digits, at least three) holds
+    digits, the piece is that word (the one with the most digits, then the longest) with the
+    character either side of it (a separator there gives its edge trigrams, as in the whole
+    pattern). It is a substring of the literal, so every match holds it; the whole LIKE,
+    checked outside the index, decides. Words of letters only are left whole: which of them
+    is rare cannot be told from the pattern."""
+    spans = [match.span() for match in _PG_RUN.finditer(literal)]
+    words = [(start, end) for start, end in spans
+             if end - start >= 3 and any(char.isdigit() for char in literal[start:end])]
+    if len(spans) < 2 or not words:
+        return None
+    start, end = max(words, key=lambda span: (sum(char.isdigit() for char in literal[span[0]:span[1]]),
+                                              span[1] - span[0]))
+    return literal[max(0, start - 1):end + 1]
 
 
 def pattern_terms(literal: str) -> list[str]:
@@ -113,7 +149,13 @@ class SubstringIndex:
         if self.kind is None or (attr, sub) not in INDEXED:
             return None
         if self.kind == PG_TRGM:
-            return (PG_TRGM,) if _PG_WORD.search(literal) else None
+            if not _PG_WORD.search(literal):
+                return None
+            part = pg_index_part(literal)
+            if part is None:
+                return (PG_TRGM,)
+            params[f"{name}_i"] = like_pattern("co", part)
+            return (PG_TRGM, "part")
         if self.kind == FTS5:
             if len(literal) < MIN_PATTERN:
                 return None
@@ -127,10 +169,19 @@ class SubstringIndex:
 
     def restriction(self, row, attr: str, sub: str, name: str, shape: tuple) -> ColumnElement | None:
         """What to add to the LIKE on `values` row `row` so that the index drives; None where
-        the LIKE is the index's own operator (PostgreSQL)."""
+        the LIKE is the index's own operator (PostgreSQL, unless `pg_index_part` narrows it)."""
         if shape[0] == PG_TRGM:
-            return None
+            return row.c.key.like(bindparam(f"{name}_i"), escape="/") if shape[1:] else None
         return row.c.resource_id.in_(self.candidates(attr, sub, name, shape))
+
+    @staticmethod
+    def checked_key(row, shape: tuple | None) -> ColumnElement:
+        """The `values.key` the leaf's own LIKE compares: on PostgreSQL, with a piece of the
+        pattern in the index condition (`restriction`), an expression the index does not
+        cover (`key || ''`), or the planner would put the whole pattern's trigrams back in."""
+        if shape is not None and shape[0] == PG_TRGM and shape[1:]:
+            return row.c.key.concat(literal_column("''"))
+        return row.c.key
 
     def candidates(self, attr: str, sub: str, name: str, shape: tuple) -> Select:
         """The ids (possibly repeated) of the tenant's resources the index narrows the leaf to;
@@ -138,8 +189,9 @@ class SubstringIndex:
         tenant = bindparam("tenant")
         if shape[0] == PG_TRGM:
             v = self.tables.values.alias()
+            pattern = bindparam(f"{name}_i" if shape[1:] else name)
             return select(v.c.resource_id).where(v.c.tenant == tenant, v.c.attr == attr, v.c.sub == sub,
-                                                 v.c.key.like(bindparam(name), escape="/"))
+                                                 v.c.key.like(pattern, escape="/"))
         if shape[0] == FTS5:
             s = self.tables.substrings.alias()
             fts = table(self.tables.substrings.name + FTS_SUFFIX, column("rowid"), column("key"))

@@ -111,6 +111,7 @@ SUBSTRINGS = [
     ('userName sw "USER0424"', list(range(4240, 4250))),
     ('userName ew "04242"', [4242]),
     ('emails.value ew "4242@home.example"', [4242]),
+    ('emails.value ew "r4242@example.com"', [4242]),
     ('emails[value co "r4242@example"]', [4242]),
     ('displayName co "number 4242"', [4242]),
     ('externalId co "t-4242"', [4242]),
@@ -137,6 +138,37 @@ def test_a_pattern_in_every_row_is_refused_without_scanning(directory, text):
     storage, _ = directory
     with pytest.raises(ScanTooLarge):
         storage.query(CTX, "User", Query(filter=filter_of(storage, "User", text), max_scan=100))
+
+
+def test_postgres_reads_only_the_distinctive_word_of_a_long_pattern_from_the_index(directory):
+    """The trigram scan reads `r4242@`, not the postings of `example` and `com` (every e-mail
+    address holds them); the whole pattern is checked on the rows it finds."""
+    storage, ids = directory
+    if storage.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's pg_trgm only")
+    query = Query(filter=filter_of(storage, "User", 'emails.value ew "r4242@example.com"'), with_groups=False,
+                  max_scan=100)
+    pages = []
+    statements = captured(storage, lambda: pages.append(storage.query(CTX, "User", query)))
+    assert [r.id for r in pages[0].resources] == [ids[4242]]
+    with storage.engine.connect() as connection:
+        document = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statements[-1][0],
+                                              statements[-1][1]).scalar()
+    nodes = list(_pg_nodes(document[0]["Plan"]))
+    trigram_scans = [n for n in nodes if n.get("Index Name") == f"{storage.tables.prefix}ix_values_trgm"]
+    assert trigram_scans, nodes
+    assert all("%r4242@%" in n["Index Cond"] and "example" not in n["Index Cond"] for n in trigram_scans)
+
+
+def test_postgres_index_part_is_a_word_with_digits_of_a_pattern_of_several():
+    from scimflask_sql.substring import pg_index_part
+
+    assert pg_index_part("r12345@example.com") == "r12345@"
+    assert pg_index_part("number 4242") == " 4242"
+    assert pg_index_part("ab@c1234d.example") == "@c1234d."  # the word with the most digits
+    assert pg_index_part("r12345") is None                   # one word: it is its own piece
+    assert pg_index_part("john.smith@example.com") is None   # no word says which is rare
+    assert pg_index_part("23@home.example") is None          # no word of three holds a digit
 
 
 def test_the_index_kind_follows_the_database(directory):
