@@ -54,11 +54,15 @@ def test_a_group_larger_than_a_seeding_chunk_gets_every_member(app, monkeypatch)
     assert sorted(members) == sorted(user_id(i) for i in range(7))
 
 
-def test_scaling_table_flags_latency_that_more_than_doubles():
-    rows = [{"phase": "scale", "backend": "b", "workload": "w", "n": n, "p50_ms": p50, "errors": 0}
+def test_scaling_table_judges_each_workload_by_its_growth_aim():
+    """An equality lookup may double from the smallest size to the largest, a substring one
+    (co/sw/ew) triple."""
+    rows = [{"phase": "scale", "backend": "b", "workload": workload, "n": n, "p50_ms": p50, "errors": 0}
+            for workload in ("lookup userName eq", "lookup userName ew")
             for n, p50 in ((1000, 2.0), (100000, 4.5))]
-    line = report.scaling_table(rows, [1000, 100000]).splitlines()[-1]
-    assert "2.25×" in line and line.endswith("| NO |")
+    eq_line, ew_line = report.scaling_table(rows, [1000, 100000]).splitlines()[-2:]
+    assert "2.25×" in eq_line and eq_line.endswith("| ≤ 2× | NO |")
+    assert "2.25×" in ew_line and ew_line.endswith("| ≤ 3× | yes |")
 
 
 def test_only_substring_picks_the_co_sw_ew_lookups_and_lookups_picks_all():
