@@ -190,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", action="append", default=[], metavar="KEY=JSON",
                         help="extra app configuration, e.g. SCIM_LOG_ENABLED=false")
     args = parser.parse_args(argv)
+    workloads = _workloads(args.users)
+    names = args.only.split(",") if args.only else list(workloads)
+    unknown = [name for name in [*names, *([args.profile] if args.profile else [])] if name not in workloads]
+    if unknown:
+        parser.error(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(workloads)}")
 
     import scimflask
 
@@ -207,8 +212,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seeded {args.users} users and a group of {min(args.users, 5_000)} in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
     ceiling = ceiling_app()
-    workloads = _workloads(args.users)
-    names = args.only.split(",") if args.only else list(workloads)
 
     def run(name: str, count: int) -> tuple[float, float]:
         make = workloads[name]

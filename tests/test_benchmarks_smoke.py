@@ -71,3 +71,13 @@ def test_only_substring_picks_the_co_sw_ew_lookups_and_lookups_picks_all():
     assert run.chosen_lookups(run.parse_args(["--only", "substring"]).only) == list(run.SUBSTRING_LOOKUPS)
     assert run.chosen_lookups(run.parse_args([]).only) == list(LOOKUPS)
     assert run.chosen_lookups(run.parse_args(["--only", "patch"]).only) == []
+
+
+def test_inprocess_names_an_unknown_workload_before_seeding_anything(capsys):
+    from benchmarks import inprocess
+
+    with pytest.raises(SystemExit) as stopped:
+        inprocess.main(["--only", "get-user", "--users", "10"])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert "unknown workload(s) get-user" in error and "get-by-id" in error and "seeded" not in error
