@@ -34,20 +34,45 @@ local FIRST_TYPE = 4  -- where the (type, resource prefix) pairs of the layout s
 
 -- Index entries come in fours: kind ('u' unique hash, 's' set, 'z' ordered set), key suffix,
 -- member or field, attribute name.
+local function apply_entry(kind, key, item, id, adding)
+  if kind == 'u' then
+    if adding then
+      redis.call('HSET', key, item, id)
+    elseif redis.call('HGET', key, item) == id then
+      redis.call('HDEL', key, item)
+    end
+  elseif kind == 's' then
+    if adding then redis.call('SADD', key, id) else redis.call('SREM', key, id) end
+  else
+    if adding then redis.call('ZADD', key, 0, item) else redis.call('ZREM', key, item) end
+  end
+end
+
 local function apply_entries(packed, id, adding)
   local e = unpack_list(packed or '')
-  for i = 1, #e, 4 do
-    local kind, key, item = e[i], base .. e[i + 1], e[i + 2]
-    if kind == 'u' then
-      if adding then
-        redis.call('HSET', key, item, id)
-      elseif redis.call('HGET', key, item) == id then
-        redis.call('HDEL', key, item)
-      end
-    elseif kind == 's' then
-      if adding then redis.call('SADD', key, id) else redis.call('SREM', key, id) end
-    else
-      if adding then redis.call('ZADD', key, 0, item) else redis.call('ZREM', key, item) end
+  for i = 1, #e, 4 do apply_entry(e[i], base .. e[i + 1], e[i + 2], id, adding) end
+end
+
+-- From the entries `old` to the entries `new` of resource `id`, touching only those that
+-- differ: an update of one attribute costs that attribute's entries, not every entry twice.
+-- (Before, `new` must have passed `unique_conflict`: a unique field both hold is already id's.)
+local function rewrite_entries(old, new, id)
+  if old == new then return end
+  local before, after = unpack_list(old or ''), unpack_list(new or '')
+  local function names(e)
+    local found = {}
+    for i = 1, #e, 4 do found[e[i] .. '\0' .. e[i + 1] .. '\0' .. e[i + 2]] = true end
+    return found
+  end
+  local was, is = names(before), names(after)
+  for i = 1, #before, 4 do
+    if not is[before[i] .. '\0' .. before[i + 1] .. '\0' .. before[i + 2]] then
+      apply_entry(before[i], base .. before[i + 1], before[i + 2], id, false)
+    end
+  end
+  for i = 1, #after, 4 do
+    if not was[after[i] .. '\0' .. after[i + 1] .. '\0' .. after[i + 2]] then
+      apply_entry(after[i], base .. after[i + 1], after[i + 2], id, true)
     end
   end
 end
@@ -90,6 +115,7 @@ local function rewrite_trigrams(key, id, old, new)
     if new and new ~= '' then apply_trigrams(new, number_of(key, id), true) end
     return
   end
+  if old == new then return end  -- no indexed value changed
   local before, after = trigram_keys(old), trigram_keys(new)
   for set in pairs(before) do
     if not after[set] then redis.call('SREM', set, n) end

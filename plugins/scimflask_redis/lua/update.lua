@@ -15,13 +15,11 @@ local members, unknown = resolve_members(ARGV[11], ARGV[13] == '1')
 if #unknown > 1 then return unknown end
 
 if has_data then
-  apply_entries(redis.call('HGET', key, 'x'), id, false)
-  apply_entries(ARGV[9], id, true)
+  rewrite_entries(redis.call('HGET', key, 'x'), ARGV[9], id)
   rewrite_trigrams(key, id, redis.call('HGET', key, 'xt'), ARGV[14])
   redis.call('HSET', key, 'd', ARGV[8], 'x', ARGV[9], 'xt', ARGV[14])
 end
-apply_entries(redis.call('HGET', key, 'xm'), id, false)
-apply_entries(ARGV[6], id, true)
+rewrite_entries(redis.call('HGET', key, 'xm'), ARGV[6], id)
 local version = redis.call('HINCRBY', key, 'v', 1)
 redis.call('HSET', key, 'm', ARGV[5], 'xm', ARGV[6])
 
