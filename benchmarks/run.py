@@ -13,6 +13,7 @@ import os
 import platform
 import secrets
 import shlex
+import shutil
 import sys
 import tempfile
 import threading
@@ -226,7 +227,16 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     logs = RESULTS / f"logs-{stamp}"
     logs.mkdir()
+    # The SQLite directories (gigabytes at a million users) go with the run; a kept server
+    # directory (--keep) lives in its database, not here.
     workdir = Path(tempfile.mkdtemp(prefix="scimflask-bench-"))
+    try:
+        return _run(args, stamp, logs, workdir, argv)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, stamp: str, logs: Path, workdir: Path, argv: list[str] | None) -> int:
     log(f"backends {', '.join(args.backends)}; users {args.users}; group M={args.members}; "
         f"workers {args.workers}; {args.concurrency} clients; {args.duration:g}s per workload")
 

@@ -81,3 +81,21 @@ def test_inprocess_names_an_unknown_workload_before_seeding_anything(capsys):
     assert stopped.value.code == 2
     error = capsys.readouterr().err
     assert "unknown workload(s) get-user" in error and "get-by-id" in error and "seeded" not in error
+
+
+def test_a_run_removes_its_working_directory_even_when_it_fails(monkeypatch, tmp_path):
+    """The SQLite directories of a run hold gigabytes at a million users."""
+    from benchmarks import run
+
+    workdir = tmp_path / "work"
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(run.tempfile, "mkdtemp", lambda prefix: (workdir.mkdir(), str(workdir))[1])
+
+    def failing(args, stamp, logs, workdir, argv):
+        (workdir / "bench.db").write_bytes(b"x")
+        raise RuntimeError("a backend broke")
+
+    monkeypatch.setattr(run, "_run", failing)
+    with pytest.raises(RuntimeError):
+        run.main(["--quick", "--backends", "memory"])
+    assert not workdir.exists()
