@@ -194,7 +194,7 @@ class FilterCompiler:
         if isinstance(node, Compare):
             op = "eq" if node.op == NE else node.op
             try:
-                found = literal_key(self._definition(node.path), op, node.value)
+                found = literal_key(self.definition(node.path), op, node.value)
             except UnsupportedFilter:  # compilation raises it, if it reaches this leaf
                 return ("Compare", node.path, node.op, "invalid")
             if found is None:
@@ -214,9 +214,9 @@ class FilterCompiler:
 
     def _bind_index(self, node: Compare, literal: str, name: str, params: dict) -> None:
         """Note whether the substring index answers `node` (its parameters into `params`)."""
-        if self.substrings is None or self._special(node.path) is not None:
+        if self.substrings is None or self.kept_outside_values(node.path) is not None:
             return
-        attr = attr_name(node.path.schema, self._top(node.path).name)
+        attr = attr_name(node.path.schema, self.top_attribute(node.path).name)
         sub = node.path.sub_attribute or ""
         shape = self.substrings.bind(attr, sub, literal, name, params)
         if shape is not None:
@@ -239,14 +239,16 @@ class FilterCompiler:
         return eq
 
     # -- attributes ---------------------------------------------------------------------
-    def _top(self, path: AttrPath) -> Attribute:
+    def top_attribute(self, path: AttrPath) -> Attribute:
+        """The top-level attribute `path` names (UnsupportedFilter if the type has none)."""
         attribute = self.catalog.top_level(self.rt, path.schema, path.attribute)
         if attribute is None:
             raise UnsupportedFilter(f"Unknown attribute '{path}'.")
         return attribute
 
-    def _definition(self, path: AttrPath) -> Attribute:
-        top = self._top(path)
+    def definition(self, path: AttrPath) -> Attribute:
+        """The attribute or sub-attribute `path` names (UnsupportedFilter if unknown)."""
+        top = self.top_attribute(path)
         if path.sub_attribute is None:
             return top
         sub = top.sub_attribute(path.sub_attribute)
@@ -257,7 +259,7 @@ class FilterCompiler:
     def _is_core(self, path: AttrPath) -> bool:
         return not self.catalog.is_extension(self.rt, path.schema)
 
-    def _special(self, path: AttrPath) -> str | None:
+    def kept_outside_values(self, path: AttrPath) -> str | None:
         """'members' / 'groups' / 'column' for attributes kept outside `values`, else None."""
         if not self._is_core(path):
             return None
@@ -269,7 +271,7 @@ class FilterCompiler:
 
     def scalar(self, path: AttrPath) -> _Scalar:
         """Column expression of `id` and `meta.*` (as the document shows them)."""
-        definition = self._definition(path)
+        definition = self.definition(path)
         r = self.r
         if path.attribute == "id":
             return _Scalar(r.c.id, definition)
@@ -303,7 +305,7 @@ class FilterCompiler:
         raise UnsupportedFilter(f"Unsupported filter node {type(node).__name__}.")
 
     def _leaf(self, node: Compare | Present) -> ColumnElement:
-        special = self._special(node.path)
+        special = self.kept_outside_values(node.path)
         if special == "column":
             return self._scalar_leaf(node)
         if special == "members":
@@ -311,7 +313,7 @@ class FilterCompiler:
         if special == "groups":
             return self._group_leaf(node)
         v = self.t.values.alias("v")
-        top = self._top(node.path)
+        top = self.top_attribute(node.path)
         wheres = [v.c.tenant == self.tenant, v.c.attr == attr_name(node.path.schema, top.name)]
         if node.path.sub_attribute is not None:
             wheres.append(v.c.sub == node.path.sub_attribute)
@@ -327,7 +329,7 @@ class FilterCompiler:
             return _present_condition(v)
         index = self._indexed.get(id(node)) if driving else None
         key = None if index is None else self.substrings.checked_key(v, index[3])
-        condition = _value_condition(v, self._definition(node.path), node.op, node.value, self._param(node), key)
+        condition = _value_condition(v, self.definition(node.path), node.op, node.value, self._param(node), key)
         restriction = None if index is None else self.substrings.restriction(v, *index)
         return condition if restriction is None else and_(condition, restriction)
 
@@ -364,7 +366,7 @@ class FilterCompiler:
         column = columns[sub]
         if isinstance(node, Present):
             return and_(column.is_not(None), column != "")
-        definition = self._definition(path)
+        definition = self.definition(path)
         return and_(column.is_not(None), compare({"key": column}, definition, node.op, node.value,
                                                  self._param(node)))
 
@@ -415,8 +417,8 @@ class FilterCompiler:
         raise UnsupportedFilter("A value filter cannot contain another value filter.")
 
     def _value_path(self, node: ValuePath) -> ColumnElement:
-        top = self._top(node.path)
-        special = self._special(node.path)
+        top = self.top_attribute(node.path)
+        special = self.kept_outside_values(node.path)
         if special == "column":  # `meta[...]`: the one element is the resource itself
             return self.condition(node.filter)
         if special == "members":
@@ -451,7 +453,7 @@ class FilterCompiler:
             return 0
         if leaf.op != "eq":
             return 2
-        definition = self._definition(leaf.path)
+        definition = self.definition(leaf.path)
         return 1 if definition.canonical_values or definition.type == BOOLEAN else 3
 
     def _in_element(self, e, attr: str, leaf: Compare | Present) -> ColumnElement:
@@ -497,8 +499,8 @@ def sort_key(compiler: FilterCompiler, path: AttrPath) -> ColumnElement:
     """The value resources of `compiler` sort by for `path` (reference `sort_value`); NULL
     where it is missing. paging.py orders pages and keysets by it."""
     r = compiler.r
-    definition = compiler._definition(path)
-    special = compiler._special(path)
+    definition = compiler.definition(path)
+    special = compiler.kept_outside_values(path)
     if definition.type == COMPLEX:
         return null()
     if special == "column":
@@ -506,7 +508,7 @@ def sort_key(compiler: FilterCompiler, path: AttrPath) -> ColumnElement:
         return expression if expression is not None else null()
     if special in ("members", "groups"):
         return _first_element_key(compiler, special, path)
-    top = compiler._top(path)
+    top = compiler.top_attribute(path)
     s = compiler.t.values.alias("s")
     column = s.c.num if definition.type in (BOOLEAN, INTEGER, DECIMAL) else s.c.key
     # A correlated subquery, not a join: it is always an index probe per matching row, whatever

@@ -60,7 +60,7 @@ def narrowing(compiler: FilterCompiler, node: Filter):
         parts = [part for part in parts if part != FREE]
         return ("any", parts) if parts else FREE
     if isinstance(node, ValuePath):
-        if compiler._special(node.path) is None and compiler._top(node.path).type != COMPLEX:
+        if compiler.kept_outside_values(node.path) is None and compiler.top_attribute(node.path).type != COMPLEX:
             return FREE  # compiles to false
         return narrowing(compiler, node.filter)
     if isinstance(node, (Not, Present)) or not isinstance(node, Compare):
@@ -75,12 +75,12 @@ def _leaf(compiler: FilterCompiler, node: Compare):
     if node.op != "eq" and node.op not in SUBSTRING_OPERATORS:
         return None
     path = node.path
-    special = compiler._special(path)
+    special = compiler.kept_outside_values(path)
     if special == "column":  # the primary key, the created-order index
         keyed = path.attribute == "id" or path.sub_attribute == "created"
     elif special is not None:  # members / groups: both ways indexed by member and group id
         keyed = path.sub_attribute == "value"
-    elif literal_key(compiler._definition(path), node.op, node.value) is None:
+    elif literal_key(compiler.definition(path), node.op, node.value) is None:
         return FREE  # compiles to false
     else:
         keyed = True

@@ -29,7 +29,7 @@ end
 local base = ARGV[1]
 local layout = unpack_list(ARGV[2])
 local GROUP_MEMBERS, MEMBER_GROUPS = base .. layout[1], base .. layout[2]
-local NUMBERS = base .. (layout[3] or '')
+local NUMBERS = base .. layout[3]
 local FIRST_TYPE = 4  -- where the (type, resource prefix) pairs of the layout start
 
 -- Index entries come in fours: kind ('u' unique hash, 's' set, 'z' ordered set), key suffix,
