@@ -11,7 +11,10 @@ for scimflask and for the bare-Flask ceiling, and optionally profiles one worklo
 
 `--statements` adds, per workload, the SQL statements per request (SQLAlchemy cursor events:
 every statement sent, BEGIN and COMMIT included where SQLAlchemy sends them) and the wall time
-per request spent inside the driver's execute, i.e. waiting for the database. `--profile` uses
+per request spent inside the driver's execute, i.e. waiting for the database. `--server-cpu`
+adds the CPU the database server spent per request (Redis, PostgreSQL, MariaDB on this
+machine; `benchmarks.server_cpu`) and this process's and the server's together against the
+ceiling's: on shared cores, the whole of it bounds throughput. `--profile` uses
 pyinstrument when it is installed, else cProfile (the top functions by own and total time).
 """
 
@@ -40,6 +43,7 @@ from .directory import (
     user_name,
     work_email,
 )
+from .server_cpu import ServerCpu
 
 TOKEN = "inprocess-token"
 
@@ -186,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="profile this workload (pyinstrument if installed, else cProfile)")
     parser.add_argument("--statements", action="store_true",
                         help="also report SQL statements, commits and driver time per request")
+    parser.add_argument("--server-cpu", action="store_true",
+                        help="also report the database server's CPU per request (Redis, PostgreSQL, MariaDB)")
     parser.add_argument("--only", help="comma-separated workloads to time")
     parser.add_argument("--config", action="append", default=[], metavar="KEY=JSON",
                         help="extra app configuration, e.g. SCIM_LOG_ENABLED=false")
@@ -198,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import scimflask
 
-    app = scimflask.create_app({"SCIM_STORAGE_URI": _storage_uri(args.backend), "SCIM_BEARER_TOKENS": (TOKEN,),
+    uri = _storage_uri(args.backend)
+    app = scimflask.create_app({"SCIM_STORAGE_URI": uri, "SCIM_BEARER_TOKENS": (TOKEN,),
                                 "SCIM_DEFAULT_TENANT": "inprocess", "SCIM_SECRET_KEY": "s",
                                 **{key: json.loads(value) for key, value in
                                    (item.split("=", 1) for item in args.config)}})
@@ -212,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seeded {args.users} users and a group of {min(args.users, 5_000)} in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
     ceiling = ceiling_app()
+
+    server = ServerCpu(args.backend, uri) if args.server_cpu else None
+    server_seconds = [0.0]  # the server's CPU over the last `run`
 
     def run(name: str, count: int) -> tuple[float, float]:
         make = workloads[name]
@@ -231,12 +241,16 @@ def main(argv: list[str] | None = None) -> int:
         for env, data in prepared[:warm]:  # warm-up requests are not replayed (creates would clash)
             _call(target, env, data)
         prepared = prepared[warm:]
+        before = server.read() if server is not None and target is app else None
         start, cpu = time.perf_counter(), time.process_time()
         for env, data in prepared:
             code = _call(target, env, data)
             if code >= 400:
                 raise SystemExit(f"{name}: HTTP {code}")
-        return (time.perf_counter() - start) / count, (time.process_time() - cpu) / count
+        wall, cpu = (time.perf_counter() - start) / count, (time.process_time() - cpu) / count
+        after = server.read() if before is not None else None
+        server_seconds[0] = 0.0 if after is None or before is None else (after - before) / count
+        return wall, cpu
 
     if args.profile:
         _profile(run, args.profile, args.requests)
@@ -246,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     # alone and moves less with the machine's load.
     base, base_cpu = run("ceiling", args.requests)
     extra = f" {'stmts':>6} {'commits':>7} {'driver us':>9}" if counter else ""
+    if server is not None:
+        extra += f" {'db cpu us':>9} {'both us':>9} {'x ceiling':>9}"
     print(f"{'workload':<22} {'wall us':>9} {'x ceiling':>9} {'cpu us':>9} {'x ceiling':>9}{extra}")
     for name in names:
         if counter:
@@ -257,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
             statements, commits, driver = counter.reset()
             requests = args.requests + WARM if name != "ceiling" else 1
             line += f" {statements / requests:>6.2f} {commits / requests:>7.2f} {driver / requests * 1e6:>9.0f}"
+        if server is not None:
+            database = 0.0 if name == "ceiling" else server_seconds[0]
+            line += f" {database * 1e6:>9.0f} {(cpu + database) * 1e6:>9.0f} {(cpu + database) / base_cpu:>9.2f}"
         print(line)
     return 0
 
