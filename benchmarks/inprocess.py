@@ -21,10 +21,12 @@ pyinstrument when it is installed, else cProfile (the top functions by own and t
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -205,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     import scimflask
 
     uri = _storage_uri(args.backend)
+    if uri.startswith("sqlite:///"):  # the temporary directory goes with the process
+        atexit.register(shutil.rmtree, os.path.dirname(uri[len("sqlite:///"):]), True)
     app = scimflask.create_app({"SCIM_STORAGE_URI": uri, "SCIM_BEARER_TOKENS": (TOKEN,),
                                 "SCIM_DEFAULT_TENANT": "inprocess", "SCIM_SECRET_KEY": "s",
                                 **{key: json.loads(value) for key, value in
