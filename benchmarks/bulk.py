@@ -16,6 +16,7 @@ import tempfile
 
 from scimflask_sql import SqlStorage
 from scimflask_sql.rows import new_row
+from scimflask_sql.statements import copy_rows
 from scimflask_sql.substring import TRIGRAMS
 from scimflask_sql.trigram_rows import trigram_rows
 from scimflask_sql.values import unique_rows, value_rows
@@ -72,11 +73,7 @@ def _insert(connection, batches) -> None:
 
 def _copy(connection, table, rows: list[dict]) -> None:
     columns = list(rows[0])
-    quote = connection.dialect.identifier_preparer.quote
-    cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[column] for column in columns])
+    copy_rows(connection, table, columns, [tuple(row[column] for column in columns) for row in rows])
 
 
 def _tsv_field(value) -> str:

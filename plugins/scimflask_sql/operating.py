@@ -35,7 +35,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
 from scimflask.model import Token
 from scimflask.storage import Storage, StorageUnavailable
@@ -52,6 +51,7 @@ from scimflask.storage.capabilities import (
 from scimflask.storage.log_words import MAX_WORDS, entry_words
 
 from .engine import UNAVAILABLE
+from .statements import copy_rows
 from .tables import SqlTables
 from .values import parse_stamp, stamp
 
@@ -348,33 +348,11 @@ def insert_rows(connection: Connection, table: Table, rows: list[tuple]) -> None
     preparer = connection.dialect.identifier_preparer
     names = ", ".join(preparer.quote(column.name) for column in table.columns)
     if connection.dialect.name == "postgresql":
-        _copy_rows(connection, f"COPY {preparer.format_table(table)} ({names}) FROM STDIN", rows)
+        copy_rows(connection, table, [column.name for column in table.columns], rows)
         return
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"  # PyMySQL: "%s"
     connection.exec_driver_sql(f"INSERT INTO {preparer.format_table(table)} ({names}) "
                                f"VALUES ({', '.join([marker] * len(table.columns))})", rows)
-
-
-def _copy_rows(connection: Connection, statement: str, rows: list[tuple]) -> None:
-    """PostgreSQL's COPY FROM STDIN on psycopg's cursor, inside the connection's transaction.
-    SQLAlchemy has no COPY; psycopg formats each row in C, which costs the log's writer less
-    than half the client CPU of an INSERT of one array per column (whose text arrays it quotes
-    element by element). A driver error leaves as SQLAlchemy's, as from any other statement
-    (a lost connection invalidated), so that retries and StorageUnavailable see it."""
-    dbapi_error = connection.dialect.loaded_dbapi.Error
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        with cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
-    except dbapi_error as exc:
-        lost = connection.dialect.is_disconnect(exc, connection.connection, cursor)
-        if lost:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(statement, None, exc, dbapi_error, connection_invalidated=lost,
-                                  dialect=connection.dialect) from exc
-    finally:
-        cursor.close()
 
 
 def word_condition(w, tenant: str, prefix: str):
