@@ -8,8 +8,9 @@ Shapes produced (`r` is the resources table, `v` the values table):
 - `path op lit`  → `r.id IN (SELECT v.resource_id FROM v WHERE tenant, attr, sub, key op lit)`:
   "some value satisfies", driven by the `(tenant, attr, sub, key)` index;
 - `path ne lit`  → `NOT (path eq lit)` (the evaluator's rule: true when no value equals);
-- `co`/`sw`/`ew` the substring index answers (substring.py) → the same, the driving row also
-  restricted to the index's candidates (nothing to add on PostgreSQL, whose LIKE reads it);
+- `sw` → the same, the driving row also within its prefix's range of the key index; `co`/`ew`
+  the substring index answers (substring.py) → the same, the driving row also restricted to the
+  index's candidates (on PostgreSQL the LIKE, or a piece of it, is what reads the index);
 - `attr[f]`      → `r.id IN (SELECT e.resource_id FROM v e WHERE ... )` where each condition of
   `f` is an EXISTS on the same `(resource_id, elem)`, so all hold in ONE element; the most
   selective positive condition of a conjunction (`value eq` before `type eq "work"`) drives `e`
@@ -218,7 +219,7 @@ class FilterCompiler:
             return
         attr = attr_name(node.path.schema, self.top_attribute(node.path).name)
         sub = node.path.sub_attribute or ""
-        shape = self.substrings.bind(attr, sub, literal, name, params)
+        shape = self.substrings.bind(attr, sub, literal, name, params, node.op)
         if shape is not None:
             self._indexed[id(node)] = (attr, sub, name, shape)
 

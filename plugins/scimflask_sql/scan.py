@@ -5,11 +5,12 @@ What narrows a filter (`narrowing`):
 - an `eq` on a `values` row (the `(tenant, attr, sub, key | num)` indexes), on `id` or
   `meta.created` (the resources' indexes), on `members.value` / `groups.value` (the members
   indexes), or one that can match nothing: no count is needed;
-- a `co` / `sw` / `ew` the substring index answers (substring.py): its candidates are counted;
+- an `sw` (the range of its prefix in the `values` key index), or a `co` / `ew` the substring
+  index answers (substring.py): its candidates are counted;
 - an `and` with one narrowed part (within the bound when one of them is), an `or` whose parts
   all are (within the bound when their candidates together are), a value filter `a[...]` whose
   filter is.
-Anything else (`pr`, ranges, `not`, `ne`, a short or unindexed substring) reads every resource
+Anything else (`pr`, ranges, `not`, `ne`, a short or unindexed `co` / `ew`) reads every resource
 of the type. Each count is a probe that stops at `max_scan + 1` rows: of the tenant's resources
 by the created-order index (index only), or of a substring's candidates from the index side.
 A tenant of at most `max_scan` resources is never refused: candidates are its resources.

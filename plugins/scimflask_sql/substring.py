@@ -17,6 +17,11 @@ one the database has, None when it has none):
   `MAX_TERMS` of the pattern's trigrams, the likely rarest (`distinctiveness`); the optimizer
   joins their postings rarest first (it estimates each one's rows from the index).
 
+Whatever the database, an `sw` is not read from the substring index but from the range of its
+prefix in the `(tenant, attr, sub, key)` index of `values` (`PREFIX`): on every attribute, of
+any length, in key order, and exact (the comparison forms sort by code point under the binary
+collations of `values.key`).
+
 Candidates are a superset of the matches: the LIKE on the `values` row (the attribute's case
 rule, the position of `sw`/`ew`) decides, as for an unindexed attribute. Both sides of the
 trigram kinds work on comparison forms (values.py), folded by `scimflask.storage.substring.fold`,
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, Select, bindparam, column, literal_column, select, table
+from sqlalchemy import ColumnElement, Select, and_, bindparam, column, literal_column, select, table
 
 from scimflask.schema.catalog import CORE_GROUP, CORE_USER
 from scimflask.storage.substring import MIN_PATTERN, SUBSTRING_INDEXED, fold, pattern_trigrams
@@ -36,6 +41,7 @@ from .tables import FTS_SUFFIX, SqlTables
 from .values import attr_name
 
 PG_TRGM, FTS5, TRIGRAMS = "pg_trgm", "fts5", "trigrams"
+PREFIX = "prefix"  # an `sw`: the range of its prefix in the `values` key index
 MAX_TERMS = 4   # trigrams of a pattern the candidates intersect (more add work, not precision)
 
 _SCHEMAS = {"User": CORE_USER, "Group": CORE_GROUP}
@@ -87,6 +93,18 @@ def pick_terms(grams: list[str]) -> list[str]:
     order = {gram: rank for rank, gram in enumerate(spread + [g for g in grams if g not in spread])}
     picked = sorted(grams, key=lambda gram: (-distinctiveness(gram), order[gram]))[:MAX_TERMS]
     return sorted(picked, key=grams.index)
+
+
+def prefix_upper(literal: str) -> str | None:
+    """The least string above every string that starts with `literal`, in code point order:
+    `literal` with its last character advanced by one (a final U+10FFFF, which has no
+    successor, is dropped first; surrogates, never in a stored value, are skipped); None when
+    nothing is above (a literal of U+10FFFF only)."""
+    for cut in range(len(literal), 0, -1):
+        following = ord(literal[cut - 1]) + 1
+        if following <= 0x10FFFF:
+            return literal[:cut - 1] + chr(0xE000 if 0xD800 <= following <= 0xDFFF else following)
+    return None
 
 
 def pg_index_part(literal: str) -> str | None:
@@ -142,10 +160,18 @@ class SubstringIndex:
         self.tables = tables
         self.kind: str | None = None
 
-    def bind(self, attr: str, sub: str, literal: str, name: str, params: dict) -> tuple | None:
-        """For `values.key LIKE` on (`attr`, `sub`) with comparison form `literal`, bound as
-        `name`: add the index's parameters to `params` and return its part of the statement
-        shape; None when the index does not answer it."""
+    def bind(self, attr: str, sub: str, literal: str, name: str, params: dict, op: str = "co") -> tuple | None:
+        """For `values.key LIKE` of `op` on (`attr`, `sub`) with comparison form `literal`,
+        bound as `name`: add the index's parameters to `params` and return its part of the
+        statement shape; None when no index answers it."""
+        if op == "sw":
+            if not literal:
+                return None
+            params[f"{name}_lo"] = literal
+            upper = prefix_upper(literal)
+            if upper is not None:
+                params[f"{name}_hi"] = upper
+            return (PREFIX, upper is not None)
         if self.kind is None or (attr, sub) not in INDEXED:
             return None
         if self.kind == PG_TRGM:
@@ -170,6 +196,8 @@ class SubstringIndex:
     def restriction(self, row, attr: str, sub: str, name: str, shape: tuple) -> ColumnElement | None:
         """What to add to the LIKE on `values` row `row` so that the index drives; None where
         the LIKE is the index's own operator (PostgreSQL, unless `pg_index_part` narrows it)."""
+        if shape[0] == PREFIX:
+            return _prefix_range(row, name, shape)
         if shape[0] == PG_TRGM:
             return row.c.key.like(bindparam(f"{name}_i"), escape="/") if shape[1:] else None
         return row.c.resource_id.in_(self.candidates(attr, sub, name, shape))
@@ -187,6 +215,10 @@ class SubstringIndex:
         """The ids (possibly repeated) of the tenant's resources the index narrows the leaf to;
         on PostgreSQL the matches themselves (GIN with recheck)."""
         tenant = bindparam("tenant")
+        if shape[0] == PREFIX:
+            v = self.tables.values.alias()
+            return select(v.c.resource_id).where(v.c.tenant == tenant, v.c.attr == attr, v.c.sub == sub,
+                                                 _prefix_range(v, name, shape), v.c.key.like(bindparam(name), escape="/"))
         if shape[0] == PG_TRGM:
             v = self.tables.values.alias()
             pattern = bindparam(f"{name}_i" if shape[1:] else name)
@@ -213,3 +245,9 @@ class SubstringIndex:
                                        & (other.c.resource_id == first.c.resource_id))
         return statement.where(first.c.tenant == bindparam("tenant"), first.c.field == field,
                                first.c.trigram == bindparam(f"{name}_g0"))
+
+
+def _prefix_range(row, name: str, shape: tuple) -> ColumnElement:
+    """`row.c.key` within the range of the prefix bound as `<name>_lo` (`PREFIX`)."""
+    low = row.c.key >= bindparam(f"{name}_lo")
+    return and_(low, row.c.key < bindparam(f"{name}_hi")) if shape[1] else low

@@ -82,14 +82,17 @@ def directory(request):
 
 def index_reads(storage, statement: str, parameters, *, prefix_index: bool = False) -> tuple[bool, str]:
     """Whether the plan of `statement` reads the substring index, and the plan as text.
-    `prefix_index`: on PostgreSQL the `(tenant, attr, sub, key)` btree's range of a `sw`
-    prefix counts too (the planner rightly prefers it to trigrams when it narrows as much)."""
+    `prefix_index` (an `sw`): whether it reads the range of the prefix in the
+    `(tenant, attr, sub, key)` index of `values` instead."""
     tables = storage.tables
+    key_index = f"{tables.prefix}ix_values_key"
     with storage.engine.connect() as connection:
         dialect = connection.dialect.name
         if dialect == "sqlite":
             rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
             plan = "\n".join(row[3] for row in rows)
+            if prefix_index:
+                return any(f"USING INDEX {key_index} (" in line and "key>?" in line for line in plan.splitlines()), plan
             fts = tables.substrings.name + FTS_SUFFIX
             return any(line.startswith(f"SCAN {fts} VIRTUAL TABLE INDEX") for line in plan.splitlines()), plan
         if dialect == "postgresql":
@@ -97,11 +100,14 @@ def index_reads(storage, statement: str, parameters, *, prefix_index: bool = Fal
             nodes = list(_pg_nodes(document[0]["Plan"]))
             plan = "\n".join(f"{n['Node Type']} {n.get('Relation Name', '')} {n.get('Index Name', '')} "
                              f"{n.get('Index Cond', '')}" for n in nodes)
-            ranges = [n for n in nodes if prefix_index and n.get("Index Name") == f"{tables.prefix}ix_values_key"
-                      and "key >=" in n.get("Index Cond", "")]
-            return bool(ranges) or any(n.get("Index Name") == f"{tables.prefix}ix_values_trgm" for n in nodes), plan
+            if prefix_index:
+                return any(n.get("Index Name") == key_index and "key >=" in n.get("Index Cond", "")
+                           for n in nodes), plan
+            return any(n.get("Index Name") == f"{tables.prefix}ix_values_trgm" for n in nodes), plan
         rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).mappings().all()
         plan = "\n".join(f"{r['table']} type={r['type']} key={r['key']} rows={r['rows']}" for r in rows)
+        if prefix_index:
+            return any(r["key"] == key_index and r["type"] == "range" for r in rows), plan
         trigram_rows_read = [r for r in rows if r["table"] and r["table"].startswith(tables.trigrams.name)]
         return bool(trigram_rows_read) and all(r["key"] == "PRIMARY" for r in trigram_rows_read), plan
 
@@ -160,6 +166,18 @@ def test_postgres_reads_only_the_distinctive_word_of_a_long_pattern_from_the_ind
     assert all("%r4242@%" in n["Index Cond"] and "example" not in n["Index Cond"] for n in trigram_scans)
 
 
+def test_a_prefix_range_ends_at_the_least_string_above_every_string_it_starts():
+    from scimflask_sql.substring import prefix_upper
+
+    assert prefix_upper("user0424") == "user0425"
+    assert prefix_upper("ab\U0010ffff") == "ac"          # no successor: the character before moves
+    assert prefix_upper("a\ud7ff") == "a\ue000"          # past the surrogates
+    assert prefix_upper("\U0010ffff") is None
+    for literal in ("user0424", "ab\U0010ffff", "zz"):
+        upper = prefix_upper(literal)
+        assert literal <= literal + "\U0010ffff" < upper and not upper.startswith(literal)
+
+
 def test_postgres_index_part_is_a_word_with_digits_of_a_pattern_of_several():
     from scimflask_sql.substring import pg_index_part
 
@@ -203,6 +221,18 @@ def _padding(storage, ctx) -> None:
     """Users enough that max_scan=1 refuses anything the index does not answer."""
     for n in range(3):
         storage.create(ctx, Resource("User", str(uuid.uuid4()), {"userName": f"pad{n}"}, NOW, NOW))
+
+
+def test_a_short_prefix_is_read_from_the_key_index_within_the_bound(scim_storage):
+    """An `sw` of any length reads the range of its prefix: two characters that one user's
+    userName starts with are answered with max_scan=1 among four users."""
+    ctx = RequestContext(tenant=f"prefix-{uuid.uuid4()}")
+    _padding(scim_storage, ctx)
+    wanted = scim_storage.create(ctx, Resource("User", str(uuid.uuid4()), {"userName": "zq-admin"}, NOW, NOW)).id
+    assert _found(scim_storage, ctx, 'userName sw "ZQ"', max_scan=1) == [wanted]
+    assert len(_found(scim_storage, ctx, 'userName sw "pa"', max_scan=3)) == 3
+    with pytest.raises(ScanTooLarge):
+        _found(scim_storage, ctx, 'userName sw "pa"', max_scan=2)
 
 
 def test_create_update_and_delete_keep_the_index_exact(scim_storage):
