@@ -59,21 +59,18 @@ end
 local function rewrite_entries(old, new, id)
   if old == new then return end
   local before, after = unpack_list(old or ''), unpack_list(new or '')
+  local function name(e, i) return e[i] .. '\0' .. e[i + 1] .. '\0' .. e[i + 2] end
   local function names(e)
     local found = {}
-    for i = 1, #e, 4 do found[e[i] .. '\0' .. e[i + 1] .. '\0' .. e[i + 2]] = true end
+    for i = 1, #e, 4 do found[name(e, i)] = true end
     return found
   end
   local was, is = names(before), names(after)
   for i = 1, #before, 4 do
-    if not is[before[i] .. '\0' .. before[i + 1] .. '\0' .. before[i + 2]] then
-      apply_entry(before[i], base .. before[i + 1], before[i + 2], id, false)
-    end
+    if not is[name(before, i)] then apply_entry(before[i], base .. before[i + 1], before[i + 2], id, false) end
   end
   for i = 1, #after, 4 do
-    if not was[after[i] .. '\0' .. after[i + 1] .. '\0' .. after[i + 2]] then
-      apply_entry(after[i], base .. after[i + 1], after[i + 2], id, true)
-    end
+    if not was[name(after, i)] then apply_entry(after[i], base .. after[i + 1], after[i + 2], id, true) end
   end
 end
 
