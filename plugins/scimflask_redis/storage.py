@@ -224,7 +224,8 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         words too (`log.without_words`: O(n) reads, one script per batch; not counted)."""
         log_keys = log.LogKeys.of(self.prefix, tenant)
         for batch in log.without_words(self.client, log_keys):
-            self._scripts.append_log(*log.append_arguments(batch, log_keys, reindex=True))
+            for chunk in log.append_chunks(batch, log_keys, reindex=True):
+                self._scripts.append_log(*chunk)
         ctx = RequestContext(tenant=tenant)
         reader, done = self._reader(ctx), 0
         for rt in self.catalog.resource_types:
@@ -385,13 +386,15 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         self.append_logs([entry])
 
     def append_logs(self, entries: list[LogEntry]) -> None:
-        """One script per tenant (a script stays in one slot)."""
+        """Scripts per tenant (a script stays in one slot), each of at most `log.APPEND_CHUNK`
+        entries."""
         by_tenant: dict[str, list[LogEntry]] = {}
         for entry in entries:
             by_tenant.setdefault(entry.tenant, []).append(entry)
         try:
             for tenant, batch in by_tenant.items():
-                self._scripts.append_log(*log.append_arguments(batch, log.LogKeys.of(self.prefix, tenant)))
+                for chunk in log.append_chunks(batch, log.LogKeys.of(self.prefix, tenant)):
+                    self._scripts.append_log(*chunk)
         except self.base_exceptions as exc:
             raise StorageUnavailable(f"{type(self).__name__}: {type(exc).__name__}") from exc
 

@@ -99,6 +99,22 @@ def test_a_range_past_the_bound_walks_newest_first(filled, monkeypatch):
         assert storage.query_log(TENANT, query) == _reference(entries, query)  # 100 members: the range
 
 
+def test_a_batch_is_appended_a_chunk_per_script_and_counted_once(monkeypatch):
+    storage = fake_storage()
+    entries = _entries(100)
+    storage.append_logs([log_entry("another", LOG_START)])  # the script is loaded now, not below
+    monkeypatch.setattr(log, "APPEND_CHUNK", 32)
+    names = CommandNames(monkeypatch)
+    storage.append_logs(entries)
+    monkeypatch.undo()
+    assert names.names == ["EVALSHA"] * 4  # 32 + 32 + 32 + 4 entries, nothing else
+    assert storage.query_log(TENANT, LogQuery(limit=200)) == sorted(entries, key=lambda e: e.id, reverse=True)
+    assert storage.query_log(TENANT, LogQuery(text="user00099")) == [entries[99]]
+    assert storage.client.zcard(_words_key(storage)) == 100 * len(entries[0].words())
+    assert sum(hour.requests for hour in storage.log_hours(TENANT, LOG_START)) == 100
+    storage.close()
+
+
 def test_pruning_and_deleting_the_tenant_remove_the_words(filled):
     storage, entries = filled
     key = _words_key(storage)

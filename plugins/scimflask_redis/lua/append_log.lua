@@ -3,8 +3,8 @@
 -- KEYS[5] resource members (lex), KEYS[6] hours with counters, KEYS[7] word members (lex),
 -- KEYS[8..] one counter hash per hour. ARGV[1] the number of entries, ARGV[2] '1' to re-index
 -- (write only entries still stored: a pruned one stays gone), else '0'; per entry its id, time
--- (µs), JSON, '1' for a failure, its resource member ('' none), its number of words and the
--- words (each becomes the member `<word>\0<id>`); then per hour key its hour, the number of
+-- (µs), JSON, '1' for a failure, its resource member ('' none) and its words separated by NUL
+-- (each becomes the member `<word>\0<id>`; '' none); then per hour key its hour, the number of
 -- counters and (name, increment) pairs. Returns the entries written.
 local count = tonumber(ARGV[1])
 local reindex = ARGV[2] == '1'
@@ -12,9 +12,9 @@ local at = 3
 local written = 0
 for _ = 1, count do
   local id = ARGV[at]
-  local words = tonumber(ARGV[at + 5])
+  local words = ARGV[at + 5]
   if reindex and redis.call('HEXISTS', KEYS[3], id) == 0 then
-    at = at + 6 + words
+    at = at + 6
   else
     written = written + 1
     redis.call('ZADD', KEYS[1], 0, id)
@@ -27,14 +27,13 @@ for _ = 1, count do
       redis.call('ZADD', KEYS[5], 0, ARGV[at + 4])
     end
     at = at + 6
-    if words > 0 then
+    if words ~= '' then
       local scored = {}
-      for n = 0, words - 1 do
+      for word in string.gmatch(words, '[^%z]+') do
         scored[#scored + 1] = 0
-        scored[#scored + 1] = ARGV[at + n] .. '\0' .. id
+        scored[#scored + 1] = word .. '\0' .. id
       end
       redis.call('ZADD', KEYS[7], unpack(scored))
-      at = at + words
     end
   end
 end
