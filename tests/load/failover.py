@@ -6,7 +6,8 @@
 - `LaggingReplicaFailover`: the same on Sentinel, but the replica is frozen (SIGSTOP) first
   until the primary drops it and goes on without it, so the replica promoted lacks the last
   seconds of writes.
-- `PostgresRestart`: `pg_ctlcluster ... restart` of the local PostgreSQL cluster.
+- `PostgresRestart`: the local PostgreSQL cluster stopped (`pg_ctlcluster`), kept down a moment
+  and started again.
 - `StorageStall`: the TCP proxy in front of the store forwards nothing for a while but keeps
   every connection open (a hung server, a black-holed network).
 
@@ -245,19 +246,30 @@ def postgres_version() -> str | None:
 
 @dataclass
 class PostgresRestart:
-    """Restart the local PostgreSQL server (fast mode: sessions are terminated) once."""
+    """Stop the local PostgreSQL server (fast mode: sessions are terminated), keep it down for
+    `down` seconds, then start it. A bare `restart` can be quick enough that no request meets
+    the server down, and the drill then shows nothing."""
 
     version: str
     after: float
+    down: float = 1.5
     began: float = 0.0
     ended: float = 0.0
 
     def __call__(self, server: GunicornServer, ledger: Ledger, started: float) -> None:
         sleep_until(started + self.after)
         self.began = time.monotonic()
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, "main", "restart",
-                        "--mode", "fast"], check=True, timeout=RESTART_TIMEOUT, capture_output=True)
+        self._cluster("stop")
+        try:
+            sleep_until(self.began + self.down)
+        finally:  # the server runs again for the tests after this one, whatever happened
+            self._cluster("start")
         self.ended = time.monotonic()
+
+    def _cluster(self, action: str) -> None:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, "main", action,
+                        *(["--mode", "fast"] if action == "stop" else [])],
+                       check=True, timeout=RESTART_TIMEOUT, capture_output=True)
 
 
 @dataclass
