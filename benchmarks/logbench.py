@@ -18,6 +18,10 @@ Server time only (no client, no HTTP), as in `benchmarks/inprocess.py`:
     python -m benchmarks.logbench --backends sqlite --entries 100000
     python -m benchmarks.logbench --quick --entries 2000 --backends sqlite   # the smoke test's run
     python -m benchmarks.logbench --write-cost-only --backends memory,sqlite --rounds 40
+    python -m benchmarks.logbench --write-cost-only --breakdown --entries 20000   # where the cost goes
+
+`--breakdown` adds a table of the log's steps, timed while the log-on side runs
+(`benchmarks/log_breakdown.py`).
 
 PostgreSQL's log table is ANALYZEd after seeding, standing in for autovacuum (as run.py does).
 Everything seeded is removed at the end: the SQLite directory, the PostgreSQL tables of a
@@ -28,6 +32,7 @@ table prefix of this run's own (`logbench_<hex>_`), the Redis keys of a key pref
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import multiprocessing
@@ -48,6 +53,7 @@ from werkzeug.test import EnvironBuilder
 from scimflask.storage.capabilities import LogEntry, LogQuery
 
 from .directory import PATCH_OP, seed_users, user_document, user_id
+from .log_breakdown import COLUMNS, Breakdown
 
 BACKENDS = ("memory", "sqlite", "postgres", "redis")
 DEFAULT_BACKENDS = "sqlite,postgres,redis"
@@ -479,8 +485,10 @@ class WriteSide:
         self.state.close()
 
 
-def compare(sides: dict[str, WriteSide], workload: str, args, rng: random.Random) -> dict:
-    """Alternate on/off segments (ABBA order) for `args.rounds` rounds; totals and per-round ratios."""
+def compare(sides: dict[str, WriteSide], workload: str, args, rng: random.Random,
+            breakdown: Breakdown | None = None) -> dict:
+    """Alternate on/off segments (ABBA order) for `args.rounds` rounds; totals and per-round
+    ratios (and `breakdown`'s figures of the timed rounds)."""
     for side in sides.values():  # warm-up: caches, pools, the writer thread, the first prune
         side.segment(side.requests(workload, max(10, args.requests // 5), rng))
     totals = {mode: [0, 0.0, 0.0] for mode in sides}
@@ -490,7 +498,8 @@ def compare(sides: dict[str, WriteSide], workload: str, args, rng: random.Random
         rate = {}
         for mode in order:
             prepared = sides[mode].requests(workload, args.requests, rng)
-            wall, cpu = sides[mode].segment(prepared)
+            with breakdown.segment(mode, len(prepared)) if breakdown else contextlib.nullcontext():
+                wall, cpu = sides[mode].segment(prepared)
             totals[mode][0] += len(prepared)
             totals[mode][1] += wall
             totals[mode][2] += cpu
@@ -500,6 +509,8 @@ def compare(sides: dict[str, WriteSide], workload: str, args, rng: random.Random
     ratio = (on[0] / on[1]) / (off[0] / off[1])
     return {"rps_on": on[0] / on[1], "rps_off": off[0] / off[1], "ratio": ratio,
             "cpu_ratio": (off[2] / off[0]) / (on[2] / on[0]), "round_ratios": ratios,
+            "cpu_ms": {"on": on[2] / on[0] * 1000, "off": off[2] / off[0] * 1000},
+            "breakdown": breakdown.row() if breakdown else None,
             "rounds": args.rounds, "requests": args.requests,
             "target": f"{'met' if ratio >= RATIO_TARGET else 'MISSED'} (>= {RATIO_TARGET:g})"}
 
@@ -515,7 +526,14 @@ def write_cost(store: Store, args, rows: list[dict]) -> None:
     try:
         for label, workload in WORKLOADS.items():
             sent, stored = sides["on"].sent, sides["on"].logged()
-            row = compare(sides, workload, args, rng)
+            breakdown = Breakdown() if args.breakdown else None
+            if breakdown is not None:
+                breakdown.install(sides)
+            try:
+                row = compare(sides, workload, args, rng, breakdown)
+            finally:
+                if breakdown is not None:
+                    breakdown.uninstall()
             row.update(backend=store.name, workload=label, sent=sides["on"].sent - sent,
                        stored=sides["on"].logged() - stored)
             rows.append(row)
@@ -559,6 +577,19 @@ def render(query_rows: list[dict], write_rows: list[dict], unavailable: dict[str
                      f"{row['rps_on']:,.1f} | {row['rps_off']:,.1f} | {row['ratio']:.3f} | {spread} | "
                      f"{row['cpu_ratio']:.3f} | {row['stored']:,} / {row['sent']:,} | {row['target']} |")
     lines += _unavailable_rows(unavailable, 10)
+    broken_down = [row for row in write_rows if row.get("breakdown")]
+    if broken_down:
+        lines += ["", "### Where the log's write cost goes (ms per log-on request; thread CPU of each step)", "",
+                  "| backend | workload | " + " | ".join(COLUMNS) + " | steps in all | process CPU on − off | "
+                  "SQLite BEGIN IMMEDIATE wait, on / off |",
+                  "|---|---|" + "---:|" * (len(COLUMNS) + 3)]
+        for row in broken_down:
+            figures, cpu = row["breakdown"], row["cpu_ms"]
+            waits = figures["begin_wait_ms"]
+            wait = "—" if waits is None else f"{waits['on']:.4f} / {waits['off']:.4f}"
+            lines.append(f"| {row['backend']} | {row['workload']} | "
+                         + " | ".join(f"{figures['steps_ms'][column]:.4f}" for column in COLUMNS)
+                         + f" | {figures['log_cpu_ms']:.4f} | {cpu['on'] - cpu['off']:.4f} | {wait} |")
     return "\n".join(lines) + "\n"
 
 
@@ -580,6 +611,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="requests per side and round (default 125; --quick: 30)")
     parser.add_argument("--users", type=int, default=None,
                         help="users of each write tenant (default 2,000; --quick: 200)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the log's steps during the write-cost rounds (log_breakdown.py)")
     parser.add_argument("--write-cost-only", action="store_true",
                         help="skip the query-speed part (no million-entry seeding); --entries then only "
                              "caps the log-on tenant's seeded log")

@@ -7,8 +7,12 @@ import glob
 import tempfile
 
 import pytest
+from scimflask_sql.storage import SqlStorage
+from sqlalchemy.engine import Connection
 
+import scimflask.blueprint
 from benchmarks import logbench
+from scimflask.ops.provisioning_log import ProvisioningLog
 
 QUERIES = ("failures only, newest page of 50", "failures only, next page (cursor)", "text q=logu",
            "text q=example (a word most entries hold)")
@@ -66,3 +70,26 @@ def test_write_cost_only_skips_the_query_part(capsys):
     assert [(row[0], row[1]) for row in writes] == [("memory", "PATCH replace one attribute"),
                                                   ("memory", "POST create user")]
     assert all(row[8].split("/")[0].strip() == row[8].split("/")[1].strip() for row in writes)  # all stored
+
+
+def test_breakdown_times_each_step_of_the_log_on_side(capsys):
+    originals = (ProvisioningLog.record, Connection.begin, scimflask.blueprint._request_record)
+    own = set(vars(SqlStorage))
+    assert logbench.main(["--quick", "--write-cost-only", "--breakdown", "--entries", "2000",
+                          "--backends", "memory,sqlite", "--rounds", "2", "--requests", "20"]) == 0
+    out = capsys.readouterr().out
+    table = out.split("### Where the log's write cost goes")[1].split("\n\n", 1)[1]
+    rows = _rows(table)
+    assert [(row[0], row[1]) for row in rows] == [(backend, workload) for backend in ("memory", "sqlite")
+                                                  for workload in ("PATCH replace one attribute", "POST create user")]
+    for row in rows:
+        snapshot, queue, build, store, prune, steps = (_number(cell) for cell in row[2:8])
+        assert snapshot > 0 and queue > 0 and build > 0 and store > 0 and prune >= 0, row
+        assert abs(steps - (snapshot + queue + build + store + prune)) < 0.001
+        if row[0] == "memory":
+            assert row[9] == "—"
+        else:
+            on, off = (_number(part) for part in row[9].split("/"))
+            assert on > 0 and off > 0  # every request began a write transaction on SQLite
+    assert (ProvisioningLog.record, Connection.begin, scimflask.blueprint._request_record) == originals  # put back
+    assert set(vars(SqlStorage)) == own  # the inherited append_logs is inherited again
