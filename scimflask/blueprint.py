@@ -24,7 +24,7 @@ from .ops.log_identity import identity_policy
 from .ops.provisioning_log import RequestRecord
 from .server.access_log import identify
 from .server.limits import under
-from .server.request_id import current_request_id
+from .server.request_id import ENVIRON_KEY as REQUEST_ID_KEY
 from .state import ScimState, current_scim
 from .storage.capabilities import CounterSupport
 from .storage.errors import StorageUnavailable
@@ -139,8 +139,10 @@ def _request_record(state: ScimState, context: RequestContext, path: str, respon
     """What the provisioning log needs of a finished request: the SCIM error of a failure
     (scimType and detail), of a failed write its body, read only for the target's identity, and
     of a Bulk request its failed operations. Only a snapshot: the log builds entries later."""
-    # Every request pays for this: the context-local proxies are resolved once, not per attribute.
+    # Every request pays for this: the context-local proxies are resolved once, not per
+    # attribute, and the request id and User-Agent are read from the WSGI environ directly.
     req, scope = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+    environ = req.environ
     failed = response.status_code >= 400
     error = response.get_json(silent=True) if failed else None
     error = error if isinstance(error, dict) else {}
@@ -148,9 +150,9 @@ def _request_record(state: ScimState, context: RequestContext, path: str, respon
     return RequestRecord(
         context=context, method=req.method, path=path, status=response.status_code,
         error_type=_text(error.get("scimType")), error_detail=_text(error.get("detail")),
-        events=list(scope.get("scim_log_events", ())), request_id=current_request_id(),
+        events=list(scope.get("scim_log_events", ())), request_id=environ.get(REQUEST_ID_KEY),
         duration_ms=None if started is None else round((time.perf_counter() - started) * 1000),
-        user_agent=req.headers.get("User-Agent"), body=scope.get("scim_body") if failed else None,
+        user_agent=environ.get("HTTP_USER_AGENT"), body=scope.get("scim_body") if failed else None,
         identities=identity_policy(state.config), failures=scope.get("scim_bulk_failures", []))
 
 

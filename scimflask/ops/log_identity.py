@@ -26,6 +26,7 @@ MAX_VALUE = 256
 HASH_PREFIX = "h:"
 HASH_LENGTH = 16  # hex digits: 64 bits, plenty to tell a tenant's users apart
 _FIELDS = {"username": "user_name", "displayname": "display_name", "externalid": "external_id"}
+_LENGTHS = frozenset(len(name) for name in _FIELDS)  # a key of another length is no identity field
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HASHED = re.compile(r"h:[0-9a-f]{%d}" % HASH_LENGTH)
 
@@ -47,7 +48,7 @@ def identity_of(document: object) -> Identity:
         return Identity()
     found: dict[str, str] = {}
     for key, value in document.items():
-        name = _FIELDS.get(key.lower()) if isinstance(key, str) else None
+        name = _FIELDS.get(key.lower()) if isinstance(key, str) and len(key) in _LENGTHS else None
         if name and name not in found and isinstance(value, str):
             text = _CONTROL.sub("", value).strip()[:MAX_VALUE]
             if text:

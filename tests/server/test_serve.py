@@ -80,6 +80,8 @@ def test_audit_lines_name_the_request(sqlite_server):
     assert created.status_code == 201
     audit = json.loads(sqlite_server.wait_for(r"scimflask\.audit: (\{.*\"requestId\":\"create-ada\".*\})$").group(1))
     assert (audit["method"], audit["status"], audit["resourceId"]) == ("POST", 201, created.json()["id"])
+    # The access line is written once the response has gone out, so it may follow the audit line.
+    sqlite_server.wait_for(r"scimflask\.access.*create-ada")
     assert len(access_lines(sqlite_server.output(), "create-ada")) == 1
 
 
