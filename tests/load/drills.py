@@ -78,8 +78,11 @@ class WorkerKiller:
                 time.sleep(0.001)
             pid = busiest_worker(server.worker_pids(), server.port) or chooser.choice(server.worker_pids())
             in_flight = len(ledger.writes_in_flight())
+            # Stamped before the signal: a client can see its connection reset (and note when)
+            # before this thread runs again after os.kill.
+            at = time.monotonic()
             os.kill(pid, signal.SIGKILL)
-            self.done.append(Kill(time.monotonic(), pid, in_flight))
+            self.done.append(Kill(at, pid, in_flight))
             self.respawned &= self.wait_for_respawn(server, pid)
 
     @staticmethod
