@@ -13,8 +13,9 @@ Every key lives in the tenant's key space (one Cluster slot), see `keys`:
 Appending and pruning are scripts (lua/append_log.lua, lua/prune_log.lua), so an entry and its
 index members and counts appear and vanish together. A batch is appended APPEND_CHUNK entries per
 script: a script holds the server alone, and the requests' commands wait behind it. A query
-reads entries by id in batches (one HMGET each), newest first, keeping what
-`LogQuery.matches`; it stops at `limit` or at the first entry older than `since`. The ids come from one of two places:
+reads entries by id in batches (one HMGET each), newest first, keeping what `LogQuery.matches`;
+it stops at `limit` or at the first entry older than `since`. The ids come from one of two
+places:
 - a text query whose rarest query word's prefix range of `lg:w` holds at most WORD_BOUND members
   (one ZLEXCOUNT per query word, O(log n), pipelined): that range, O(log n + WORD_BOUND), its
   ids sorted newest first. Every match holds a word in that range, so no match is missed;

@@ -11,8 +11,9 @@ When fewer than N replicas acknowledge in time the write is refused with `Storag
 (503 with Retry-After). The write may nevertheless have been applied on the primary, and may
 survive or be lost by a failover: the server only never *acknowledges* a write a failover could
 lose. Until a failover undoes it, such a write is visible to later requests (a read shows it, a
-retried DELETE gets 404). Identity providers retry refused writes and match existing resources by externalId or
-userName, so a retried create finds the first attempt's resource instead of duplicating it.
+retried DELETE gets 404). Identity providers retry refused writes and match existing resources
+by externalId or userName, so a retried create finds the first attempt's resource instead of
+duplicating it.
 
 `Writer` runs writes as they are; `AcknowledgedWriter` adds the WAIT. Rate-limit counters
 and a token's last-used time are not routed through either: losing them in a failover is

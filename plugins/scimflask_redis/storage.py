@@ -224,8 +224,7 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         words too (`log.without_words`: O(n) reads, one script per batch; not counted)."""
         log_keys = log.LogKeys.of(self.prefix, tenant)
         for batch in log.without_words(self.client, log_keys):
-            for chunk in log.append_chunks(batch, log_keys, reindex=True):
-                self._scripts.append_log(*chunk)
+            self._append_log(batch, log_keys, reindex=True)
         ctx = RequestContext(tenant=tenant)
         reader, done = self._reader(ctx), 0
         for rt in self.catalog.resource_types:
@@ -393,10 +392,14 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
             by_tenant.setdefault(entry.tenant, []).append(entry)
         try:
             for tenant, batch in by_tenant.items():
-                for chunk in log.append_chunks(batch, log.LogKeys.of(self.prefix, tenant)):
-                    self._scripts.append_log(*chunk)
+                self._append_log(batch, log.LogKeys.of(self.prefix, tenant))
         except self.base_exceptions as exc:
             raise StorageUnavailable(f"{type(self).__name__}: {type(exc).__name__}") from exc
+
+    def _append_log(self, entries: list[LogEntry], log_keys: log.LogKeys, *, reindex: bool = False) -> None:
+        """One tenant's entries, `log.APPEND_CHUNK` per script (see `log.append_chunks`)."""
+        for chunk in log.append_chunks(entries, log_keys, reindex=reindex):
+            self._scripts.append_log(*chunk)
 
     def query_log(self, tenant: str, query: LogQuery | None = None) -> list[LogEntry]:
         return self._log.query(tenant, query or LogQuery())
