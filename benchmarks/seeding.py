@@ -5,6 +5,9 @@ from __future__ import annotations
 import http.client
 import json
 import multiprocessing
+import shutil
+import tempfile
+from pathlib import Path
 
 from .backends import Backend
 
@@ -19,7 +22,8 @@ def _shared_state(backend: Backend, tenant: str):
     return app.extensions["scim"]
 
 
-def _seed_users_process(backend: Backend, tenant: str, start: int, stop: int, step: int, offset: int) -> None:
+def _seed_users_process(backend: Backend, tenant: str, start: int, stop: int, step: int, offset: int,
+                        spool: Path | None) -> None:
     from . import bulk
     from .directory import seed_users
 
@@ -28,7 +32,7 @@ def _seed_users_process(backend: Backend, tenant: str, start: int, stop: int, st
     # Interleaved blocks of 500 so both processes work on the whole range at once.
     for block in range(start + offset * 500, stop, step * 500):
         if in_bulk:
-            bulk.seed_users(state, tenant, block, min(stop, block + 500))
+            bulk.seed_users(state, tenant, block, min(stop, block + 500), spool)
         else:
             seed_users(state, tenant, block, min(stop, block + 500), threads=backend.seed_threads)
     if in_bulk:
@@ -66,16 +70,31 @@ def seed_users(backend: Backend, port: int, tenant: str, start: int, stop: int) 
         for chunk in range(start, stop, SEED_CHUNK):
             _post_seed(port, {"users": [chunk, min(chunk + SEED_CHUNK, stop)]})
         return
-    context = multiprocessing.get_context("fork")
-    processes = [context.Process(target=_seed_users_process,
-                                 args=(backend, tenant, start, stop, backend.seed_processes, offset))
-                 for offset in range(backend.seed_processes)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
-        if process.exitcode != 0:
-            raise RuntimeError(f"a seeding process failed with exit code {process.exitcode}")
+    from . import bulk
+
+    spool = None
+    if backend.name == "mysql" and stop - start > bulk.SPOOL_TRIGRAMS_ABOVE:
+        spool = Path(tempfile.mkdtemp(prefix="scimflask-trigrams-"))
+    try:
+        context = multiprocessing.get_context("fork")
+        processes = [context.Process(target=_seed_users_process,
+                                     args=(backend, tenant, start, stop, backend.seed_processes, offset, spool))
+                     for offset in range(backend.seed_processes)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+            if process.exitcode != 0:
+                raise RuntimeError(f"a seeding process failed with exit code {process.exitcode}")
+        if spool is not None:
+            state = _shared_state(backend, tenant)
+            try:
+                bulk.load_spooled_trigrams(state, spool)
+            finally:
+                state.close()
+    finally:
+        if spool is not None:
+            shutil.rmtree(spool, ignore_errors=True)
 
 
 def seed_group(backend: Backend, port: int, tenant: str, name: str, members: int) -> str:
