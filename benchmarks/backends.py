@@ -119,35 +119,40 @@ class Backend:
         self.uri = REDIS_URL
 
     def refresh_statistics(self) -> None:
-        """Update the query planner's statistics after a bulk load, as the database's own
-        background job would (autovacuum is off on the benchmark machine's PostgreSQL).
+        """`refresh_statistics` of the PostgreSQL or MariaDB store after seeding (a SQLite
+        store's own seeding processes refresh it, bulk.py)."""
+        if self.name in ("postgres", "mysql"):
+            from scimflask_sql.engine import database_url
+            from sqlalchemy import create_engine
+            from sqlalchemy.pool import NullPool
 
-        On PostgreSQL that job also moves the GIN indexes' pending lists (rows inserted since,
-        up to `gin_pending_list_limit`, 4 MB by default) into the index proper; a manual
-        ANALYZE does not, and every substring lookup then reads the whole list (at 10,000
-        users, 2 → 15 ms for an `ew`), so the runner does it too."""
-        if self.name == "postgres":
-            import psycopg
-
-            plain = urlunsplit(urlsplit(self.uri)._replace(scheme="postgresql"))
-            with psycopg.connect(plain, autocommit=True, connect_timeout=5) as connection:
-                connection.execute("ANALYZE")
-                connection.execute(CLEAN_GIN_PENDING_LISTS)
-        elif self.name == "mysql":
-            import pymysql
-
-            parts = urlsplit(self.uri)
-            connection = pymysql.connect(host=parts.hostname, port=parts.port or 3306,
-                                         user=parts.username or "root", password=parts.password or "",
-                                         database=BENCH_DATABASE, connect_timeout=5, autocommit=True)
+            engine = create_engine(database_url(self.uri), poolclass=NullPool)
             try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SHOW TABLES LIKE 'scim\\_%'")
-                    for (table,) in cursor.fetchall():
-                        cursor.execute(f"ANALYZE TABLE `{table}`")
-                        cursor.fetchall()
+                refresh_statistics(engine)
             finally:
-                connection.close()
+                engine.dispose()
+
+
+def refresh_statistics(engine) -> None:
+    """Update the query planner's statistics of the `scim_*` tables after a bulk load, as the
+    database's own background job would (autovacuum is off on the benchmark machine's
+    PostgreSQL).
+
+    On PostgreSQL that job also moves the GIN indexes' pending lists (rows inserted since,
+    up to `gin_pending_list_limit`, 4 MB by default) into the index proper; a manual ANALYZE
+    does not, and every substring lookup then reads the whole list (at 10,000 users, 2 → 15 ms
+    for an `ew`), so this does it too."""
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        dialect = connection.dialect.name
+        if dialect == "mysql":
+            for (table,) in connection.exec_driver_sql("SHOW TABLES").all():
+                if table.startswith("scim_"):
+                    connection.exec_driver_sql(f"ANALYZE TABLE `{table}`").fetchall()
+            return
+        connection.exec_driver_sql("ANALYZE")
+        if dialect == "postgresql":
+            connection.exec_driver_sql(CLEAN_GIN_PENDING_LISTS).fetchall()
 
 
 # PostgreSQL: move every GIN index's pending list into the index (see `refresh_statistics`).

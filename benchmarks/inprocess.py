@@ -34,7 +34,7 @@ import time
 from werkzeug.test import EnvironBuilder
 
 from .apps import ceiling_app
-from .backends import CLEAN_GIN_PENDING_LISTS
+from .backends import refresh_statistics
 from .directory import (
     PATCH_OP,
     external_id,
@@ -125,23 +125,6 @@ def _profile(run, name: str, count: int) -> None:
     run(name, count)
     profiler.stop()
     print(profiler.output_text(unicode=False, color=False, show_all=False))
-
-
-def _refresh_statistics(storage) -> None:
-    """After seeding, the planner statistics and PostgreSQL's GIN pending lists, as the runner
-    does (`backends.Backend.refresh_statistics`): autovacuum is off on the benchmark machine."""
-    engine = getattr(storage, "engine", None)
-    if engine is None:
-        return
-    with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT")
-        if connection.dialect.name == "mysql":
-            for table in storage.tables.created_on("mysql"):
-                connection.exec_driver_sql(f"ANALYZE TABLE `{table.name}`").fetchall()
-            return
-        connection.exec_driver_sql("ANALYZE")
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(CLEAN_GIN_PENDING_LISTS).fetchall()
 
 
 def _storage_uri(backend: str) -> str:
@@ -240,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     seed_group(state, "inprocess", GROUP, min(args.users, 5_000))
     print(f"seeded {args.users} users and a group of {min(args.users, 5_000)} in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
-    _refresh_statistics(state.storage)
+    if getattr(state.storage, "engine", None) is not None:  # the SQL stores
+        refresh_statistics(state.storage.engine)
     ceiling = ceiling_app()
 
     server = ServerCpu(args.backend, uri) if args.server_cpu else None

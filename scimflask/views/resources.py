@@ -122,16 +122,20 @@ def resource_response(renderer: Renderer, resource: Resource, status: int, attrs
     return scim_response(body, status, headers)
 
 
-class ResourceListView(MethodView):
-    """GET (list/filter) and POST (create) on a resource type's endpoint."""
+class _ResourceTypeView(MethodView):
+    """A view of one resource type, built once at registration with the app's Operations."""
 
-    init_every_request = False  # built once at registration, with the app's Operations
+    init_every_request = False
 
     def __init__(self, state: ScimState, ops: Operations, renderer: Renderer) -> None:
         self.state = state
         self.ops = ops
         self.renderer = renderer
         self.rt = renderer.rt
+
+
+class ResourceListView(_ResourceTypeView):
+    """GET (list/filter) and POST (create) on a resource type's endpoint."""
 
     def get(self):
         params, (attrs, excl) = search_params(self.state, self.renderer, query_source())
@@ -147,16 +151,8 @@ class ResourceListView(MethodView):
         return resource_response(self.renderer, resource, 201, attrs, excl)
 
 
-class ResourceItemView(MethodView):
+class ResourceItemView(_ResourceTypeView):
     """GET, PUT, PATCH, DELETE on one resource."""
-
-    init_every_request = False  # built once at registration, with the app's Operations
-
-    def __init__(self, state: ScimState, ops: Operations, renderer: Renderer) -> None:
-        self.state = state
-        self.ops = ops
-        self.renderer = renderer
-        self.rt = renderer.rt
 
     def _projection(self):
         if not request.environ.get("QUERY_STRING"):  # the common case: skip parsing the query
