@@ -19,6 +19,8 @@ BENCH_DATABASE = os.environ.get("SCIMFLASK_BENCH_DATABASE", "scimflask_bench")
 POSTGRES_URL = os.environ.get("SCIMFLASK_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MYSQL_URL = os.environ.get("SCIMFLASK_BENCH_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 REDIS_URL = os.environ.get("SCIMFLASK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# SQLite: a file that outlives the run (for --keep), instead of a new one in the run's directory.
+SQLITE_FILE = os.environ.get("SCIMFLASK_BENCH_SQLITE_FILE")
 
 
 class Unavailable(Exception):
@@ -57,7 +59,13 @@ class Backend:
         self.uri = "memory://"
 
     def _prepare_sqlite(self, workdir: Path) -> None:
-        path = Path(tempfile.mkdtemp(prefix="sqlite-", dir=workdir)) / "bench.db"
+        if SQLITE_FILE:
+            path = Path(SQLITE_FILE).resolve()
+            if not self.keep:
+                for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                    stale.unlink(missing_ok=True)
+        else:
+            path = Path(tempfile.mkdtemp(prefix="sqlite-", dir=workdir)) / "bench.db"
         self.uri = f"sqlite:///{path}"
         # One writer: with two seeding processes taking turns at the lock, the WAL is never
         # free to restart, and it grew to 70 GB while bulk-seeding 940,000 users.

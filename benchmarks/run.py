@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import report, seeding, workloads  # noqa: E402
-from benchmarks.backends import BACKENDS, REQUIRED, Unavailable, backend  # noqa: E402
+from benchmarks.backends import BACKENDS, REQUIRED, SQLITE_FILE, Unavailable, backend  # noqa: E402
 from benchmarks.server import THREADS, Gunicorn, ServerError  # noqa: E402
 from benchmarks.workloads import LOOKUPS, Target  # noqa: E402
 
@@ -59,7 +59,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="comma-separated workload families to run, from: " + ", ".join(FAMILIES)
                              + " (default all; users are seeded either way)")
     parser.add_argument("--keep", action="store_true",
-                        help="PostgreSQL, MariaDB, Redis: reuse the directory the previous run left (users and "
+                        help="PostgreSQL, MariaDB, Redis (SQLite with SCIMFLASK_BENCH_SQLITE_FILE): reuse the directory the previous run left (users and "
                              "scale groups already there are not seeded again), e.g. to re-measure a 1,000,000 step")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (memory:// always runs 1)")
     parser.add_argument("--duration", type=float, default=None, help="seconds per timed workload (default 5, quick 0.6)")
@@ -69,8 +69,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.only = set(FAMILIES) if args.only is None else {f.strip() for f in args.only.split(",") if f.strip()}
     if args.only - set(FAMILIES):
         parser.error(f"unknown workload family in --only; choose from {', '.join(FAMILIES)}")
-    if args.keep and {"memory", "sqlite"} & set(args.backends):
-        parser.error("--keep needs a store that outlives a run: postgres, mysql or redis")
+    if args.keep and ({"memory"} | ({"sqlite"} if SQLITE_FILE is None else set())) & set(args.backends):
+        parser.error("--keep needs a store that outlives a run: postgres, mysql, redis, or sqlite with "
+                     "SCIMFLASK_BENCH_SQLITE_FILE set")
     for name in args.backends:
         if name not in BACKENDS:
             parser.error(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")

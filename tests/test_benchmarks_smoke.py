@@ -99,3 +99,24 @@ def test_a_run_removes_its_working_directory_even_when_it_fails(monkeypatch, tmp
     with pytest.raises(RuntimeError):
         run.main(["--quick", "--backends", "memory"])
     assert not workdir.exists()
+
+
+def test_a_named_sqlite_file_is_emptied_unless_kept(monkeypatch, tmp_path):
+    """SCIMFLASK_BENCH_SQLITE_FILE lets `--keep` re-measure a SQLite directory that took half an
+    hour to seed; without `--keep` the run starts from an empty store, as every other run."""
+    from benchmarks import backends, run
+
+    path = tmp_path / "bench.db"
+    monkeypatch.setattr(run, "SQLITE_FILE", None)
+    with pytest.raises(SystemExit):
+        run.parse_args(["--keep", "--backends", "sqlite"])
+    monkeypatch.setattr(backends, "SQLITE_FILE", str(path))
+    monkeypatch.setattr(run, "SQLITE_FILE", str(path))
+    assert run.parse_args(["--keep", "--backends", "sqlite"]).keep
+    for name in ("bench.db", "bench.db-wal"):
+        (tmp_path / name).write_bytes(b"seeded")
+    store = backends.backend("sqlite")
+    store.prepare(tmp_path / "work", keep=True)
+    assert store.uri == f"sqlite:///{path}" and path.read_bytes() == b"seeded"
+    store.prepare(tmp_path / "work", keep=False)
+    assert store.uri == f"sqlite:///{path}" and sorted(tmp_path.iterdir()) == []
