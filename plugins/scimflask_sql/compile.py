@@ -75,7 +75,7 @@ from scimflask.schema.catalog import (
 )
 from scimflask.storage import UnsupportedFilter
 
-from .substring import SubstringIndex, like_pattern
+from .substring import RESOLVED, SubstringIndex, like_pattern
 from .tables import SqlTables
 from .values import attr_name, stamp, string_key
 
@@ -172,6 +172,8 @@ class FilterCompiler:
         self.r = tables.resources
         self._slots: dict[int, str] = {}   # id(Compare node) -> its bind parameter
         self._indexed: dict[int, tuple] = {}  # id(Compare node) -> what `indexed` returns
+        # Parameters of indexed leaves whose candidates the scan bound fetched (`resolve`).
+        self.resolved: set[str] = set()
         self._keep: list = []              # nodes made while compiling (their ids stay unique)
 
     # -- shapes and parameters ----------------------------------------------------------
@@ -227,6 +229,12 @@ class FilterCompiler:
         """(attr, sub, parameter, index shape) of a leaf the substring index answers, else None
         (known once `bind` has seen the filter)."""
         return self._indexed.get(id(node))
+
+    def resolve(self, name: str, ids: list[str], params: dict) -> None:
+        """The candidates of the indexed leaf bound as `name` are `ids`: the statements compiled
+        from here on take them (`<name>_ids`) instead of reading the substring index again."""
+        params[f"{name}_ids"] = ids
+        self.resolved.add(name)
 
     def _param(self, node: Compare | Present) -> str | None:
         return self._slots.get(id(node))
@@ -329,6 +337,8 @@ class FilterCompiler:
         if isinstance(node, Present):
             return _present_condition(v)
         index = self._indexed.get(id(node)) if driving else None
+        if index is not None and index[2] in self.resolved:
+            index = (*index[:3], (RESOLVED,))
         key = None if index is None else self.substrings.checked_key(v, index[3])
         condition = _value_condition(v, self.definition(node.path), node.op, node.value, self._param(node), key)
         restriction = None if index is None else self.substrings.restriction(v, *index)

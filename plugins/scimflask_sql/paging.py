@@ -117,6 +117,8 @@ class Pages:
     def query(self, connection: Connection, ctx: RequestContext, rt: ResourceType, query: Query) -> Page:
         search = self._search(ctx, rt, query)
         self.bound.check(connection, search.compiler, query, search.params)
+        if search.compiler.resolved:  # leaves that take their candidates as ids compile otherwise
+            search = replace(search, shape=(*search.shape, frozenset(search.compiler.resolved)))
         count = max(query.count, 0)
         if count == 0:
             return Page([], self._count(connection, search))

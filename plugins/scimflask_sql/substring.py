@@ -23,7 +23,9 @@ any length, in key order, and exact (the comparison forms sort by code point und
 collations of `values.key`).
 
 Candidates are a superset of the matches: the LIKE on the `values` row (the attribute's case
-rule, the position of `sw`/`ew`) decides, as for an unindexed attribute. Both sides of the
+rule, the position of `sw`/`ew`) decides, as for an unindexed attribute. Where the scan bound
+has already fetched a leaf's candidates (a few, `scan.RESOLVE_AT_MOST` at most), the page and
+count statements take them as a list of ids (`RESOLVED`) instead of reading the index again. Both sides of the
 trigram kinds work on comparison forms (values.py), folded by `scimflask.storage.substring.fold`,
 so a value holding the pattern always holds the pattern's trigrams.
 """
@@ -42,6 +44,7 @@ from .values import attr_name
 
 PG_TRGM, FTS5, TRIGRAMS = "pg_trgm", "fts5", "trigrams"
 PREFIX = "prefix"  # an `sw`: the range of its prefix in the `values` key index
+RESOLVED = "resolved"  # candidates already fetched, bound as the list `<name>_ids`
 MAX_TERMS = 4   # trigrams of a pattern the candidates intersect (more add work, not precision)
 
 _SCHEMAS = {"User": CORE_USER, "Group": CORE_GROUP}
@@ -196,18 +199,20 @@ class SubstringIndex:
     def restriction(self, row, attr: str, sub: str, name: str, shape: tuple) -> ColumnElement | None:
         """What to add to the LIKE on `values` row `row` so that the index drives; None where
         the LIKE is the index's own operator (PostgreSQL, unless `pg_index_part` narrows it)."""
+        if shape[0] == RESOLVED:
+            return row.c.resource_id.in_(bindparam(f"{name}_ids", expanding=True))
         if shape[0] == PREFIX:
             return _prefix_range(row, name, shape)
         if shape[0] == PG_TRGM:
             return row.c.key.like(bindparam(f"{name}_i"), escape="/") if shape[1:] else None
         return row.c.resource_id.in_(self.candidates(attr, sub, name, shape))
 
-    @staticmethod
-    def checked_key(row, shape: tuple | None) -> ColumnElement:
+    def checked_key(self, row, shape: tuple | None) -> ColumnElement:
         """The `values.key` the leaf's own LIKE compares: on PostgreSQL, with a piece of the
-        pattern in the index condition (`restriction`), an expression the index does not
-        cover (`key || ''`), or the planner would put the whole pattern's trigrams back in."""
-        if shape is not None and shape[0] == PG_TRGM and shape[1:]:
+        pattern in the index condition (`restriction`) or its candidates resolved, an
+        expression the index does not cover (`key || ''`), or the planner would put the whole
+        pattern's trigrams back in."""
+        if shape is not None and self.kind == PG_TRGM and (shape[0] == RESOLVED or shape[0] == PG_TRGM and shape[1:]):
             return row.c.key.concat(literal_column("''"))
         return row.c.key
 

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+from scimflask_sql import scan
 from scimflask_sql.migrations import LATEST
 from scimflask_sql.rows import new_row
 from scimflask_sql.substring import FTS5, PG_TRGM, TRIGRAMS
@@ -133,10 +134,33 @@ def test_substring_filters_read_the_index(directory, text, expected):
     pages = []
     statements = captured(storage, lambda: pages.append(storage.query(CTX, "User", query)))
     assert sorted(r.id for r in pages[0].resources) == sorted(ids[n] for n in expected)
-    assert len(statements) == 2  # the scan bound's count of candidates, then the page
+    # The scan bound fetches the candidates from the index, and the page takes their ids
+    # instead of reading the index again.
+    assert len(statements) == 2
+    probe, page = statements
+    reads, plan = index_reads(storage, *probe, prefix_index=" sw " in text)
+    assert reads, plan
+    reads, plan = index_reads(storage, *page)
+    assert not reads, plan
+    assert not any("MATCH" in statement or "trigrams" in statement for statement, _ in statements[1:])
+
+
+def test_more_candidates_than_are_resolved_are_read_from_the_index_by_the_page(directory, monkeypatch):
+    """Past `RESOLVE_AT_MOST` candidates the probe counts them in the database and the page
+    reads the index itself, with the same answer."""
+    storage, ids = directory
+    query = Query(filter=filter_of(storage, "User", 'userName sw "USER042"'), with_groups=False, max_scan=1000)
+    expected = [ids[n] for n in range(4200, 4300)]  # user04200 .. user04299
+    monkeypatch.setattr(scan, "RESOLVE_AT_MOST", 5)
+    pages = []
+    statements = captured(storage, lambda: pages.append(storage.query(CTX, "User", query)))
+    assert sorted(r.id for r in pages[0].resources) == sorted(expected)
+    assert len(statements) == 3  # the fetch that stopped at 6 ids, the count, the page
     for statement in statements:
-        reads, plan = index_reads(storage, *statement, prefix_index=" sw " in text)
+        reads, plan = index_reads(storage, *statement, prefix_index=True)
         assert reads, plan
+    monkeypatch.setattr(scan, "RESOLVE_AT_MOST", 500)
+    assert sorted(r.id for r in storage.query(CTX, "User", query).resources) == sorted(expected)
 
 
 @pytest.mark.parametrize("text", ['userName co "user0"', 'emails.value co "example"', 'title co "ngineer"'])
@@ -158,9 +182,9 @@ def test_a_long_pattern_is_checked_whole_and_on_postgres_only_its_distinctive_wo
     assert [r.id for r in pages[0].resources] == [ids[4242]]
     if storage.engine.dialect.name != "postgresql":
         return
-    with storage.engine.connect() as connection:
-        document = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statements[-1][0],
-                                              statements[-1][1]).scalar()
+    with storage.engine.connect() as connection:  # the scan bound's fetch reads the index
+        document = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statements[0][0],
+                                              statements[0][1]).scalar()
     nodes = list(_pg_nodes(document[0]["Plan"]))
     trigram_scans = [n for n in nodes if n.get("Index Name") == f"{storage.tables.prefix}ix_values_trgm"]
     assert trigram_scans, nodes
@@ -341,7 +365,7 @@ def test_a_version_three_database_gets_the_index_for_its_rows(version_three_uri)
         statements = captured(storage, lambda: pages.append(storage.query(CTX, "User", Query(
             filter=filter_of(storage, "User", 'userName co "r00017"'), with_groups=False, max_scan=5))))
         if storage.engine.dialect.name != "postgresql":  # 40 rows: PostgreSQL rightly prefers the btree
-            reads, plan = index_reads(storage, *statements[-1])
+            reads, plan = index_reads(storage, *statements[0])  # the scan bound's fetch
             assert reads, plan
     finally:
         storage.close()
