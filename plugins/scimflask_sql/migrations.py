@@ -16,22 +16,25 @@ by a database lock (PostgreSQL advisory lock, MySQL GET_LOCK, SQLite's write loc
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, delete, func, inspect, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, inspect, select, text, update
 from sqlalchemy.schema import CreateColumn
 
 from scimflask.storage import ConfigurationError
+from scimflask.storage.log_words import entry_words, identity_hash
 
-from .operating import insert_rows, word_rows
+from .operating import insert_rows
 from .substring_schema import build_substring_index
 from .tables import SqlTables, log_columns_v3
 from .values import stamp
 
-LATEST = 5
-BACKFILL_BATCH = 1000  # log entries read per statement while filling `log_words`
+LATEST = 6
+BACKFILL_BATCH = 1000  # log entries read per statement while filling the word index
+BACKFILL_KEYS = 100_000  # identities of a tenant whose key the upgrade remembers
 _LOCK_ID = 0x5C1F1A5  # PostgreSQL advisory lock key for "scimflask schema"
 
 
@@ -74,25 +77,60 @@ def _add_log_identities(connection: Connection, tables: SqlTables) -> None:
 
 
 def _add_log_words(connection: Connection, tables: SqlTables) -> None:
-    """The log's word index: the table, then the words of every entry already stored, read
-    tenant by tenant in batches of BACKFILL_BATCH entries by primary key (each batch one index
-    range on every database). Rows a failed earlier run left behind (MySQL commits the CREATE
-    at once) are deleted first."""
-    log, words = tables.log, tables.log_words
+    """Version 5 kept each entry's words in `log_words`; version 6 keeps them per identity and
+    fills them from the entries themselves, so a database passing through 5 builds nothing."""
+
+
+def _words_per_identity(connection: Connection, tables: SqlTables) -> None:
+    """`log.identity` and its index, `log_identity_words`, then the key and words of every entry
+    already stored, read tenant by tenant in batches of BACKFILL_BATCH entries by primary key
+    (an identity's key is the id of its first entry, as `IdentityKeys` assigns them, among the
+    last BACKFILL_KEYS identities met; one met again after that gets a key of its own); last,
+    version 5's `log_words` goes. Each part is skipped or redone when a failed earlier run
+    (MySQL commits DDL at once) left it behind."""
+    log, words = tables.log, tables.identity_words
+    present = {column["name"] for column in inspect(connection).get_columns(log.name)}
+    if "identity" not in present:
+        definition = CreateColumn(log.c.identity).compile(dialect=connection.dialect)
+        table_name = connection.dialect.identifier_preparer.format_table(log)
+        connection.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {definition}")
+    for index in log.indexes:
+        index.create(connection, checkfirst=True)
     words.create(connection, checkfirst=True)
     connection.execute(delete(words))
     columns = (log.c.tenant, log.c.id, log.c.user_name, log.c.display_name, log.c.external_id)
+    set_key = (update(log).where(log.c.tenant == bindparam("t"), log.c.id == bindparam("i"))
+               .values(identity=bindparam("k")))
     tenant = connection.execute(select(func.min(log.c.tenant))).scalar()
     while tenant is not None:
+        keys: OrderedDict[str, str] = OrderedDict()  # identity hash -> key
         last = ""  # below every id
         while True:
             rows = connection.execute(select(*columns).where(log.c.tenant == tenant, log.c.id > last)
                                       .order_by(log.c.id).limit(BACKFILL_BATCH)).all()
-            insert_rows(connection, words, word_rows(rows))
+            assigned, new = [], []
+            for row in rows:
+                values = (row.user_name, row.display_name, row.external_id)
+                found = identity_hash(values)
+                if found is None:
+                    continue
+                if found not in keys:
+                    keys[found] = row.id
+                    new += [(tenant, word, row.id) for word in entry_words(values)]
+                    if len(keys) > BACKFILL_KEYS:
+                        keys.popitem(last=False)
+                keys.move_to_end(found)
+                assigned.append({"t": tenant, "i": row.id, "k": keys[found]})
+            if assigned:
+                connection.execute(set_key, assigned)
+                insert_rows(connection, words, sorted(new))
             if len(rows) < BACKFILL_BATCH:
                 break
             last = rows[-1].id
         tenant = connection.execute(select(func.min(log.c.tenant)).where(log.c.tenant > tenant)).scalar()
+    legacy = f"{tables.prefix}log_words"
+    if inspect(connection).has_table(legacy):
+        connection.exec_driver_sql(f"DROP TABLE {connection.dialect.identifier_preparer.quote(legacy)}")
 
 
 # Steps after the first release's tables, in order.
@@ -103,6 +141,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "substring index of co/sw/ew: pg_trgm (PostgreSQL), FTS5 (SQLite), trigrams (MySQL)",
               build_substring_index),
     Migration(5, "provisioning log: word index of the text search", _add_log_words),
+    Migration(6, "provisioning log: words kept per identity instead of per entry", _words_per_identity),
 )
 
 

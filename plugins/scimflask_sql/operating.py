@@ -1,11 +1,15 @@
 """Tokens and the operating capabilities on SQL: tenant records, the provisioning log and
-rate-limit counters (the tables of schema versions 2, 3 and 5, tables.py).
+rate-limit counters (the tables of schema versions 2, 3, 5 and 6, tables.py).
 
 Each method is one transaction. A counter hit is one upsert, so workers never lose a hit;
 deleting a tenant removes its rows from every table in one transaction.
 
-A log entry's words (`LogEntry.words`) are rows of `log_words`, written in the transaction
-that writes the entry and deleted with it; the text search reads them (`_log_statement`).
+A log entry's words (`LogEntry.words`) are kept per identity (`log_identity_words`) under a
+key this process assigned the identity (`IdentityKeys`), which the entry's row names: a batch
+writes the words of the identities whose key is new or no longer trusted stored, skipping the
+rows already there, in the transaction that writes its entries. Pruning collects the words of identities it
+leaves without entries, once their newest entry is old enough that no process still trusts
+them stored. The text search reads them (`_log_statement`).
 
 The log's hourly counters are rows of `counters` too, keyed `<tenant>:~log:<hour>:<name>` (the
 hour zero-padded, so one tenant's hours from a given one on are one key range) and stored with
@@ -17,12 +21,11 @@ them (a counter key starting with `<tenant>:` belongs to the tenant).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import time
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import (
     Connection,
-    Row,
     Table,
     and_,
     delete,
@@ -32,6 +35,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -48,7 +52,7 @@ from scimflask.storage.capabilities import (
     TenantSupport,
     hour_number,
 )
-from scimflask.storage.log_words import MAX_WORDS, entry_words
+from scimflask.storage.log_words import MAX_WORDS, IdentityKeys
 
 from .engine import UNAVAILABLE
 from .statements import copy_rows
@@ -65,6 +69,7 @@ _LAST = "\U0010ffff"  # the highest code point: above every word that starts wit
 # Entries holding a word with a given prefix past which walking the log newest first (and
 # checking each entry's words) finds a page sooner than listing every such entry does.
 COMMON_WORD = 2_000
+COLLECT_BATCH = 500  # identity keys per statement collecting words pruning left unused
 
 
 class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSupport):
@@ -78,6 +83,7 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
 
     base_exceptions = UNAVAILABLE
     tables: SqlTables
+    identity_keys: IdentityKeys
 
     # -- tokens -----------------------------------------------------------------------------
     def add_token(self, token: Token) -> None:
@@ -149,7 +155,7 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
 
         def work(connection: Connection) -> bool:
             for table in (tables.members, tables.values, tables.uniques, tables.resources,
-                          tables.tokens, tables.log_words, tables.log):
+                          tables.tokens, tables.identity_words, tables.log):
                 connection.execute(delete(table).where(table.c.tenant == tenant_id))
             c = tables.counters
             low, high = _key_range(tenant_id)
@@ -157,29 +163,42 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
             t = tables.tenants
             return connection.execute(delete(t).where(t.c.id == tenant_id)).rowcount == 1
 
-        return self._write(work)
+        try:
+            return self._write(work)
+        finally:
+            self.identity_keys.forget(tenant_id)
 
     # -- provisioning log -------------------------------------------------------------------
     def append_log(self, entry: LogEntry) -> None:
         self.append_logs([entry])
 
     def append_logs(self, entries: list[LogEntry]) -> None:
-        """One transaction for a batch (the log writes in batches): the entries and their words
-        (`insert_rows`), then the hourly counters they change, in one statement (in key order,
-        so two workers lock the counter rows they share in the same order)."""
-        rows = [_log_row(entry) for entry in entries]
-        if not rows:
+        """One transaction for a batch (the log writes in batches): the entries, the words of
+        the identities whose key is new or no longer trusted stored (`IdentityKeys`; those of
+        the latter skip the rows already there), then the hourly counters they change, in one
+        statement. Words and counters go in key order, so two workers lock the rows they share
+        in the same order."""
+        if not entries:
             return
-        words = word_rows(entries)
+        keys, due = self.identity_keys.assign(entries)
+        rows = [_log_row(entry, key) for entry, key in zip(entries, keys, strict=True)]
+        # A key that is the id of an entry of this batch is new, so are its words; the others'
+        # words are stored again and may be there.
+        ids = {entry.id for entry in entries}
+        words = sorted((tenant, word, key) for (tenant, key), found in due.items() for word in found)
+        again = [row for row in words if row[2] not in ids]
+        words = [row for row in words if row[2] in ids] if again else words
         counters = [{"key": key, "window_start": start, "window_end": NEVER, "count": count}
                     for (key, start), count in sorted(_hour_counts(entries).items())]
 
         def work(connection: Connection) -> None:
             insert_rows(connection, self.tables.log, rows)
-            insert_rows(connection, self.tables.log_words, words)
+            insert_rows(connection, self.tables.identity_words, words)
+            insert_rows(connection, self.tables.identity_words, again, ignore_duplicates=True)
             connection.execute(self._counter_additions(connection.dialect.name), counters)
 
         self._write(work)
+        self.identity_keys.stored(entries, keys, due)
 
     def _counter_additions(self, dialect: str):
         """INSERT counter rows, or add their `count` to the rows of the same key and window:
@@ -216,9 +235,12 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
             return [_log_entry(row) for row in connection.execute(statement)]
 
     def _entries_holding(self, connection: Connection, tenant: str, prefix: str) -> int:
-        """How many entries hold a word starting with `prefix`, counted up to COMMON_WORD + 1."""
-        w = self.tables.log_words
-        found = select(literal(1)).where(word_condition(w, tenant, prefix)).limit(COMMON_WORD + 1).subquery()
+        """How many entries hold a word starting with `prefix`, counted up to COMMON_WORD + 1:
+        the identities holding one (a range of the word index), then their entries (a range of
+        `(tenant, identity, id)` each), stopping at the bound."""
+        g, w = self.tables.log, self.tables.identity_words
+        found = (select(literal(1)).select_from(w).join(g, and_(g.c.tenant == tenant, g.c.identity == w.c.identity))
+                 .where(word_condition(w, tenant, prefix)).limit(COMMON_WORD + 1).subquery())
         return connection.execute(select(func.count()).select_from(found)).scalar() or 0
 
     def log_hours(self, tenant: str, since: datetime) -> list[LogHour]:
@@ -238,34 +260,46 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
 
     def prune_log(self, tenant: str, *, keep: int | None = None,
                   older_than: datetime | None = None) -> int:
-        """The entries' words go first, by the same condition (`(tenant, entry_id, word)` index)."""
-        g, w = self.tables.log, self.tables.log_words
+        """The entries go by their indexes; then the words of identities they leave without
+        entries (`_collect_words`)."""
+        g = self.tables.log
 
         def work(connection: Connection) -> int:
-            deleted = 0
+            deleted, pruned = 0, []
             if keep is not None:
-                entries, words, oldest_kept = [g.c.tenant == tenant], [w.c.tenant == tenant], None
+                condition = None if keep > 0 else true()
                 if keep > 0:  # everything older than the oldest entry kept goes
                     oldest_kept = connection.execute(
                         select(g.c.id).where(g.c.tenant == tenant).order_by(g.c.id.desc())
                         .offset(keep - 1).limit(1)).scalar()
-                    if oldest_kept is not None:
-                        entries.append(g.c.id < oldest_kept)
-                        words.append(w.c.entry_id < oldest_kept)
-                if keep <= 0 or oldest_kept is not None:
-                    connection.execute(delete(w).where(*words))
-                    deleted += connection.execute(delete(g).where(*entries)).rowcount
+                    condition = None if oldest_kept is None else g.c.id < oldest_kept
+                if condition is not None:
+                    pruned += _pruned_identities(connection, g, tenant, condition)
+                    deleted += connection.execute(delete(g).where(g.c.tenant == tenant, condition)).rowcount
             if older_than is not None:
-                old = select(g.c.id).where(g.c.tenant == tenant, g.c.time < stamp(older_than))
-                connection.execute(delete(w).where(w.c.tenant == tenant, w.c.entry_id.in_(old)))
-                deleted += connection.execute(delete(g).where(
-                    g.c.tenant == tenant, g.c.time < stamp(older_than))).rowcount
+                condition = g.c.time < stamp(older_than)
+                pruned += _pruned_identities(connection, g, tenant, condition)
+                deleted += connection.execute(delete(g).where(g.c.tenant == tenant, condition)).rowcount
                 c = self.tables.counters
                 connection.execute(delete(c).where(c.c.key >= _hour_key(tenant, 0),
                                                    c.c.key < _hour_key(tenant, hour_number(older_than))))
+            self._collect_words(connection, tenant, pruned)
             return deleted
 
         return self._write(work)
+
+    def _collect_words(self, connection: Connection, tenant: str, pruned: list[tuple[str, str]]) -> None:
+        """Delete the words of the keys in `pruned` ((key, its newest pruned entry's time))
+        that have no entry left, unless that entry is recent enough for a process to trust
+        their words stored still (`IdentityKeys.collectable_before`): such words stay, unused,
+        until the tenant goes."""
+        g, w = self.tables.log, self.tables.identity_words
+        before = stamp(datetime.fromtimestamp(self.identity_keys.collectable_before(time.time()), timezone.utc))
+        keys = sorted({key for key, newest in pruned if newest < before})
+        for start in range(0, len(keys), COLLECT_BATCH):
+            unused = ~exists().where(g.c.tenant == tenant, g.c.identity == w.c.identity)
+            connection.execute(delete(w).where(w.c.tenant == tenant, w.c.identity.in_(keys[start:start + COLLECT_BATCH]),
+                                               unused))
 
     # -- counters ---------------------------------------------------------------------------
     def hit_counter(self, key: str, window_seconds: int, now: datetime) -> int:
@@ -314,13 +348,20 @@ def _tenant(row) -> Tenant:
     return Tenant(row.id, parse_stamp(row.created), bool(row.disabled), row.description)
 
 
-def _log_row(entry: LogEntry) -> tuple:
+def _log_row(entry: LogEntry, identity: str | None) -> tuple:
     """The `log` row of `entry`, in the table's column order (tables.py, `insert_rows`)."""
     return (entry.tenant, entry.id, stamp(entry.time), entry.method, entry.path, entry.status, entry.outcome,
             entry.token_id, entry.resource_type, entry.resource_id,
             json.dumps(entry.changed, ensure_ascii=False), entry.detail, entry.scim_type, entry.user_name,
             entry.display_name, entry.external_id, entry.search_text() or None, entry.request_id,
-            entry.duration_ms, entry.client, entry.user_agent)
+            entry.duration_ms, entry.client, entry.user_agent, identity)
+
+
+def _pruned_identities(connection: Connection, g: Table, tenant: str, condition) -> list[tuple[str, str]]:
+    """(identity key, time of its newest entry) of the entries `condition` is about to prune."""
+    return [tuple(row) for row in connection.execute(
+        select(g.c.identity, func.max(g.c.time)).where(g.c.tenant == tenant, condition, g.c.identity.is_not(None))
+        .group_by(g.c.identity))]
 
 
 def _log_entry(row) -> LogEntry:
@@ -331,32 +372,35 @@ def _log_entry(row) -> LogEntry:
                     row.user_agent)
 
 
-def word_rows(entries: Iterable[LogEntry | Row]) -> list[tuple]:
-    """The `log_words` rows (tenant, word, entry_id) of `entries` (or of `log` rows holding
-    their identity fields)."""
-    return [(entry.tenant, word, entry.id) for entry in entries
-            for word in entry_words((entry.user_name, entry.display_name, entry.external_id))]
-
-
-def insert_rows(connection: Connection, table: Table, rows: list[tuple]) -> None:
+def insert_rows(connection: Connection, table: Table, rows: list[tuple], *, ignore_duplicates: bool = False) -> None:
     """INSERT `rows` (tuples in the table's column order) as the driver takes many rows best,
     without SQLAlchemy's processing of each row's parameters (which cost the log's writer more
     than SQLite's own work): PostgreSQL a COPY, SQLite and PyMySQL one DB-API executemany
-    (PyMySQL sends it as multi-row INSERTs)."""
+    (PyMySQL sends it as multi-row INSERTs). `ignore_duplicates`: a row whose key is taken is
+    skipped (PostgreSQL: one INSERT … SELECT from arrays of the columns, as COPY cannot skip)."""
     if not rows:
         return
     preparer = connection.dialect.identifier_preparer
     names = ", ".join(preparer.quote(column.name) for column in table.columns)
-    if connection.dialect.name == "postgresql":
-        copy_rows(connection, table, [column.name for column in table.columns], rows)
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        if not ignore_duplicates:
+            copy_rows(connection, table, [column.name for column in table.columns], rows)
+            return
+        arrays = tuple(list(values) for values in zip(*rows, strict=True))
+        connection.exec_driver_sql(f"INSERT INTO {preparer.format_table(table)} ({names}) SELECT * FROM "
+                                   f"unnest({', '.join(['%s::text[]'] * len(arrays))}) ON CONFLICT DO NOTHING", arrays)
         return
+    verb = "INSERT"
+    if ignore_duplicates:
+        verb = "INSERT OR IGNORE" if dialect == "sqlite" else "INSERT IGNORE"
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"  # PyMySQL: "%s"
-    connection.exec_driver_sql(f"INSERT INTO {preparer.format_table(table)} ({names}) "
+    connection.exec_driver_sql(f"{verb} INTO {preparer.format_table(table)} ({names}) "
                                f"VALUES ({', '.join([marker] * len(table.columns))})", rows)
 
 
 def word_condition(w, tenant: str, prefix: str):
-    """`log_words` rows of `tenant` whose word starts with `prefix`. The range lets every
+    """Word index rows of `tenant` whose word starts with `prefix`. The range lets every
     planner seek the primary key (SQLite turns LIKE into a range only under NOCASE); a word
     never holds U+10FFFF (it is no letter), so the range is exact, and LIKE says the same
     (`autoescape`: % and _ are plain characters; a word holds neither anyway)."""
@@ -367,14 +411,15 @@ def word_condition(w, tenant: str, prefix: str):
 def _log_statement(tables: SqlTables, tenant: str, query: LogQuery, common: frozenset[str] = frozenset()):
     """SELECT the entries `query` matches, newest first (`LogQuery` says what each field means).
 
-    Each word of the text restricts the ids to those holding a word it starts (`log_words`),
-    in one of two exact forms. A rare word (not in `common`) is a list of ids, `id IN (...)`:
-    the database reads that range of `log_words` and then those entries. A common one is
-    `EXISTS (...)` on the entry's own words (`(tenant, entry_id, word)` index): the database walks
-    the log newest first and stops at `limit`, which a common word reaches soon, instead of
-    sorting every id that holds it (seconds at a million entries on SQLite). A text whose every
-    word is common but whose words together are rare walks far: that is its worst case."""
-    g, w = tables.log, tables.log_words
+    Each word of the text restricts the entries to those whose identity holds a word it starts
+    (`log_identity_words`), in one of two exact forms. A rare word (not in `common`) is a list
+    of identities, `identity IN (...)`: the database reads that range of the word index and
+    then those identities' entries. A common one is `EXISTS (...)` on the words of the entry's
+    identity (`(tenant, identity, word)` index): the database walks the log newest first and
+    stops at `limit`, which a common word reaches soon, instead of sorting every entry holding
+    it (seconds at a million entries on SQLite). A text whose every word is common but whose
+    words together are rare walks far: that is its worst case."""
+    g, w = tables.log, tables.identity_words
     conditions = [g.c.tenant == tenant]
     equal = ((g.c.resource_id, query.resource_id), (g.c.method, query.method),
              (g.c.resource_type, query.resource_type), (g.c.outcome, "failure" if query.failures_only else None))
@@ -395,12 +440,12 @@ def _log_statement(tables: SqlTables, tenant: str, query: LogQuery, common: froz
         words = ()
     for prefix in words:
         if prefix in common:
-            # The entry's own words, by (tenant, entry_id, word); no range on `word`, which would
-            # let SQLite pick the (tenant, word) key and scan the whole prefix for each entry.
-            conditions.append(exists().where(w.c.tenant == tenant, w.c.entry_id == g.c.id,
+            # The words of the entry's identity, by (tenant, identity, word); no range on `word`,
+            # which would let SQLite pick the (tenant, word) key and scan the whole prefix for each entry.
+            conditions.append(exists().where(w.c.tenant == tenant, w.c.identity == g.c.identity,
                                              w.c.word.startswith(prefix, autoescape=True)))
         else:
-            conditions.append(g.c.id.in_(select(w.c.entry_id).where(word_condition(w, tenant, prefix))))
+            conditions.append(g.c.identity.in_(select(w.c.identity).where(word_condition(w, tenant, prefix))))
     return select(g).where(*conditions).order_by(g.c.id.desc()).limit(query.limit)
 
 

@@ -18,7 +18,7 @@ are missing, or when the directory has grown `GROWTH` times since they were gath
 - PostgreSQL: tables never analysed (`pg_stat_user_tables.last_analyze` and
   `last_autoanalyze` NULL) or modified more than their live row count since, are analysed;
   one process at a time (advisory lock). With autovacuum on, auto-analyze gets there first
-  and this never fires. The provisioning log (`log` and its word index `log_words`) is
+  and this never fires. The provisioning log (`log` and its word index `log_identity_words`) is
   checked too: it is usually the largest table, grows without the directory growing, and its
   text search joins the two, a plan that needs their statistics. Each table is judged by its
   own counts, so a growing log is analysed whatever the directory does.
@@ -139,4 +139,4 @@ class PlannerStatistics:
         return [t.resources.name, t.values.name, t.uniques.name, t.members.name]
 
     def _log_tables(self) -> list[str]:
-        return [self.tables.log.name, self.tables.log_words.name]
+        return [self.tables.log.name, self.tables.identity_words.name]

@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from scimflask.model import Change, Page, Query, RequestContext, Resource, copy_json
 from scimflask.schema.catalog import Catalog, ResourceType
 from scimflask.storage import ConfigurationError, ResourceNotFound, StorageUnavailable
+from scimflask.storage.log_words import IdentityKeys
 
 from .engine import UNAVAILABLE, adopt_engine, build_engine, database_url, is_memory_sqlite
 from .membership import Membership
@@ -86,6 +87,7 @@ class SqlStorage(SqlOperating):
         self.substrings = SubstringIndex(self.tables)
         self.writes = ResourceWrites(self.tables, self.statements, catalog, self.substrings)
         self.pages = Pages(self.tables, self.statements, catalog, self.membership, self.substrings)
+        self.identity_keys = IdentityKeys()
         self._engine: Engine | None = None
         self._pid: int | None = None
         self._ready = False

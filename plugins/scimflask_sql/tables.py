@@ -21,7 +21,7 @@
   first walks the primary key backwards) and `counters` (one row per rate-limit key and fixed
   window, incremented by an upsert; `window_end` lets expired windows be swept by index).
 - Since schema version 3, log entries name their target (`user_name`, `display_name`,
-  `external_id`, and `search_text`: those lower-cased; the text filter reads `log_words`) and
+  `external_id`, and `search_text`: those lower-cased; the text filter reads the word index) and
   carry the error's `scim_type` apart from its `detail` text, the request id, duration and
   client. The filters that matter most have indexes: failures `(tenant, outcome, id)` and one
   resource's entries `(tenant, resource_id, id)`. The log's hourly counters are rows of `counters` keyed
@@ -33,12 +33,16 @@
   MySQL/MariaDB `trigrams`, one row per (resource, indexed attribute, trigram of its values),
   written with the `values` rows (trigram_rows.py). `DIALECT_TABLES` names the tables only one
   kind of database gets.
-- Since schema version 5, `log_words`: one row per (tenant, word, entry) for the words of a log
-  entry's identity (`scimflask.storage.log_words`), written and deleted with the entry. Its key
-  `(tenant, word, entry_id)` makes the entries holding a word that starts with a prefix one
-  range (`word LIKE 'w%'` under a binary collation), which is how the log's text search is
-  answered; `(tenant, entry_id, word)` finds the words of one entry (a pruned one, or one a
-  text search walking the log checks) without reading the table.
+- Since schema version 6, the words of the log's text search (`scimflask.storage.log_words`)
+  are kept per identity, not per entry: `log_identity_words` holds one row per (tenant, word,
+  key), and each entry names its identity's key (`log.identity`, indexed with its id). A key
+  is the id of the first entry a process stored the identity's words with (`IdentityKeys`), so
+  a writer stores an identity's words once (and again after a while) and an entry costs its
+  own row only. The primary key `(tenant, word, identity)` makes the keys holding a word that
+  starts with a prefix one range (`word LIKE 'w%'` under a binary collation); their entries
+  are one range each of `(tenant, identity, id)`. `(tenant, identity, word)` finds the words of
+  one key (for a text search walking the log, and for collecting the words of keys pruning
+  left without entries).
 
 Every row carries the tenant; every statement filters by it. Table names take a prefix so
 several deployments (or test runs) can share one database.
@@ -116,7 +120,7 @@ class SqlTables:
     counters: Table
     substrings: Table
     trigrams: Table
-    log_words: Table
+    identity_words: Table
 
     def created_on(self, dialect: str) -> list[Table]:
         """The tables a database of `dialect` holds (some exist on one kind only)."""
@@ -148,7 +152,7 @@ def build_tables(prefix: str = "scim_") -> SqlTables:
     tenants, log, counters = _operating_tables(md, prefix)
     substrings, trigrams = _substring_tables(md, prefix, resources)
     return SqlTables(md, resources, values, uniques, members, tokens, schema_version, tenants, log, counters,
-                     substrings, trigrams, _log_words(md, prefix))
+                     substrings, trigrams, _identity_words(md, prefix))
 
 
 def _resources(md: MetaData, prefix: str) -> Table:
@@ -268,6 +272,11 @@ def log_columns_v3() -> list[Column]:
     ]
 
 
+def log_identity_column() -> Column:
+    """The column schema version 6 added to `log`: the key its identity's words are kept under."""
+    return Column("identity", _string(LOG_ID), nullable=True)
+
+
 def _operating_tables(md: MetaData, prefix: str) -> tuple[Table, Table, Table]:
     """`tenants`, `log` and `counters` (schema version 2)."""
     tenants = Table(
@@ -294,10 +303,12 @@ def _operating_tables(md: MetaData, prefix: str) -> tuple[Table, Table, Table]:
         Column("changed", _json_text(), nullable=False),
         Column("detail", Text, nullable=True),
         *log_columns_v3(),
+        log_identity_column(),
         PrimaryKeyConstraint("tenant", "id", name=f"{prefix}pk_log"),
         Index(f"{prefix}ix_log_time", "tenant", "time"),
         Index(f"{prefix}ix_log_outcome", "tenant", "outcome", "id"),
         Index(f"{prefix}ix_log_resource", "tenant", "resource_id", "id"),
+        Index(f"{prefix}ix_log_identity", "tenant", "identity", "id"),
         **_MYSQL,
     )
     counters = Table(
@@ -313,15 +324,15 @@ def _operating_tables(md: MetaData, prefix: str) -> tuple[Table, Table, Table]:
     return tenants, log, counters
 
 
-def _log_words(md: MetaData, prefix: str) -> Table:
-    """`log_words` (schema version 5): the word index of the log's text search."""
+def _identity_words(md: MetaData, prefix: str) -> Table:
+    """`log_identity_words` (schema version 6): the word index of the log's text search."""
     return Table(
-        f"{prefix}log_words", md,
+        f"{prefix}log_identity_words", md,
         Column("tenant", _string(TENANT), nullable=False),
         Column("word", _string(MAX_WORD), nullable=False),
-        Column("entry_id", _string(LOG_ID), nullable=False),
-        PrimaryKeyConstraint("tenant", "word", "entry_id", name=f"{prefix}pk_log_words"),
-        Index(f"{prefix}ix_log_words_entry", "tenant", "entry_id", "word"),
+        Column("identity", _string(LOG_ID), nullable=False),
+        PrimaryKeyConstraint("tenant", "word", "identity", name=f"{prefix}pk_log_identity_words"),
+        Index(f"{prefix}ix_log_identity_words", "tenant", "identity", "word"),
         **_MYSQL,
     )
 

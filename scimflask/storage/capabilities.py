@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from ..model import Token
-from .log_words import entry_words, match, query_words
+from .log_words import entry_words, identity_hash, match, query_words
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -83,6 +83,11 @@ class LogEntry:
         """The words `LogQuery.text` finds this entry by (`log_words.entry_words` of the
         identity fields): what every backend's word index holds for it."""
         return entry_words((self.user_name, self.display_name, self.external_id))
+
+    def identity_hash(self) -> str | None:
+        """What tells this entry's identity apart for its words (`log_words.identity_hash`):
+        stores that keep words per identity instead of per entry key them by it."""
+        return identity_hash((self.user_name, self.display_name, self.external_id))
 
     def hour_counts(self) -> dict[str, int]:
         """What this entry adds to the counters of its hour (see `LogHour`)."""

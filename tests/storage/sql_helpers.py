@@ -75,7 +75,7 @@ def clear(storage: SqlStorage) -> None:
     """Delete every row but the seed tenant's."""
     tables = storage.tables
     with storage.engine.begin() as connection:
-        for table in (tables.tokens, tables.tenants, tables.log_words, tables.log, tables.counters):
+        for table in (tables.tokens, tables.tenants, tables.identity_words, tables.log, tables.counters):
             connection.execute(delete(table))
         for table in (tables.members, tables.values, tables.uniques, tables.resources):
             connection.execute(delete(table).where(table.c.tenant != SEED.tenant))

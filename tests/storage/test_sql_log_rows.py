@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from scimflask_sql.operating import _log_row, word_rows
+from scimflask_sql.operating import _log_row
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
@@ -36,8 +36,8 @@ def test_a_refused_batch_writes_none_of_its_rows_and_fails_as_a_storage_error(ur
         assert storage.query_log("t1", LogQuery(text="zed")) == []
         assert [hour.requests for hour in storage.log_hours("t1", datetime(2024, 5, 1, tzinfo=timezone.utc))] == [1]
         with storage.engine.connect() as connection:
-            words = connection.execute(select(func.count()).select_from(storage.tables.log_words)).scalar()
-        assert words == len(word_rows([_entry("0001")]))  # the first entry's only
+            words = connection.execute(select(func.count()).select_from(storage.tables.identity_words)).scalar()
+        assert words == len(_entry("0001").words())  # the first entry's only
         storage.append_logs([_entry("0003", "Zed")])  # the connection is usable afterwards
         assert [entry.id for entry in storage.query_log("t1", LogQuery(text="zed"))] == ["0003"]
     finally:
@@ -51,7 +51,7 @@ def test_every_field_of_an_entry_lands_in_its_own_column(uri):
         entry = LogEntry("0001", "t1", datetime(2024, 5, 1, 12, tzinfo=timezone.utc), "PATCH", "/Users/u1", 200,
                          "success", "tok", "User", "u1", ("title",), "some detail", "invalidValue", "Ann",
                          "Ann Lee", "ext-1", "req-1", 12, "okta", "Okta SCIM Client 1.0.0")
-        assert len(_log_row(entry)) == len(storage.tables.log.columns)
+        assert len(_log_row(entry, entry.id)) == len(storage.tables.log.columns)
         storage.append_logs([entry])
         log = storage.tables.log
         with storage.engine.connect() as connection:
@@ -59,11 +59,11 @@ def test_every_field_of_an_entry_lands_in_its_own_column(uri):
         assert {name: row[name] for name in ("method", "path", "status", "outcome", "token_id", "resource_type",
                                              "resource_id", "changed", "detail", "scim_type", "user_name",
                                              "display_name", "external_id", "search_text", "request_id",
-                                             "duration_ms", "client", "user_agent")} == {
+                                             "duration_ms", "client", "user_agent", "identity")} == {
             "method": "PATCH", "path": "/Users/u1", "status": 200, "outcome": "success", "token_id": "tok",
             "resource_type": "User", "resource_id": "u1", "changed": '["title"]', "detail": "some detail",
             "scim_type": "invalidValue", "user_name": "Ann", "display_name": "Ann Lee", "external_id": "ext-1",
             "search_text": "ann\nann lee\next-1", "request_id": "req-1", "duration_ms": 12, "client": "okta",
-            "user_agent": "Okta SCIM Client 1.0.0"}
+            "user_agent": "Okta SCIM Client 1.0.0", "identity": entry.id}  # the first entry of its identity: its words' key
     finally:
         drop(storage)

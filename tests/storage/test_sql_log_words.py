@@ -1,20 +1,23 @@
-"""The log's word index on SQL (`log_words`, schema version 5): a text query is answered from
-it (EXPLAIN shows the word index, not a walk of the log), its rows come and go with the
-entries, and an upgraded database gets the words of the entries it already holds."""
+"""The log's word index on SQL (`log_identity_words`, schema version 6): a text query is
+answered from it (EXPLAIN shows the word index, not a walk of the log), an identity's words are
+stored once and collected when pruning leaves it without entries, and an upgraded database gets
+the words of the entries it already holds."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from scimflask_sql import migrations
 from scimflask_sql.migrations import LATEST
-from sqlalchemy import delete, func, insert, select
+from scimflask_sql.operating import COMMON_WORD, insert_rows
+from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, delete, insert, inspect, select
 
 from scimflask.storage.capabilities import LogEntry, LogQuery
+from scimflask.storage.log_words import IdentityKeys
 from scimflask.testing.contract_operations import LOG_START, log_entry
 
-from .sql_helpers import DATABASES, MYSQL, POSTGRES, drop, new_storage, unique_prefix
+from .sql_helpers import DATABASES, MYSQL, MYSQL_URL, POSTGRES, POSTGRES_URL, drop, new_storage, unique_prefix
 from .test_sql_plans import _pg_nodes, captured
 
 TENANT = "words"
@@ -37,7 +40,7 @@ def big_log(request):
         if connection.dialect.name in ("postgresql", "sqlite"):
             connection.exec_driver_sql("ANALYZE")
         else:
-            for table in (storage.tables.log, storage.tables.log_words):
+            for table in (storage.tables.log, storage.tables.identity_words):
                 connection.exec_driver_sql(f"ANALYZE TABLE {table.name}")
     yield storage, entries
     drop(storage)
@@ -66,21 +69,21 @@ def test_a_text_query_reads_the_word_index_not_the_log(big_log, text):
     assert 2 <= len(statements) <= 1 + len(query.text_words)
     plan = _plan(storage, *statements[-1])
     shown = "\n".join(plan)
-    log, words = storage.tables.log.name, storage.tables.log_words.name
+    log, words, prefix = storage.tables.log.name, storage.tables.identity_words.name, storage.tables.prefix
     dialect = storage.engine.dialect.name
     if dialect == "sqlite":
         assert any(line.startswith(f"SEARCH {words} USING COVERING INDEX") and "word>? AND word<?" in line
                    for line in plan), shown
-        assert all(f"{log} " not in line or "(tenant=? AND id=?)" in line for line in plan), shown
-    elif dialect == "postgresql":
-        assert any(f"{words} {storage.tables.prefix}pk_log_words" in line and "word >=" in line
+        assert all(f"{log} " not in line or f"{prefix}ix_log_identity (tenant=? AND identity=?)" in line
                    for line in plan), shown
+    elif dialect == "postgresql":
+        assert any(f"{words} {prefix}pk_log_identity_words" in line and "word >=" in line for line in plan), shown
         assert not any(line.startswith("Seq Scan") for line in plan), shown
         reads_of_log = [line for line in plan if f" {log} " in line]
-        assert reads_of_log and all("(id)::text =" in line for line in reads_of_log), shown
+        assert reads_of_log and all(f"{prefix}ix_log_identity" in line for line in reads_of_log), shown
     else:
         assert any(line.startswith(f"{words} type=range key=PRIMARY") for line in plan), shown
-        assert any(line.startswith(f"{log} type=eq_ref key=PRIMARY") for line in plan), shown
+        assert any(line.startswith(f"{log} type=ref key={prefix}ix_log_identity") for line in plan), shown
     assert storage.query_log(TENANT, query) == sorted((e for e in entries if query.matches(e)),
                                                       key=lambda e: e.id, reverse=True)[:100]
 
@@ -88,20 +91,21 @@ def test_a_text_query_reads_the_word_index_not_the_log(big_log, text):
 @pytest.mark.parametrize("text", ["example", "user0", "example user04"])
 def test_a_common_word_walks_the_log_newest_first(big_log, text):
     """A word more than COMMON_WORD entries hold is checked on each entry the walk meets
-    (their words by the `(tenant, entry_id, word)` index): the page comes from the newest
-    entries instead of from sorting every entry holding the word."""
+    (its identity's words by the `(tenant, identity, word)` index): the page comes from the
+    newest entries instead of from sorting every entry holding the word."""
     storage, entries = big_log
     query = LogQuery(text=text, limit=50)
     statements = captured(storage, lambda: storage.query_log(TENANT, query))
     plan = _plan(storage, *statements[-1])
     shown = "\n".join(plan)
-    log, words = storage.tables.log.name, storage.tables.log_words.name
+    log, words = storage.tables.log.name, storage.tables.identity_words.name
     dialect = storage.engine.dialect.name
     if dialect == "sqlite":
         assert any(line.startswith(f"SEARCH {log} USING INDEX") for line in plan), shown
-        assert any(line.startswith(f"SEARCH {words} USING COVERING INDEX {storage.tables.prefix}ix_log_words_entry")
-                   and "entry_id=?" in line for line in plan), shown
-        assert not any("TEMP B-TREE" in line for line in plan), shown  # no sort of every match
+        assert any(line.startswith(f"SEARCH {words} USING COVERING INDEX {storage.tables.prefix}ix_log_identity_words")
+                   and "identity=?" in line for line in plan), shown
+        if all(len([e for e in entries if LogQuery(text=word).matches(e)]) > COMMON_WORD for word in query.text_words):
+            assert not any("TEMP B-TREE" in line for line in plan), shown  # no sort of every match
     elif dialect == "postgresql":
         assert not any(line.startswith("Seq Scan") and f" {log} " in line for line in plan), shown
     assert storage.query_log(TENANT, query) == sorted((e for e in entries if query.matches(e)),
@@ -115,61 +119,174 @@ def storage(request):
     drop(storage)
 
 
-def _word_rows(storage, tenant: str) -> int:
-    w = storage.tables.log_words
+def _word_rows(storage, tenant: str) -> set[tuple[str, str]]:
+    w = storage.tables.identity_words
     with storage.engine.connect() as connection:
-        return connection.execute(select(func.count()).where(w.c.tenant == tenant)).scalar()
+        return set(connection.execute(select(w.c.word, w.c.identity).where(w.c.tenant == tenant)).all())
 
 
-def test_words_come_and_go_with_their_entries(storage):
-    entries = _entries(TENANT, 10) + _entries("other", 2)
-    storage.append_logs(entries)
-    per_entry = len(entries[0].words())  # user00000, example, com, user, 0, ext
-    assert per_entry == 6 and _word_rows(storage, TENANT) == 10 * per_entry
-    assert storage.prune_log(TENANT, keep=6) == 4
-    assert _word_rows(storage, TENANT) == 6 * per_entry
-    assert storage.prune_log(TENANT, older_than=LOG_START + timedelta(seconds=8)) == 4
-    assert _word_rows(storage, TENANT) == 2 * per_entry
+def _keys(storage) -> dict[str, str]:
+    """Entry id -> the key its identity's words are kept under."""
+    g = storage.tables.log
+    with storage.engine.connect() as connection:
+        return dict(connection.execute(select(g.c.id, g.c.identity)).all())
+
+
+def _rows_of(*entries: LogEntry) -> set[tuple[str, str]]:
+    """The word rows of `entries`, each keyed by the first of them with its identity."""
+    first: dict[str, str] = {}
+    for entry in entries:
+        first.setdefault(entry.identity_hash(), entry.id)
+    return {(word, first[entry.identity_hash()]) for entry in entries for word in entry.words()}
+
+
+def _person(tenant: str, when: datetime, n: int) -> LogEntry:
+    return log_entry(tenant, when, user_name=f"user{n:05d}@example.com", display_name=f"User {n}",
+                     external_id=f"ext-{n}")
+
+
+def test_an_identity_s_words_are_stored_once_and_go_with_its_last_entry(storage):
+    """Ten entries of three people: three identities' words, each under the id of its first
+    entry. Pruning collects the words of a person whose every entry went (their newest entry
+    long past), not of one with entries left, even when its first entry went."""
+    people = [0, 1, 0, 2, 0, 1, 0, 1, 0, 0]  # the last entry of person 2 is the 4th
+    entries = [_person(TENANT, LOG_START + timedelta(seconds=n), who) for n, who in enumerate(people)]
+    other = [_person("other", LOG_START, 2)]
+    storage.append_logs(entries[:5])
+    storage.append_logs(entries[5:] + other)
+    assert len(entries[0].words()) == 6  # user00000, example, com, user, 0, ext
+    assert _word_rows(storage, TENANT) == _rows_of(*entries) and len(_rows_of(*entries)) == 3 * 6
+    first = {0: entries[0].id, 1: entries[1].id, 2: entries[3].id}
+    assert _keys(storage) == {**{e.id: first[who] for e, who in zip(entries, people, strict=True)},
+                              other[0].id: other[0].id}
+    assert storage.prune_log(TENANT, keep=6) == 4  # person 2's only entry goes, and the first of 0 and 1
+    assert _word_rows(storage, TENANT) == _rows_of(*entries[:2])
+    assert storage.query_log(TENANT, LogQuery(text="user00002")) == []
+    assert storage.query_log(TENANT, LogQuery(text="ext 1")) == entries[7:4:-2]
+    assert storage.prune_log(TENANT, older_than=LOG_START + timedelta(seconds=8)) == 4  # and person 1's
+    assert _word_rows(storage, TENANT) == _rows_of(entries[0])
     assert storage.query_log(TENANT, LogQuery(text="user0000")) == entries[9:7:-1]
     storage.delete_tenant(TENANT)
-    assert _word_rows(storage, TENANT) == 0
-    assert _word_rows(storage, "other") == 2 * per_entry
-    assert storage.prune_log("other", keep=0) == 2 and _word_rows(storage, "other") == 0
+    assert _word_rows(storage, TENANT) == set()
+    assert _word_rows(storage, "other") == _rows_of(*other)
+    assert storage.prune_log("other", keep=0) == 1 and _word_rows(storage, "other") == set()
 
 
-@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"), POSTGRES, MYSQL])
-def version_four(request, tmp_path, monkeypatch):
-    """A database as version 4 left it (no `log_words`), holding entries of two tenants;
-    yields (uri, prefix, entries). The back-fill reads 3 entries a batch here."""
+def test_words_a_process_may_still_trust_are_not_collected(storage):
+    """A key whose newest pruned entry is recent keeps its words: the process that stored them
+    may trust them stored still and write its next entry without them."""
+    now = datetime.now(timezone.utc)
+    recent, old = _person(TENANT, now, 1), _person(TENANT, now - timedelta(hours=1), 2)
+    storage.append_logs([old, recent])
+    assert storage.prune_log(TENANT, keep=0) == 2
+    assert _word_rows(storage, TENANT) == _rows_of(recent)  # the 1-hour-old one's went (2 × 600 s)
+    later = _person(TENANT, now, 1)
+    storage.append_logs([later])
+    assert _word_rows(storage, TENANT) == _rows_of(recent)  # trusted: not written again
+    assert storage.query_log(TENANT, LogQuery(text="user00001")) == [later]
+
+
+@pytest.mark.parametrize("uri", [pytest.param("file", id="sqlite"), POSTGRES, MYSQL])
+def test_words_are_stored_again_once_no_longer_trusted_and_twice_is_harmless(uri, tmp_path):
+    """A process stores an identity's words with its first entry and trusts them stored for a
+    while; then it stores them again under the same key, skipping rows already there. Another
+    process keys the same identity by its own first entry."""
+    uri = f"sqlite:///{tmp_path / 'scim.db'}" if uri == "file" else uri
+    storage = new_storage(uri, table_prefix=unique_prefix())
+    try:
+        _stored_again(storage, new_storage(uri, table_prefix=storage.tables.prefix))
+    finally:
+        drop(storage)
+
+
+def _stored_again(storage, another) -> None:
+    clock = [0.0]
+    storage.identity_keys = IdentityKeys(seconds=60, clock=lambda: clock[0])
+    first = _person(TENANT, LOG_START, 1)
+    storage.append_logs([first])
+    w = storage.tables.identity_words
+    with storage.engine.begin() as connection:
+        connection.execute(delete(w))  # words lost behind the writer's back
+    second = _person(TENANT, LOG_START + timedelta(seconds=1), 1)
+    storage.append_logs([second])
+    assert _word_rows(storage, TENANT) == set()  # trusted: not written again
+    clock[0] = 61.0
+    third = _person(TENANT, LOG_START + timedelta(seconds=2), 1)
+    storage.append_logs([third])
+    assert _word_rows(storage, TENANT) == _rows_of(first)  # again, under the first entry's id
+    again = _person(TENANT, LOG_START + timedelta(seconds=3), 1)
+    storage.append_logs([again])  # trusted anew: no words written
+    assert storage.query_log(TENANT, LogQuery(text="user00001")) == [again, third, second, first]
+    fourth = _person(TENANT, LOG_START + timedelta(seconds=4), 1)
+    another.append_logs([fourth])
+    assert _word_rows(storage, TENANT) == _rows_of(first) | _rows_of(fourth)
+    assert storage.query_log(TENANT, LogQuery(text="ext 1", limit=2)) == [fourth, again]
+    clock[0] = 122.0
+    storage.append_logs([_person(TENANT, LOG_START + timedelta(seconds=5), 1)])  # over the rows there
+    assert _word_rows(storage, TENANT) == _rows_of(first) | _rows_of(fourth)
+
+
+def _legacy_words(prefix: str) -> Table:
+    """Version 5's `log_words`: a row per (tenant, word, entry)."""
+    return Table(f"{prefix}log_words", MetaData(), Column("tenant", String(128), nullable=False),
+                 Column("word", String(64), nullable=False), Column("entry_id", String(64), nullable=False),
+                 PrimaryKeyConstraint("tenant", "word", "entry_id"))
+
+
+@pytest.fixture(params=[pytest.param(("sqlite", 5), id="sqlite-v5"), pytest.param(("sqlite", 4), id="sqlite-v4"),
+                        pytest.param((POSTGRES_URL, 5), id="postgres-v5", marks=POSTGRES.marks),
+                        pytest.param((MYSQL_URL, 5), id="mysql-v5", marks=MYSQL.marks)])
+def older(request, tmp_path, monkeypatch):
+    """A database as version 5 (words per entry in `log_words`) or 4 (no word index) left it,
+    holding entries of two tenants; yields (uri, prefix, entries, version). The upgrade reads 3
+    entries a batch here."""
+    database, version = request.param
     monkeypatch.setattr(migrations, "BACKFILL_BATCH", 3)
-    uri = f"sqlite:///{tmp_path / 'scim.db'}" if request.param == "sqlite" else request.param
+    uri = f"sqlite:///{tmp_path / 'scim.db'}" if database == "sqlite" else database
     prefix = unique_prefix()
     setup = new_storage(uri, table_prefix=prefix)
     entries = _entries("tenant-a", 7) + _entries("tenant-b", 3) + [
         log_entry("tenant-b", LOG_START, user_name=None),
-        log_entry("tenant-b", LOG_START, user_name="Ödön ΣΊΣΥΦΟΣ", display_name="h:0123456789abcdef")]
+        log_entry("tenant-b", LOG_START, user_name="Ödön ΣΊΣΥΦΟΣ", display_name="h:0123456789abcdef"),
+        _entries("tenant-a", 1)[0]]  # the same person as the first
     setup.append_logs(entries)
     tables = setup.tables
+    legacy = _legacy_words(prefix)
     with setup.engine.begin() as connection:
-        tables.log_words.drop(connection)
+        tables.identity_words.drop(connection)
+        for index in tables.log.indexes:
+            if index.name.endswith("ix_log_identity"):
+                index.drop(connection)
+        table = connection.dialect.identifier_preparer.format_table(tables.log)
+        connection.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN identity")
+        if version == 5:
+            legacy.create(connection)
+            insert_rows(connection, legacy, [(e.tenant, word, e.id) for e in entries for word in e.words()])
         connection.execute(delete(tables.schema_version))
-        connection.execute(insert(tables.schema_version).values(version=4, applied="2024-01-01T00:00:00.000000Z"))
+        connection.execute(insert(tables.schema_version).values(version=version, applied="2024-01-01T00:00:00.000000Z"))
     setup.close()
-    yield uri, prefix, entries
+    yield uri, prefix, entries, version
     drop(new_storage(uri, table_prefix=prefix))
 
 
-def test_the_upgrade_fills_the_words_of_stored_entries(version_four):
-    uri, prefix, entries = version_four
+def test_the_upgrade_fills_the_words_of_stored_entries(older):
+    uri, prefix, entries, version = older
     storage = new_storage(uri, table_prefix=prefix)
     try:
         storage.ping()
         with storage.engine.connect() as connection:
             versions = connection.execute(select(storage.tables.schema_version.c.version)).scalars().all()
-            w = storage.tables.log_words
-            rows = set(connection.execute(select(w.c.tenant, w.c.word, w.c.entry_id)).all())
-        assert sorted(versions) == [4, LATEST] and LATEST == 5
-        assert rows == {(e.tenant, word, e.id) for e in entries for word in e.words()}
+            w, g = storage.tables.identity_words, storage.tables.log
+            rows = set(connection.execute(select(w.c.tenant, w.c.word, w.c.identity)).all())
+            keys = dict(connection.execute(select(g.c.id, g.c.identity)).all())
+            assert not inspect(connection).has_table(f"{prefix}log_words")
+        assert sorted(versions) == list(range(version, LATEST + 1)) and LATEST == 6
+        first: dict[tuple[str, str | None], str] = {}
+        for entry in sorted(entries, key=lambda e: e.id):
+            first.setdefault((entry.tenant, entry.identity_hash()), entry.id)
+        key_of = {e.id: None if not e.words() else first[e.tenant, e.identity_hash()] for e in entries}
+        assert keys == key_of
+        assert rows == {(e.tenant, word, key_of[e.id]) for e in entries for word in e.words()}
         for tenant in ("tenant-a", "tenant-b"):
             for text in ("user0000", "ext 2", "σίσυφος", "ödö", "h:0123456789abcdef", "example"):
                 query = LogQuery(text=text)

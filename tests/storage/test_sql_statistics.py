@@ -40,7 +40,7 @@ def test_postgresql_analyses_a_growing_log():
     storage = new_storage(POSTGRES_URL, table_prefix=unique_prefix())
     try:
         storage.append_logs(_entries(MIN_ROWS + 10))
-        tables = [storage.tables.log.name, storage.tables.log_words.name]
+        tables = [storage.tables.log.name, storage.tables.identity_words.name]
         analysed: dict[str, object] = {}
         for _ in range(150):  # the server publishes table statistics about once a second
             storage.statistics.refresh(storage.engine)
@@ -64,6 +64,6 @@ def test_sqlite_analyses_the_directory_but_not_the_log(tmp_path):
         with storage.engine.connect() as connection:
             analysed = {row[0] for row in connection.exec_driver_sql("SELECT DISTINCT tbl FROM sqlite_stat1")}
         assert storage.tables.resources.name in analysed
-        assert not analysed & {storage.tables.log.name, storage.tables.log_words.name}
+        assert not analysed & {storage.tables.log.name, storage.tables.identity_words.name}
     finally:
         storage.close()
