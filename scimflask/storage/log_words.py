@@ -120,9 +120,10 @@ class IdentityKeys:
         now = self._clock()
         with self._lock:
             for entry, key in zip(entries, keys, strict=True):
-                if key is None:
+                found = entry.identity_hash()
+                if key is None or found is None:
                     continue
-                known = (entry.tenant, entry.identity_hash())
+                known = (entry.tenant, found)
                 if (entry.tenant, key) in due:
                     self._known[known] = [key, now]
                 if known in self._known:
