@@ -413,8 +413,8 @@ def _log_statement(tables: SqlTables, tenant: str, query: LogQuery, common: froz
 
     Each word of the text restricts the entries to those whose identity holds a word it starts
     (`log_identity_words`), in one of two exact forms. A rare word (not in `common`) is a list
-    of identities, `identity IN (...)`: the database reads that range of the word index and
-    then those identities' entries. A common one is `EXISTS (...)` on the words of the entry's
+    of entry ids, `id IN (...)`: the database reads that range of the word index, the ids of
+    those keys' entries, then those entries. A common one is `EXISTS (...)` on the words of the entry's
     identity (`(tenant, identity, word)` index): the database walks the log newest first and
     stops at `limit`, which a common word reaches soon, instead of sorting every entry holding
     it (seconds at a million entries on SQLite). A text whose every word is common but whose
@@ -445,7 +445,12 @@ def _log_statement(tables: SqlTables, tenant: str, query: LogQuery, common: froz
             conditions.append(exists().where(w.c.tenant == tenant, w.c.identity == g.c.identity,
                                              w.c.word.startswith(prefix, autoescape=True)))
         else:
-            conditions.append(g.c.identity.in_(select(w.c.identity).where(word_condition(w, tenant, prefix))))
+            # The ids of those keys' entries, so that the log is read by id: compared with the
+            # key itself, SQLite (the log has no statistics there) would walk the whole log.
+            keyed = g.alias()
+            conditions.append(g.c.id.in_(select(keyed.c.id).where(
+                keyed.c.tenant == tenant,
+                keyed.c.identity.in_(select(w.c.identity).where(word_condition(w, tenant, prefix))))))
     return select(g).where(*conditions).order_by(g.c.id.desc()).limit(query.limit)
 
 
