@@ -17,12 +17,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .substring import fold
-
-if TYPE_CHECKING:
-    from .capabilities import LogEntry
 
 MAX_WORD = 64    # characters kept of a word (and of a query word)
 MAX_WORDS = 24   # distinct words kept of an entry; later ones are not searchable
@@ -65,6 +62,17 @@ def _identity_hash(values: tuple[str | None, ...]) -> str | None:
     return hashlib.blake2b("\0".join(found).encode(), digest_size=16).hexdigest() if found else None
 
 
+class KeyedEntry(Protocol):
+    """What `IdentityKeys` reads of a log entry (`capabilities.LogEntry`)."""
+
+    id: str
+    tenant: str
+
+    def identity_hash(self) -> str | None: ...
+
+    def words(self) -> list[str]: ...
+
+
 class IdentityKeys:
     """The keys under which a store that keeps words per identity (not per entry) files them,
     as one process assigns them; a writer stores an identity's words once under its key, and
@@ -89,7 +97,7 @@ class IdentityKeys:
         self._known: OrderedDict[tuple[str, str], list] = OrderedDict()
         self._lock = threading.Lock()
 
-    def assign(self, entries: Sequence[LogEntry]) -> tuple[list[str | None], dict[tuple[str, str], list[str]]]:
+    def assign(self, entries: Sequence[KeyedEntry]) -> tuple[list[str | None], dict[tuple[str, str], list[str]]]:
         """The key of each entry's words (None for one without words), and the words to store
         now: (tenant, key) -> the identity's words, for keys new or no longer trusted. Call
         `stored` with those once they are committed."""
@@ -113,7 +121,7 @@ class IdentityKeys:
                 keys.append(key)
         return keys, due
 
-    def stored(self, entries: Sequence[LogEntry], keys: Sequence[str | None],
+    def stored(self, entries: Sequence[KeyedEntry], keys: Sequence[str | None],
                due: dict[tuple[str, str], list[str]]) -> None:
         """Note that the words of `due` (as `assign` gave them for `entries` and `keys`) are
         stored now, under their keys."""
