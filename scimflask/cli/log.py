@@ -67,7 +67,8 @@ def _printer(output: str) -> Callable[[Iterable[dict]], None]:
 @click.option("--type", "resource_type", default=None, help="Only this resource type (User, Group).")
 @click.option("--resource", default=None, help="Only entries of this resource id.")
 @click.option("--search", default=None,
-              help="Only entries whose target's userName, displayName or externalId contains this (any case).")
+              help="Only entries whose target's userName, displayName or externalId has a word starting "
+                   "with each word of this, in any case: 'smith' finds alice.smith@contoso.com.")
 @click.option("--limit", default=None, type=click.IntRange(1, MAX_EXPORT),
               help=f"At most this many entries (default {TABLE_LIMIT} as a table, all as json or csv).")
 @click.option("--before", default=None, help="Only entries older than this entry id (paging).")
