@@ -7,9 +7,9 @@ deleting a tenant removes its rows from every table in one transaction.
 A log entry's words (`LogEntry.words`) are kept per identity (`log_identity_words`) under a
 key this process assigned the identity (`IdentityKeys`), which the entry's row names: a batch
 writes the words of the identities whose key is new or no longer trusted stored, skipping the
-rows already there, in the transaction that writes its entries. Pruning collects the words of identities it
-leaves without entries, once their newest entry is old enough that no process still trusts
-them stored. The text search reads them (`_log_statement`).
+rows already there, in the transaction that writes its entries. Pruning collects the words of
+keys it leaves without entries, once their newest entry is old enough that no process still
+trusts them stored. The text search reads them (`_log_statement`).
 
 The log's hourly counters are rows of `counters` too, keyed `<tenant>:~log:<hour>:<name>` (the
 hour zero-padded, so one tenant's hours from a given one on are one key range) and stored with
@@ -298,8 +298,8 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         keys = sorted({key for key, newest in pruned if newest < before})
         for start in range(0, len(keys), COLLECT_BATCH):
             unused = ~exists().where(g.c.tenant == tenant, g.c.identity == w.c.identity)
-            connection.execute(delete(w).where(w.c.tenant == tenant, w.c.identity.in_(keys[start:start + COLLECT_BATCH]),
-                                               unused))
+            batch = keys[start:start + COLLECT_BATCH]
+            connection.execute(delete(w).where(w.c.tenant == tenant, w.c.identity.in_(batch), unused))
 
     # -- counters ---------------------------------------------------------------------------
     def hit_counter(self, key: str, window_seconds: int, now: datetime) -> int:
@@ -414,11 +414,11 @@ def _log_statement(tables: SqlTables, tenant: str, query: LogQuery, common: froz
     Each word of the text restricts the entries to those whose identity holds a word it starts
     (`log_identity_words`), in one of two exact forms. A rare word (not in `common`) is a list
     of entry ids, `id IN (...)`: the database reads that range of the word index, the ids of
-    those keys' entries, then those entries. A common one is `EXISTS (...)` on the words of the entry's
-    identity (`(tenant, identity, word)` index): the database walks the log newest first and
-    stops at `limit`, which a common word reaches soon, instead of sorting every entry holding
-    it (seconds at a million entries on SQLite). A text whose every word is common but whose
-    words together are rare walks far: that is its worst case."""
+    those keys' entries, then those entries. A common one is `EXISTS (...)` on the words of the
+    entry's identity (`(tenant, identity, word)` index): the database walks the log newest first
+    and stops at `limit`, which a common word reaches soon, instead of sorting every entry
+    holding it (seconds at a million entries on SQLite). A text whose every word is common but
+    whose words together are rare walks far: that is its worst case."""
     g, w = tables.log, tables.identity_words
     conditions = [g.c.tenant == tenant]
     equal = ((g.c.resource_id, query.resource_id), (g.c.method, query.method),
