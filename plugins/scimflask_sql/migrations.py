@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, inspect, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, inspect, select, text, update
 from sqlalchemy.schema import CreateColumn
 
 from scimflask.storage import ConfigurationError
@@ -54,6 +54,16 @@ def _add_operating_tables(connection: Connection, tables: SqlTables) -> None:
         table.create(connection, checkfirst=True)
 
 
+def _add_missing_columns(connection: Connection, table: Table, names: list[str]) -> None:
+    """ALTER TABLE ADD COLUMN, at the shape tables.py gives it, each of `names` the table lacks."""
+    present = {column["name"] for column in inspect(connection).get_columns(table.name)}
+    table_name = connection.dialect.identifier_preparer.format_table(table)
+    for name in names:
+        if name not in present:
+            definition = CreateColumn(table.c[name]).compile(dialect=connection.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {definition}")
+
+
 def _add_log_identities(connection: Connection, tables: SqlTables) -> None:
     """The log's identity, error, request and client columns and its two filter indexes.
 
@@ -62,12 +72,7 @@ def _add_log_identities(connection: Connection, tables: SqlTables) -> None:
     version 2 kept the error's scimType in `detail`: it moves to `scim_type`.
     """
     log = tables.log
-    present = {column["name"] for column in inspect(connection).get_columns(log.name)}
-    table_name = connection.dialect.identifier_preparer.format_table(log)
-    for column in log_columns_v3():
-        if column.name not in present:
-            definition = CreateColumn(log.c[column.name]).compile(dialect=connection.dialect)
-            connection.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {definition}")
+    _add_missing_columns(connection, log, [column.name for column in log_columns_v3()])
     for index in log.indexes:
         index.create(connection, checkfirst=True)
     # Until this step is stamped only version 2 code writes entries, so every detail is a scimType.
@@ -89,11 +94,7 @@ def _words_per_identity(connection: Connection, tables: SqlTables) -> None:
     version 5's `log_words` goes. Each part is skipped or redone when a failed earlier run
     (MySQL commits DDL at once) left it behind."""
     log, words = tables.log, tables.identity_words
-    present = {column["name"] for column in inspect(connection).get_columns(log.name)}
-    if "identity" not in present:
-        definition = CreateColumn(log.c.identity).compile(dialect=connection.dialect)
-        table_name = connection.dialect.identifier_preparer.format_table(log)
-        connection.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {definition}")
+    _add_missing_columns(connection, log, ["identity"])
     for index in log.indexes:
         index.create(connection, checkfirst=True)
     words.create(connection, checkfirst=True)

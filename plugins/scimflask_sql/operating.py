@@ -185,9 +185,10 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         # A key that is the id of an entry of this batch is new, so are its words; the others'
         # words are stored again and may be there.
         ids = {entry.id for entry in entries}
-        words = sorted((tenant, word, key) for (tenant, key), found in due.items() for word in found)
-        again = [row for row in words if row[2] not in ids]
-        words = [row for row in words if row[2] in ids] if again else words
+        words: list[tuple] = []
+        again: list[tuple] = []
+        for row in sorted((tenant, word, key) for (tenant, key), found in due.items() for word in found):
+            (words if row[2] in ids else again).append(row)
         counters = [{"key": key, "window_start": start, "window_end": NEVER, "count": count}
                     for (key, start), count in sorted(_hour_counts(entries).items())]
 

@@ -272,11 +272,6 @@ def log_columns_v3() -> list[Column]:
     ]
 
 
-def log_identity_column() -> Column:
-    """The column schema version 6 added to `log`: the key its identity's words are kept under."""
-    return Column("identity", _string(LOG_ID), nullable=True)
-
-
 def _operating_tables(md: MetaData, prefix: str) -> tuple[Table, Table, Table]:
     """`tenants`, `log` and `counters` (schema version 2)."""
     tenants = Table(
@@ -303,7 +298,7 @@ def _operating_tables(md: MetaData, prefix: str) -> tuple[Table, Table, Table]:
         Column("changed", _json_text(), nullable=False),
         Column("detail", Text, nullable=True),
         *log_columns_v3(),
-        log_identity_column(),
+        Column("identity", _string(LOG_ID), nullable=True),  # schema version 6: its words' key
         PrimaryKeyConstraint("tenant", "id", name=f"{prefix}pk_log"),
         Index(f"{prefix}ix_log_time", "tenant", "time"),
         Index(f"{prefix}ix_log_outcome", "tenant", "outcome", "id"),
