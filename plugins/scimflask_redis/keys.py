@@ -32,9 +32,17 @@ Layout below the tenant base (`T` is a resource type name, `<id>` a resource id)
 - `lg:r`             sorted set (all scores 0): `<resource id, percent-encoded>\\0<entry id>`
                      for each entry naming a resource (one resource's entries: one lex range)
 - `lg:t`             sorted set: entry id scored by its time (µs), for pruning by age
-- `lg:w`             sorted set (all scores 0): `<word>\\0<entry id>` for each word of an entry's
-                     identity (`LogEntry.words`), so the entries holding a word that starts
-                     with a prefix are one lex range (the log's text search)
+- `lg:k`             sorted set (all scores 0): `<identity key>\\0<entry id>` for each entry
+                     whose identity has words, the key being `LogEntry.identity_hash` (one
+                     identity's entries: one lex range)
+- `lg:kw`            sorted set (all scores 0): `<word>\\0<identity key>` for each word of each
+                     identity that entries name (`LogEntry.words`), so the identities holding a
+                     word that starts with a prefix are one lex range (the log's text search)
+- `lg:kd`            hash: identity key -> its words, NUL-separated: the identities whose words
+                     `lg:kw` holds, and what to remove from it when their last entry goes
+- `lg:w`             sorted set (all scores 0): `<word>\\0<entry id>` for each word of an entry
+                     stored before `lg:k` (words were kept per entry then), until
+                     `rebuild_indexes` moves the entry to `lg:k`
 - `lg:e`             hash: entry id -> the entry as JSON
 - `lg:hs`            sorted set: the hours (since the epoch) that have log counters, by hour
 - `lg:h:<hour>`      hash: the log's counters of that hour (requests, failures, reasons, ...)
@@ -63,6 +71,7 @@ TENANT_KINDS = ("r:", "u:", "i:", "o:", "O:", "l:", "s:", "gm:", "mg:", "lg:")
 LOG_IDS, LOG_TIMES, LOG_ENTRIES = "lg:i", "lg:t", "lg:e"
 LOG_FAILURES, LOG_RESOURCES, LOG_HOURS, LOG_HOUR = "lg:f", "lg:r", "lg:hs", "lg:h:"
 LOG_WORDS = "lg:w"
+LOG_IDENTITIES, LOG_IDENTITY_WORDS, LOG_IDENTITY_DATA = "lg:k", "lg:kw", "lg:kd"
 _GLOB_SPECIAL = "\\*?[]^"
 
 

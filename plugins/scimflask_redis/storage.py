@@ -220,10 +220,11 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         way). Safe while the tenant is in use: each resource is rewritten by a compare-and-set on
         its version, and read again when it changed meanwhile. O(n): one pipelined read per
         `SCAN_BATCH` resources and one script per resource. Returns the number rewritten.
-        The tenant's log entries stored before the log's word index are rewritten with their
-        words too (`log.without_words`: O(n) reads, one script per batch; not counted)."""
+        The tenant's log entries stored before identity keys are rewritten with theirs too
+        (`log.without_identity_key`: O(n) reads, one script per batch; not counted), which
+        takes those stored with words per entry out of `lg:w`."""
         log_keys = log.LogKeys.of(self.prefix, tenant)
-        for batch in log.without_words(self.client, log_keys):
+        for batch in log.without_identity_key(self.client, log_keys):
             self._append_log(batch, log_keys, reindex=True)
         ctx = RequestContext(tenant=tenant)
         reader, done = self._reader(ctx), 0

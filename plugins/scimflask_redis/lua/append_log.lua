@@ -1,21 +1,45 @@
 -- Append entries to one tenant's provisioning log with their index members and hourly counts.
 -- KEYS[1] ids (lex), KEYS[2] ids by time, KEYS[3] entries, KEYS[4] failures (lex),
--- KEYS[5] resource members (lex), KEYS[6] hours with counters, KEYS[7] word members (lex),
--- KEYS[8..] one counter hash per hour. ARGV[1] the number of entries, ARGV[2] '1' to re-index
--- (write only entries still stored: a pruned one stays gone), else '0'; per entry its id, time
--- (µs), JSON, '1' for a failure, its resource member ('' none) and its words separated by NUL
--- (each becomes the member `<word>\0<id>`; '' none); then per hour key its hour, the number of
+-- KEYS[5] resource members (lex), KEYS[6] hours with counters, KEYS[7] per-entry word members
+-- (lex, of entries stored before identity keys), KEYS[8] identity members (lex), KEYS[9]
+-- identity word members (lex), KEYS[10] identity key -> words, KEYS[11..] one counter hash per
+-- hour. ARGV[1] the number of entries, ARGV[2] '1' to re-index (write only entries still
+-- stored, a pruned one stays gone, and take an entry stored with per-entry words out of
+-- KEYS[7]), else '0'; per entry its id, time (µs), JSON, '1' for a failure, its resource member
+-- ('' none), its identity key ('' none) and that identity's words separated by NUL ('' when an
+-- earlier entry of the call already gave them); then per hour key its hour, the number of
 -- counters and (name, increment) pairs. Returns the entries written.
+--
+-- An identity's words are added once, by the first entry that finds its key absent from
+-- KEYS[10]; the others only add their identity member.
 local count = tonumber(ARGV[1])
 local reindex = ARGV[2] == '1'
 local at = 3
 local written = 0
+local given = {}  -- identity key -> its words, as the call's first entry of it gave them
 for _ = 1, count do
-  local id = ARGV[at]
-  local words = ARGV[at + 5]
-  if reindex and redis.call('HEXISTS', KEYS[3], id) == 0 then
-    at = at + 6
-  else
+  local id, key, words = ARGV[at], ARGV[at + 5], ARGV[at + 6]
+  if words ~= '' then
+    given[key] = words
+  elseif key ~= '' then
+    words = given[key] or ''
+  end
+  local stored = true
+  if reindex then
+    local old = redis.call('HGET', KEYS[3], id)
+    stored = old ~= false
+    if stored then
+      local record = cjson.decode(old)
+      if record['ik'] == nil and type(record['wk']) == 'table' and #record['wk'] > 0 then
+        local members = {}
+        for n, word in ipairs(record['wk']) do
+          members[n] = word .. '\0' .. id
+        end
+        redis.call('ZREM', KEYS[7], unpack(members))
+      end
+    end
+  end
+  if stored then
     written = written + 1
     redis.call('ZADD', KEYS[1], 0, id)
     redis.call('ZADD', KEYS[2], ARGV[at + 1], id)
@@ -26,18 +50,21 @@ for _ = 1, count do
     if ARGV[at + 4] ~= '' then
       redis.call('ZADD', KEYS[5], 0, ARGV[at + 4])
     end
-    at = at + 6
-    if words ~= '' then
-      local scored = {}
-      for word in string.gmatch(words, '[^%z]+') do
-        scored[#scored + 1] = 0
-        scored[#scored + 1] = word .. '\0' .. id
+    if key ~= '' then
+      redis.call('ZADD', KEYS[8], 0, key .. '\0' .. id)
+      if words ~= '' and redis.call('HSETNX', KEYS[10], key, words) == 1 then
+        local scored = {}
+        for word in string.gmatch(words, '[^%z]+') do
+          scored[#scored + 1] = 0
+          scored[#scored + 1] = word .. '\0' .. key
+        end
+        redis.call('ZADD', KEYS[9], unpack(scored))
       end
-      redis.call('ZADD', KEYS[7], unpack(scored))
     end
   end
+  at = at + 7
 end
-for key = 8, #KEYS do
+for key = 11, #KEYS do
   redis.call('ZADD', KEYS[6], ARGV[at], ARGV[at])
   local counters = tonumber(ARGV[at + 1])
   at = at + 2
