@@ -18,8 +18,8 @@ Every key lives in the tenant's key space (one Cluster slot), see `keys`:
 
 Appending and pruning are scripts (lua/append_log.lua, lua/prune_log.lua), so an entry and its
 index members and counts appear and vanish together, and an identity's words vanish with its
-last entry. A batch is appended APPEND_CHUNK entries per script: a script holds the server
-alone, and the requests' commands wait behind it. A query reads entries by id in batches (one
+last entry. A batch is appended APPEND_CHUNK entries per script, and pruned PRUNE_CHUNK per
+script: a script holds the server alone, and the requests' commands wait behind it. A query reads entries by id in batches (one
 HMGET each), newest first, keeping what `LogQuery.matches`; it stops at `limit` or at the first
 entry older than `since`. The ids come from one of two places:
 - a text query whose rarest query word holds at most WORD_BOUND identities and entries
@@ -57,6 +57,9 @@ SCAN_BATCH = 200
 # script of 10-12 ms, which a request's command arriving meanwhile waited out; in chunks of 32 a
 # script takes 1.5-3 ms (now less).
 APPEND_CHUNK = 32
+# Entries per prune script, for the same reason: the log's writer prunes 2,000 entries of a full
+# tenant at a time, one script of about 30 ms; in chunks of 128 a script takes about 2 ms.
+PRUNE_CHUNK = 128
 # Identities plus entries a text query's prefix ranges may hold to be read whole, and the
 # entries those identities may name.
 WORD_BOUND = 10_000
@@ -135,10 +138,12 @@ def append_arguments(entries: list[LogEntry], log_keys: LogKeys, *,
     return log_keys.scripted + hour_keys, args
 
 
-def prune_arguments(log_keys: LogKeys, keep: int | None, older_than: datetime | None) -> list:
-    """ARGV of lua/prune_log.lua."""
+def prune_arguments(log_keys: LogKeys, keep: int | None, older_than: datetime | None,
+                    most: int | None = None) -> list:
+    """ARGV of lua/prune_log.lua: delete at most `most` entries (None: all it should)."""
     return ["" if keep is None else max(keep, 0), "" if older_than is None else to_micros(older_than),
-            log_keys.hour_prefix, "" if older_than is None else hour_number(older_than)]
+            log_keys.hour_prefix, "" if older_than is None else hour_number(older_than),
+            "" if most is None else most]
 
 
 def _encode(entry: LogEntry, member: str, key: str | None) -> str:

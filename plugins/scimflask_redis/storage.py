@@ -407,8 +407,15 @@ class RedisStorage(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
 
     def prune_log(self, tenant: str, *, keep: int | None = None,
                   older_than: datetime | None = None) -> int:
+        """One script per `log.PRUNE_CHUNK` entries, until one deletes fewer."""
         log_keys = log.LogKeys.of(self.prefix, tenant)
-        return self._scripts.prune_log(log_keys.scripted, log.prune_arguments(log_keys, keep, older_than))
+        chunk = log.PRUNE_CHUNK
+        arguments, deleted = log.prune_arguments(log_keys, keep, older_than, chunk), 0
+        while True:
+            done = self._scripts.prune_log(log_keys.scripted, arguments)
+            deleted += done
+            if done < chunk:
+                return deleted
 
     def log_hours(self, tenant: str, since: datetime) -> list[LogHour]:
         try:

@@ -243,3 +243,21 @@ def test_entries_stored_before_any_word_index_get_identity_keys_from_rebuild_ind
     storage.rebuild_indexes(TENANT)  # again: nothing to move, nothing counted twice
     assert storage.client.zcard(log_keys.identities) == 30
     assert storage.prune_log(TENANT, keep=0) == 30 and not storage.client.exists(log_keys.identity_words)
+
+
+def test_pruning_goes_a_chunk_per_script(filled, monkeypatch):
+    storage, entries = filled
+    storage.prune_log(TENANT, keep=500)  # the script is loaded now, not below
+    monkeypatch.setattr(log, "PRUNE_CHUNK", 64)
+    names = CommandNames(monkeypatch)
+    assert storage.prune_log(TENANT, keep=300) == 200  # 64 + 64 + 64 + 8
+    assert names.names == ["EVALSHA"] * 4
+    names.names.clear()
+    assert storage.prune_log(TENANT, keep=200, older_than=LOG_START + timedelta(seconds=400)) == 200
+    assert names.names == ["EVALSHA"] * 4  # 64 + 36 by count, 28 + 64 + 8 by age
+    names.names.clear()
+    assert storage.prune_log(TENANT, keep=100, older_than=LOG_START) == 0
+    assert names.names == ["EVALSHA"]
+    monkeypatch.undo()
+    assert storage.query_log(TENANT, LogQuery(limit=500)) == entries[:399:-1]
+    assert storage.client.zcard(_keys(storage).identity_words) == _word_members(entries[400:])

@@ -3,14 +3,15 @@
 -- members, KEYS[8] identity members, KEYS[9] identity word members, KEYS[10] identity key ->
 -- words. ARGV[1] entries to keep ('' no limit), ARGV[2] delete entries older than this µs ('' none),
 -- ARGV[3] the key prefix of an hour's counters, ARGV[4] forget the counters of hours before
--- this one ('' none). Returns how many entries were deleted. Works in batches so no call gets
--- too many arguments. An hour's counter key is built here from ARGV[3]: it shares the
+-- this one ('' none), ARGV[5] the most entries to delete ('' no limit). Returns how many entries
+-- were deleted. Works in batches of at most BATCH, so no call gets too many arguments. An hour's counter key is built here from ARGV[3]: it shares the
 -- tenant's hash tag, so it is in the slot of KEYS. An entry's JSON names its `lg:r` member
 -- (`rk`) and either its identity key (`ik`: its member of KEYS[8] is `<key>\0<id>`) or, stored
 -- before identity keys, its words (`wk`, each the member `<word>\0<id>` of KEYS[7]). The words
 -- of an identity left without entries leave KEYS[9] and KEYS[10] in the same batch.
 local BATCH = 500
 local deleted = 0
+local most = ARGV[5] ~= '' and tonumber(ARGV[5]) or math.huge
 
 local function remove(key, members)
   for first = 1, #members, BATCH do
@@ -64,7 +65,7 @@ local function drop(ids)
 end
 
 if ARGV[1] ~= '' then
-  local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+  local excess = math.min(redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1]), most)
   while excess > 0 do
     local ids = redis.call('ZRANGE', KEYS[1], 0, math.min(excess, BATCH) - 1)
     drop(ids)
@@ -72,8 +73,9 @@ if ARGV[1] ~= '' then
   end
 end
 if ARGV[2] ~= '' then
-  while true do
-    local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2], 'LIMIT', 0, BATCH)
+  while deleted < most do
+    local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2], 'LIMIT', 0,
+                           math.min(BATCH, most - deleted))
     if #ids == 0 then break end
     drop(ids)
   end
