@@ -1,11 +1,12 @@
-"""The two WSGI apps the benchmarks start under gunicorn, configured from the environment.
+"""The WSGI apps the benchmarks start under gunicorn, configured from the environment.
 
 `scim_app()` is scimflask itself (`BENCH_STORAGE_URI`, `BENCH_TOKEN`, `BENCH_TENANT`,
 `BENCH_SECRET`). For the memory backend the data lives inside the worker, so the runner cannot
 seed it from outside: with `BENCH_SEED_ROUTE=1` the app also answers `POST /_bench/seed`,
 which seeds its own store in-process. `ceiling_app()` is the bare-Flask ceiling: one route that
 returns a fixed ListResponse, so every figure can be read as a share of what Flask plus gunicorn
-manage on this machine at that moment.
+manage on this machine at that moment. `configured_app()` is scimflask from a whole configuration
+(`BENCH_APP_CONFIG`).
 """
 
 from __future__ import annotations
@@ -68,3 +69,11 @@ def ceiling_app() -> Flask:
         return Response(body, status=200, content_type=SCIM_JSON)
 
     return app
+
+
+def configured_app() -> Flask:
+    """scimflask from a whole configuration in `BENCH_APP_CONFIG` (JSON): what a benchmark that
+    built its configuration itself serves (`log_served`)."""
+    import scimflask
+
+    return scimflask.create_app(json.loads(os.environ["BENCH_APP_CONFIG"]))

@@ -21,7 +21,10 @@ Server time only (no client, no HTTP), as in `benchmarks/inprocess.py`:
     python -m benchmarks.logbench --write-cost-only --breakdown --entries 20000   # where the cost goes
 
 `--breakdown` adds a table of the log's steps, timed while the log-on side runs
-(`benchmarks/log_breakdown.py`).
+(`benchmarks/log_breakdown.py`). `--served` adds the write cost as a deployment sees it: both
+apps under gunicorn, driven by HTTP clients (`benchmarks/log_served.py`):
+
+    python -m benchmarks.logbench --write-cost-only --served --entries 100000 --rounds 10
 
 PostgreSQL's log table is ANALYZEd after seeding, standing in for autovacuum (as run.py does).
 Everything seeded is removed at the end: the SQLite directory, the PostgreSQL tables of a
@@ -54,6 +57,8 @@ from scimflask.storage.capabilities import LogEntry, LogQuery
 
 from .directory import PATCH_OP, seed_users, user_document, user_id
 from .log_breakdown import COLUMNS, Breakdown
+from .log_served import render as render_served
+from .log_served import served_write_cost
 
 BACKENDS = ("memory", "sqlite", "postgres", "redis")
 DEFAULT_BACKENDS = "sqlite,postgres,redis"
@@ -438,12 +443,13 @@ WORKLOADS = {"PATCH replace one attribute": "patch", "POST create user": "post"}
 class WriteSide:
     """One app (log on or off) with its own tenant and directory, and its request maker."""
 
-    def __init__(self, store: Store, mode: str, users: int, log_entries: int) -> None:
+    def __init__(self, store: Store, mode: str, users: int, log_entries: int, kind: str = "") -> None:
         import scimflask
 
         self.mode, self.users, self.created, self.sent = mode, users, 0, 0
-        self.tenant = f"logbench-{mode}-{store.tag}"
-        config = store.config(self.tenant, SCIM_BEARER_TOKENS=(SCIM_TOKEN,), SCIM_LOG_ENABLED=mode == "on")
+        self.tenant = f"logbench-{mode}{kind}-{store.tag}"
+        self.config = config = store.config(self.tenant, SCIM_BEARER_TOKENS=(SCIM_TOKEN,),
+                                            SCIM_LOG_ENABLED=mode == "on")
         self.app = scimflask.create_app(dict(config))
         self.state = self.app.extensions["scim"]
         seed_users(self.state, self.tenant, 0, users, threads=1 if store.name in ("memory", "sqlite") else 4)
@@ -613,6 +619,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="users of each write tenant (default 2,000; --quick: 200)")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time the log's steps during the write-cost rounds (log_breakdown.py)")
+    parser.add_argument("--served", action="store_true",
+                        help="also measure the write cost through gunicorn and HTTP clients (log_served.py; "
+                             "not for memory, whose data lives in the serving process)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="seconds per side and round of the served write cost (default 3; --quick: 1)")
     parser.add_argument("--write-cost-only", action="store_true",
                         help="skip the query-speed part (no million-entry seeding); --entries then only "
                              "caps the log-on tenant's seeded log")
@@ -630,15 +641,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.rounds = args.rounds or (2 if quick else 16)
     args.requests = args.requests or (30 if quick else 125)
     args.users = args.users or (200 if quick else 2_000)
+    args.seconds = args.seconds or (1.0 if quick else 3.0)
     return args
 
 
-def run_backend(name: str, args, query_rows: list[dict], write_rows: list[dict]) -> None:
+def run_backend(name: str, args, query_rows: list[dict], write_rows: list[dict],
+                served_rows: list[dict]) -> None:
     store = open_store(name)
     try:
         if not args.write_cost_only:
             query_speed(store, args, query_rows)
         write_cost(store, args, write_rows)
+        if args.served and name != "memory":
+            served_write_cost(store, args, served_rows)
     finally:
         log(f"[{name}] removing what was seeded")
         store.cleanup()
@@ -650,10 +665,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.rounds} rounds × {args.requests} requests")
     query_rows: list[dict] = []
     write_rows: list[dict] = []
+    served_rows: list[dict] = []
     unavailable: dict[str, str] = {}
     for name in args.backends:
         try:
-            run_backend(name, args, query_rows, write_rows)
+            run_backend(name, args, query_rows, write_rows, served_rows)
         except Unavailable as exc:
             unavailable[name] = f"unavailable: {exc}"
             log(f"[{name}] unavailable: {exc}")
@@ -661,7 +677,8 @@ def main(argv: list[str] | None = None) -> int:
             unavailable[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
             log(f"[{name}] failed: {type(exc).__name__}: {exc}")
             traceback.print_exc(file=sys.stderr)
-    print(render(query_rows, write_rows, unavailable, queries=not args.write_cost_only))
+    print("\n".join([render(query_rows, write_rows, unavailable, queries=not args.write_cost_only),
+                     *render_served(served_rows)]))
     return 1 if any(name in unavailable for name in REQUIRED) else 0
 
 

@@ -93,3 +93,23 @@ def test_breakdown_times_each_step_of_the_log_on_side(capsys):
             assert on > 0 and off > 0  # every request began a write transaction on SQLite
     assert (ProvisioningLog.record, Connection.begin, scimflask.blueprint._request_record) == originals  # put back
     assert set(vars(SqlStorage)) == own  # the inherited append_logs is inherited again
+
+
+def test_served_write_cost_runs_both_apps_under_gunicorn_and_counts_every_entry(capsys):
+    before = set(glob.glob(tempfile.gettempdir() + "/scimflask-logbench-*"))
+    assert logbench.main(["--quick", "--write-cost-only", "--served", "--entries", "1000",
+                          "--backends", "memory,sqlite", "--rounds", "2", "--requests", "10",
+                          "--seconds", "0.5"]) == 0
+    out = capsys.readouterr().out
+    served = _rows(out.split("### Provisioning log: write cost served")[1].split("\n\n", 1)[1])
+    assert [(row[0], row[1]) for row in served] == [("sqlite", "PATCH replace one attribute"),
+                                                  ("sqlite", "POST create user")]  # memory is not served
+    for row in served:
+        assert row[2] == "2 × 0.5 s"
+        ceiling, on, off, ratio = (_number(cell) for cell in row[3:7])
+        assert ceiling > 0 and on > 0 and off > 0 and 0.2 < ratio < 5, row
+        assert abs(ratio - on / off) < 0.01
+        stored, answered = (int(part.replace(",", "")) for part in row[8].split("/"))
+        assert stored == answered > 0  # every request the log-on server answered, stored as it exited
+        assert row[9].startswith(("met", "MISSED"))
+    assert set(glob.glob(tempfile.gettempdir() + "/scimflask-logbench-*")) == before  # logs and SQLite file gone
