@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import statistics
 import tempfile
 from pathlib import Path
 
 from .directory import PATCH_OP, user_document, user_id
 from .load import run_load
+from .report import round_spread
 from .server import Gunicorn
 
 CONCURRENCY = 4
@@ -73,7 +73,7 @@ def ceiling_rate(seconds: float, logs: Path) -> float:
 
 def served_write_cost(store, args, rows: list[dict]) -> None:
     """Log on against log off, each under gunicorn, for each workload."""
-    from .logbench import (  # logbench imports this module: its pieces are read when called
+    from .logbench import (  # logbench imports this module: read at call time
         DEFAULT_MAX_ENTRIES,
         RATIO_TARGET,
         SCIM_TOKEN,
@@ -159,8 +159,7 @@ def render(rows: list[dict]) -> list[str]:
              "per round: median (min–max) | entries stored | target |",
              "|---|---|---|---:|---:|---:|---:|---|---:|---|"]
     for row in rows:
-        ratios = row["round_ratios"]
-        spread = f"{statistics.median(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f})"
+        spread = round_spread(row["round_ratios"])
         lines.append(f"| {row['backend']} | {row['workload']} | {row['rounds']} × {row['seconds']:g} s | "
                      f"{row['ceiling']:,.0f} | {row['rps_on']:,.1f} | {row['rps_off']:,.1f} | {row['ratio']:.3f} | "
                      f"{spread} | {row['stored']:,} / {row['sent']:,} | {row['target']} |")

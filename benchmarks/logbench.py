@@ -59,6 +59,7 @@ from .directory import PATCH_OP, seed_users, user_document, user_id
 from .log_breakdown import COLUMNS, Breakdown
 from .log_served import render as render_served
 from .log_served import served_write_cost
+from .report import round_spread
 
 BACKENDS = ("memory", "sqlite", "postgres", "redis")
 DEFAULT_BACKENDS = "sqlite,postgres,redis"
@@ -577,8 +578,7 @@ def render(query_rows: list[dict], write_rows: list[dict], unavailable: dict[str
               "per round: median (min–max) | CPU on/off | entries stored | target |",
               "|---|---|---|---:|---:|---:|---|---:|---:|---|"]
     for row in write_rows:
-        ratios = row["round_ratios"]
-        spread = f"{statistics.median(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f})"
+        spread = round_spread(row["round_ratios"])
         lines.append(f"| {row['backend']} | {row['workload']} | {row['rounds']} × {row['requests']} | "
                      f"{row['rps_on']:,.1f} | {row['rps_off']:,.1f} | {row['ratio']:.3f} | {spread} | "
                      f"{row['cpu_ratio']:.3f} | {row['stored']:,} / {row['sent']:,} | {row['target']} |")
@@ -683,4 +683,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module as imported by its name, which log_served imports too: one copy of it (one
+    # clock for the progress lines), not a second one under `__main__`.
+    from benchmarks import logbench
+
+    sys.exit(logbench.main())

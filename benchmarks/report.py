@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 # The share of the ceiling each backend should reach on indexed lookups and one-attribute PATCH
 # (benchmarks/README.md explains the figures).
 LOOKUP_TARGET = {"memory": 0.50, "sqlite": 0.50, "postgres": 0.35, "redis": 0.35, "mysql": 0.35}
@@ -10,6 +12,11 @@ MEMBERS_PER_SECOND_TARGET = 5000
 INDEXED = ("lookup userName eq", "lookup externalId eq")
 SUBSTRING = ("lookup userName co", "lookup userName sw", "lookup userName ew")
 SUBSTRING_TARGET = 0.25  # co/sw/ew from the trigram indexes, every backend
+
+
+def round_spread(ratios: list[float]) -> str:
+    """Per-round ratios as a table cell: median (min–max)."""
+    return f"{statistics.median(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f})"
 
 
 def add_ratios(rows: list[dict], ceilings: dict) -> None:

@@ -5,7 +5,9 @@ with none, are found and moved to identity keys by `rebuild_indexes`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -20,23 +22,24 @@ from .redis_helpers import REDIS_KINDS, storage_of
 TENANT = "words"
 
 
-class CommandNames:
-    """The names of the commands the client sends (single or pipelined)."""
+@contextlib.contextmanager
+def sent_commands() -> Iterator[list[str]]:
+    """The names of the commands the client sends meanwhile (single or pipelined)."""
+    names: list[str] = []
+    one, queued = redis.client.Redis.execute_command, redis.client.Pipeline.pipeline_execute_command
 
-    def __init__(self, monkeypatch) -> None:
-        self.names: list[str] = []
-        one, queued = redis.client.Redis.execute_command, redis.client.Pipeline.pipeline_execute_command
+    def execute_command(client, *args, **options):
+        names.append(str(args[0]).upper())
+        return one(client, *args, **options)
 
-        def execute_command(client, *args, **options):
-            self.names.append(str(args[0]).upper())
-            return one(client, *args, **options)
+    def pipeline_execute_command(pipe, *args, **options):
+        names.append(str(args[0]).upper())
+        return queued(pipe, *args, **options)
 
-        def pipeline_execute_command(pipe, *args, **options):
-            self.names.append(str(args[0]).upper())
-            return queued(pipe, *args, **options)
-
-        monkeypatch.setattr(redis.client.Redis, "execute_command", execute_command)
-        monkeypatch.setattr(redis.client.Pipeline, "pipeline_execute_command", pipeline_execute_command)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redis.client.Redis, "execute_command", execute_command)
+        patch.setattr(redis.client.Pipeline, "pipeline_execute_command", pipeline_execute_command)
+        yield names
 
 
 def _entries(count: int) -> list[LogEntry]:
@@ -88,18 +91,17 @@ def _store_as_words_per_entry(storage, entries: list[LogEntry], *, words: bool =
 @pytest.mark.parametrize("query", [LogQuery(text="user00042"), LogQuery(text="example USER0004"),
                                    LogQuery(text="user0004", before=None, status="409", limit=3)],
                          ids=["one word", "rare and common word", "with other filters"])
-def test_a_rare_word_is_read_from_its_ranges(filled, monkeypatch, query):
+def test_a_rare_word_is_read_from_its_ranges(filled, query):
     storage, entries = filled
-    names = CommandNames(monkeypatch)
-    found = storage.query_log(TENANT, query)
-    monkeypatch.undo()
+    with sent_commands() as names:
+        found = storage.query_log(TENANT, query)
     assert found == _reference(entries, query) and found
     identities = len({e.identity_hash() for e in entries if any(w.startswith(query.text_words[0]) for w in e.words())})
     # each word's two ranges counted; the rarest's read; its identities' entries counted and read
-    assert names.names.count("ZLEXCOUNT") == 2 * len(query.text_words) + identities
-    assert names.names.count("ZRANGEBYLEX") == 2 + identities and names.names.count("HMGET") == 1
-    assert "ZREVRANGEBYLEX" not in names.names
-    assert len(names.names) == 2 * len(query.text_words) + 2 + 2 * identities + 1
+    assert names.count("ZLEXCOUNT") == 2 * len(query.text_words) + identities
+    assert names.count("ZRANGEBYLEX") == 2 + identities and names.count("HMGET") == 1
+    assert "ZREVRANGEBYLEX" not in names
+    assert len(names) == 2 * len(query.text_words) + 2 + 2 * identities + 1
 
 
 def test_cursors_bound_the_words_range(filled):
@@ -115,13 +117,11 @@ def test_a_range_past_the_bound_walks_newest_first(filled, monkeypatch):
     storage, entries = filled
     monkeypatch.setattr(log, "WORD_BOUND", 100)
     query = LogQuery(text="example user", limit=5)
-    names = CommandNames(monkeypatch)
-    found = storage.query_log(TENANT, query)
-    monkeypatch.undo()
+    with sent_commands() as names:
+        found = storage.query_log(TENANT, query)
     assert found == _reference(entries, query)
-    assert names.names.count("ZLEXCOUNT") == 4 and "ZRANGEBYLEX" not in names.names
-    assert names.names.count("ZREVRANGEBYLEX") == 1 and names.names.count("HMGET") == 1
-    monkeypatch.setattr(log, "WORD_BOUND", 100)
+    assert names.count("ZLEXCOUNT") == 4 and "ZRANGEBYLEX" not in names
+    assert names.count("ZREVRANGEBYLEX") == 1 and names.count("HMGET") == 1
     for query in (LogQuery(text="user000"), LogQuery(text="user00", failures_only=True, limit=50)):
         assert storage.query_log(TENANT, query) == _reference(entries, query)  # 100 identities: the range
 
@@ -132,11 +132,10 @@ def test_few_identities_naming_many_entries_walk(storage, monkeypatch):
     storage.append_logs(entries)
     monkeypatch.setattr(log, "WORD_BOUND", 100)
     query = LogQuery(text="busy", limit=5)
-    names = CommandNames(monkeypatch)
-    found = storage.query_log(TENANT, query)
-    monkeypatch.undo()
+    with sent_commands() as names:
+        found = storage.query_log(TENANT, query)
     assert found == _reference(entries, query)
-    assert names.names.count("ZRANGEBYLEX") == 2 and names.names.count("ZREVRANGEBYLEX") == 1
+    assert names.count("ZRANGEBYLEX") == 2 and names.count("ZREVRANGEBYLEX") == 1
     assert storage.query_log(TENANT, LogQuery(text="busy1")) == _reference(entries, LogQuery(text="busy1"))
 
 
@@ -144,10 +143,9 @@ def test_a_batch_is_appended_a_chunk_per_script_and_counted_once(storage, monkey
     entries = _entries(100)
     storage.append_logs([log_entry("another", LOG_START)])  # the script is loaded now, not below
     monkeypatch.setattr(log, "APPEND_CHUNK", 32)
-    names = CommandNames(monkeypatch)
-    storage.append_logs(entries)
-    monkeypatch.undo()
-    assert names.names == ["EVALSHA"] * 4  # 32 + 32 + 32 + 4 entries, nothing else
+    with sent_commands() as names:
+        storage.append_logs(entries)
+    assert names == ["EVALSHA"] * 4  # 32 + 32 + 32 + 4 entries, nothing else
     assert storage.query_log(TENANT, LogQuery(limit=200)) == sorted(entries, key=lambda e: e.id, reverse=True)
     assert storage.query_log(TENANT, LogQuery(text="user00099")) == [entries[99]]
     log_keys = _keys(storage)
@@ -249,15 +247,14 @@ def test_pruning_goes_a_chunk_per_script(filled, monkeypatch):
     storage, entries = filled
     storage.prune_log(TENANT, keep=500)  # the script is loaded now, not below
     monkeypatch.setattr(log, "PRUNE_CHUNK", 64)
-    names = CommandNames(monkeypatch)
-    assert storage.prune_log(TENANT, keep=300) == 200  # 64 + 64 + 64 + 8
-    assert names.names == ["EVALSHA"] * 4
-    names.names.clear()
-    assert storage.prune_log(TENANT, keep=200, older_than=LOG_START + timedelta(seconds=400)) == 200
-    assert names.names == ["EVALSHA"] * 4  # 64 + 36 by count, 28 + 64 + 8 by age
-    names.names.clear()
-    assert storage.prune_log(TENANT, keep=100, older_than=LOG_START) == 0
-    assert names.names == ["EVALSHA"]
-    monkeypatch.undo()
+    with sent_commands() as names:
+        assert storage.prune_log(TENANT, keep=300) == 200  # 64 + 64 + 64 + 8
+    assert names == ["EVALSHA"] * 4
+    with sent_commands() as names:
+        assert storage.prune_log(TENANT, keep=200, older_than=LOG_START + timedelta(seconds=400)) == 200
+    assert names == ["EVALSHA"] * 4  # 64 + 36 by count, 28 + 64 + 8 by age
+    with sent_commands() as names:
+        assert storage.prune_log(TENANT, keep=100, older_than=LOG_START) == 0
+    assert names == ["EVALSHA"]
     assert storage.query_log(TENANT, LogQuery(limit=500)) == entries[:399:-1]
     assert storage.client.zcard(_keys(storage).identity_words) == _word_members(entries[400:])

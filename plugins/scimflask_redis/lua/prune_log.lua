@@ -4,11 +4,12 @@
 -- words. ARGV[1] entries to keep ('' no limit), ARGV[2] delete entries older than this µs ('' none),
 -- ARGV[3] the key prefix of an hour's counters, ARGV[4] forget the counters of hours before
 -- this one ('' none), ARGV[5] the most entries to delete ('' no limit). Returns how many entries
--- were deleted. Works in batches of at most BATCH, so no call gets too many arguments. An hour's counter key is built here from ARGV[3]: it shares the
--- tenant's hash tag, so it is in the slot of KEYS. An entry's JSON names its `lg:r` member
--- (`rk`) and either its identity key (`ik`: its member of KEYS[8] is `<key>\0<id>`) or, stored
--- before identity keys, its words (`wk`, each the member `<word>\0<id>` of KEYS[7]). The words
--- of an identity left without entries leave KEYS[9] and KEYS[10] in the same batch.
+-- were deleted. Works in batches of at most BATCH, so no call gets too many arguments. An hour's
+-- counter key is built here from ARGV[3]: it shares the tenant's hash tag, so it is in the slot
+-- of KEYS. An entry's JSON names its `lg:r` member (`rk`) and either its identity key (`ik`: its
+-- member of KEYS[8] is `<key>\0<id>`) or, stored before identity keys, its words (`wk`, each the
+-- member `<word>\0<id>` of KEYS[7]). The words of an identity left without entries leave KEYS[9]
+-- and KEYS[10] in the same batch.
 local BATCH = 500
 local deleted = 0
 local most = ARGV[5] ~= '' and tonumber(ARGV[5]) or math.huge
