@@ -16,7 +16,6 @@ by a database lock (PostgreSQL advisory lock, MySQL GET_LOCK, SQLite's write loc
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,9 +24,9 @@ from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, inspe
 from sqlalchemy.schema import CreateColumn
 
 from scimflask.storage import ConfigurationError
-from scimflask.storage.log_words import entry_words, identity_hash
+from scimflask.storage.log_words import IdentityKeys, entry_words, identity_hash
 
-from .operating import insert_rows
+from .operating import identity_word_rows, insert_rows
 from .substring_schema import build_substring_index
 from .tables import SqlTables, log_columns_v3
 from .values import stamp
@@ -86,13 +85,28 @@ def _add_log_words(connection: Connection, tables: SqlTables) -> None:
     fills them from the entries themselves, so a database passing through 5 builds nothing."""
 
 
+@dataclass(frozen=True, slots=True)
+class _StoredEntry:
+    """A stored log row as `IdentityKeys` reads an entry (`log_words.KeyedEntry`)."""
+
+    tenant: str
+    id: str
+    identity: tuple[str | None, ...]  # user_name, display_name, external_id
+
+    def identity_hash(self) -> str | None:
+        return identity_hash(self.identity)
+
+    def words(self) -> list[str]:
+        return entry_words(self.identity)
+
+
 def _words_per_identity(connection: Connection, tables: SqlTables) -> None:
     """`log.identity` and its index, `log_identity_words`, then the key and words of every entry
     already stored, read tenant by tenant in batches of BACKFILL_BATCH entries by primary key
-    (an identity's key is the id of its first entry, as `IdentityKeys` assigns them, among the
-    last BACKFILL_KEYS identities met; one met again after that gets a key of its own); last,
-    version 5's `log_words` goes. Each part is skipped or redone when a failed earlier run
-    (MySQL commits DDL at once) left it behind."""
+    and keyed as the log's writer keys them (`IdentityKeys`, remembering BACKFILL_KEYS
+    identities: one met again after that gets a key of its own); last, version 5's `log_words`
+    goes. Each part is skipped or redone when a failed earlier run (MySQL commits DDL at once)
+    left it behind."""
     log, words = tables.log, tables.identity_words
     _add_missing_columns(connection, log, ["identity"])
     for index in log.indexes:
@@ -102,29 +116,24 @@ def _words_per_identity(connection: Connection, tables: SqlTables) -> None:
     columns = (log.c.tenant, log.c.id, log.c.user_name, log.c.display_name, log.c.external_id)
     set_key = (update(log).where(log.c.tenant == bindparam("t"), log.c.id == bindparam("i"))
                .values(identity=bindparam("k")))
+    identity_keys = IdentityKeys(size=BACKFILL_KEYS)
     tenant = connection.execute(select(func.min(log.c.tenant))).scalar()
     while tenant is not None:
-        keys: OrderedDict[str, str] = OrderedDict()  # identity hash -> key
         last = ""  # below every id
         while True:
             rows = connection.execute(select(*columns).where(log.c.tenant == tenant, log.c.id > last)
                                       .order_by(log.c.id).limit(BACKFILL_BATCH)).all()
-            assigned, new = [], []
-            for row in rows:
-                values = (row.user_name, row.display_name, row.external_id)
-                found = identity_hash(values)
-                if found is None:
-                    continue
-                if found not in keys:
-                    keys[found] = row.id
-                    new += [(tenant, word, row.id) for word in entry_words(values)]
-                    if len(keys) > BACKFILL_KEYS:
-                        keys.popitem(last=False)
-                keys.move_to_end(found)
-                assigned.append({"t": tenant, "i": row.id, "k": keys[found]})
+            entries = [_StoredEntry(tenant, row.id, (row.user_name, row.display_name, row.external_id))
+                       for row in rows]
+            keys, due = identity_keys.assign(entries)
+            assigned = [{"t": tenant, "i": entry.id, "k": key}
+                        for entry, key in zip(entries, keys, strict=True) if key is not None]
             if assigned:
                 connection.execute(set_key, assigned)
-                insert_rows(connection, words, sorted(new))
+                new, again = identity_word_rows(entries, due)
+                insert_rows(connection, words, new)
+                insert_rows(connection, words, again, ignore_duplicates=True)
+                identity_keys.stored(entries, keys, due)
             if len(rows) < BACKFILL_BATCH:
                 break
             last = rows[-1].id

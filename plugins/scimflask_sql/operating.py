@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import (
@@ -52,7 +53,7 @@ from scimflask.storage.capabilities import (
     TenantSupport,
     hour_number,
 )
-from scimflask.storage.log_words import MAX_WORDS, IdentityKeys
+from scimflask.storage.log_words import MAX_WORDS, IdentityKeys, KeyedEntry
 
 from .engine import UNAVAILABLE
 from .statements import copy_rows
@@ -182,13 +183,7 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
             return
         keys, due = self.identity_keys.assign(entries)
         rows = [_log_row(entry, key) for entry, key in zip(entries, keys, strict=True)]
-        # A key that is the id of an entry of this batch is new, so are its words; the others'
-        # words are stored again and may be there.
-        ids = {entry.id for entry in entries}
-        words: list[tuple] = []
-        again: list[tuple] = []
-        for row in sorted((tenant, word, key) for (tenant, key), found in due.items() for word in found):
-            (words if row[2] in ids else again).append(row)
+        words, again = identity_word_rows(entries, due)
         counters = [{"key": key, "window_start": start, "window_end": NEVER, "count": count}
                     for (key, start), count in sorted(_hour_counts(entries).items())]
 
@@ -297,8 +292,8 @@ class SqlOperating(Storage, TenantSupport, ProvisioningLogSupport, CounterSuppor
         g, w = self.tables.log, self.tables.identity_words
         before = stamp(datetime.fromtimestamp(self.identity_keys.collectable_before(time.time()), timezone.utc))
         keys = sorted({key for key, newest in pruned if newest < before})
+        unused = ~exists().where(g.c.tenant == tenant, g.c.identity == w.c.identity)
         for start in range(0, len(keys), COLLECT_BATCH):
-            unused = ~exists().where(g.c.tenant == tenant, g.c.identity == w.c.identity)
             batch = keys[start:start + COLLECT_BATCH]
             connection.execute(delete(w).where(w.c.tenant == tenant, w.c.identity.in_(batch), unused))
 
@@ -371,6 +366,20 @@ def _log_entry(row) -> LogEntry:
                     tuple(json.loads(row.changed)), row.detail, row.scim_type, row.user_name,
                     row.display_name, row.external_id, row.request_id, row.duration_ms, row.client,
                     row.user_agent)
+
+
+def identity_word_rows(entries: Sequence[KeyedEntry],
+                       due: dict[tuple[str, str], list[str]]) -> tuple[list[tuple], list[tuple]]:
+    """The `log_identity_words` rows (tenant, word, key) of the words `IdentityKeys.assign`
+    found due for `entries`, in key order, in two lists: those of keys new in this batch (a key
+    that is the id of one of its entries: no row of it can exist), and those stored again,
+    whose rows may be there already."""
+    ids = {entry.id for entry in entries}
+    new: list[tuple] = []
+    again: list[tuple] = []
+    for row in sorted((tenant, word, key) for (tenant, key), found in due.items() for word in found):
+        (new if row[2] in ids else again).append(row)
+    return new, again
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[tuple], *, ignore_duplicates: bool = False) -> None:
