@@ -22,9 +22,12 @@ Server time only (no client, no HTTP), as in `benchmarks/inprocess.py`:
 
 `--breakdown` adds a table of the log's steps, timed while the log-on side runs
 (`benchmarks/log_breakdown.py`). `--served` adds the write cost as a deployment sees it: both
-apps under gunicorn, driven by HTTP clients (`benchmarks/log_served.py`):
+apps under gunicorn, driven by HTTP clients (`benchmarks/log_served.py`). `--instructions` adds
+it in instructions counted by valgrind, which the machine's load does not move
+(`benchmarks/log_instructions.py`):
 
     python -m benchmarks.logbench --write-cost-only --served --entries 100000 --rounds 10
+    python -m benchmarks.logbench --write-cost-only --instructions --entries 100000
 
 PostgreSQL's log table is ANALYZEd after seeding, standing in for autovacuum (as run.py does).
 Everything seeded is removed at the end: the SQLite directory, the PostgreSQL tables of a
@@ -57,6 +60,8 @@ from scimflask.storage.capabilities import LogEntry, LogQuery
 
 from .directory import PATCH_OP, seed_users, user_document, user_id
 from .log_breakdown import COLUMNS, Breakdown
+from .log_instructions import instruction_cost
+from .log_instructions import render as render_instructions
 from .log_served import render as render_served
 from .log_served import served_write_cost
 from .report import round_spread
@@ -522,8 +527,9 @@ def compare(sides: dict[str, WriteSide], workload: str, args, rng: random.Random
             "target": f"{'met' if ratio >= RATIO_TARGET else 'MISSED'} (>= {RATIO_TARGET:g})"}
 
 
-def write_cost(store: Store, args, rows: list[dict]) -> None:
-    """Log on against log off for each workload, same store, same process, same run."""
+def write_cost(store: Store, args, rows: list[dict], instruction_rows: list[dict] | None = None) -> None:
+    """Log on against log off for each workload, same store, same process, same run (and, with
+    `instruction_rows`, in instructions: log_instructions.py)."""
     log_entries = min(args.entries, DEFAULT_MAX_ENTRIES)
     log(f"[{store.name}] write cost: two tenants of {args.users:,} users, the log-on one with "
         f"{log_entries:,} entries")
@@ -548,6 +554,8 @@ def write_cost(store: Store, args, rows: list[dict]) -> None:
                 f"on/off {row['ratio']:.3f}; {row['stored']:,} of {row['sent']:,} entries stored")
         if sides["off"].logged() != 0:
             raise RuntimeError("the log-off side stored entries: the modes are mixed up")
+        if instruction_rows is not None:
+            instruction_cost(store, args, instruction_rows, sides, WORKLOADS)
     finally:
         for side in sides.values():
             side.close()
@@ -624,6 +632,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "not for memory, whose data lives in the serving process)")
     parser.add_argument("--seconds", type=float, default=None,
                         help="seconds per side and round of the served write cost (default 3; --quick: 1)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the write cost in instructions under valgrind (log_instructions.py)")
+    parser.add_argument("--instruction-requests", type=int, default=None,
+                        help="requests counted per side and workload with --instructions (default 200; --quick: 10)")
     parser.add_argument("--write-cost-only", action="store_true",
                         help="skip the query-speed part (no million-entry seeding); --entries then only "
                              "caps the log-on tenant's seeded log")
@@ -642,16 +654,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.requests = args.requests or (30 if quick else 125)
     args.users = args.users or (200 if quick else 2_000)
     args.seconds = args.seconds or (1.0 if quick else 3.0)
+    args.instruction_requests = args.instruction_requests or (10 if quick else 200)
     return args
 
 
 def run_backend(name: str, args, query_rows: list[dict], write_rows: list[dict],
-                served_rows: list[dict]) -> None:
+                served_rows: list[dict], instruction_rows: list[dict]) -> None:
     store = open_store(name)
     try:
         if not args.write_cost_only:
             query_speed(store, args, query_rows)
-        write_cost(store, args, write_rows)
+        write_cost(store, args, write_rows, instruction_rows if args.instructions else None)
         if args.served and name != "memory":
             served_write_cost(store, args, served_rows)
     finally:
@@ -666,10 +679,11 @@ def main(argv: list[str] | None = None) -> int:
     query_rows: list[dict] = []
     write_rows: list[dict] = []
     served_rows: list[dict] = []
+    instruction_rows: list[dict] = []
     unavailable: dict[str, str] = {}
     for name in args.backends:
         try:
-            run_backend(name, args, query_rows, write_rows, served_rows)
+            run_backend(name, args, query_rows, write_rows, served_rows, instruction_rows)
         except Unavailable as exc:
             unavailable[name] = f"unavailable: {exc}"
             log(f"[{name}] unavailable: {exc}")
@@ -678,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"[{name}] failed: {type(exc).__name__}: {exc}")
             traceback.print_exc(file=sys.stderr)
     print("\n".join([render(query_rows, write_rows, unavailable, queries=not args.write_cost_only),
-                     *render_served(served_rows)]))
+                     *render_served(served_rows), *render_instructions(instruction_rows)]))
     return 1 if any(name in unavailable for name in REQUIRED) else 0
 
 

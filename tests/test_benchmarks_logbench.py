@@ -4,6 +4,7 @@ tables with plausible figures; the full run is `python -m benchmarks.logbench`."
 from __future__ import annotations
 
 import glob
+import shutil
 import tempfile
 
 import pytest
@@ -11,8 +12,9 @@ from scimflask_sql.storage import SqlStorage
 from sqlalchemy.engine import Connection
 
 import scimflask.blueprint
-from benchmarks import logbench
+from benchmarks import log_instructions, logbench
 from scimflask.ops.provisioning_log import ProvisioningLog
+from scimflask.storage.capabilities import LogQuery
 
 QUERIES = ("failures only, newest page of 50", "failures only, next page (cursor)", "text q=logu",
            "text q=example (a word most entries hold)")
@@ -113,3 +115,35 @@ def test_served_write_cost_runs_both_apps_under_gunicorn_and_counts_every_entry(
         assert stored == answered > 0  # every request the log-on server answered, stored as it exited
         assert row[9].startswith(("met", "MISSED"))
     assert set(glob.glob(tempfile.gettempdir() + "/scimflask-logbench-*")) == before  # logs and SQLite file gone
+
+
+def test_the_instruction_child_stores_every_entry_in_batches_and_leaves_pruning_apart(monkeypatch):
+    store = logbench.open_store("sqlite")
+    try:
+        side = logbench.WriteSide(store, "on", 20, 0)
+        stored: list[int] = []
+        monkeypatch.setattr(SqlStorage, "append_logs", lambda self, entries, original=SqlStorage.append_logs: (
+            stored.append(len(entries)), original(self, entries))[1])
+        pruned: list[str] = []
+        monkeypatch.setattr(SqlStorage, "prune_log", lambda self, tenant, **limits: pruned.append(tenant) or 0)
+        monkeypatch.setattr(log_instructions, "BATCH", 8)
+        log_instructions.run_requests(side.config, "patch", 5, side.users, "t")
+        log_instructions.run_requests(side.config, "post", 5, side.users, "u")
+        assert stored == [8, 8, 8, 1] * 2  # 20 + 5 requests a run, a batch every 8 and the rest at the end
+        assert pruned == []
+        assert len(side.state.storage.query_log(side.tenant, LogQuery(limit=100))) == 50
+        log_instructions.run_prune(side.config, side.tenant, 30)
+        assert pruned == [side.tenant]
+        side.close()
+    finally:
+        store.cleanup()
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_a_logged_create_costs_more_instructions_than_an_unlogged_one():
+    config = {"SCIM_STORAGE_URI": "memory://", "SCIM_BEARER_TOKENS": [logbench.SCIM_TOKEN],
+              "SCIM_DEFAULT_TENANT": "instructions"}
+    on, off = (log_instructions._pair({**config, "SCIM_LOG_ENABLED": enabled}, "post", 3, 1, f"t{enabled}")
+               for enabled in (True, False))
+    # A create costs some million instructions; storing its entry adds some ten thousand.
+    assert 500_000 < off < on < off * 1.5, (on, off)

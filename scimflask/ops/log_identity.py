@@ -14,8 +14,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..config import ConfigKeys
 from ..errors import ConfigurationError
@@ -31,8 +30,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HASHED = re.compile(r"h:[0-9a-f]{%d}" % HASH_LENGTH)
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
+    """A target's identity fields: a small tuple, since a request's snapshot keeps it until
+    the log's writer takes it."""
+
     user_name: str | None = None
     display_name: str | None = None
     external_id: str | None = None

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flask import g, has_request_context
 
@@ -126,6 +127,25 @@ class FailedOperation:
     data: object = None
 
 
+class Change(NamedTuple):
+    """What the log keeps of a `ResourceEvent`: its target, the names it changed and the
+    identity fields read from its document, never the document itself. A request's snapshot
+    waits up to FLUSH_SECONDS for the writer: a resource document kept that long outlives the
+    garbage collector's young generation, and each older collection walks it again, while a
+    few strings cost it next to nothing."""
+
+    action: str
+    resource_type: str
+    id: str
+    changed: tuple[str, ...]
+    identity: Identity
+
+    @classmethod
+    def of(cls, event: ResourceEvent) -> Change:
+        return cls(event.action, event.resource_type, event.id, safe_changed(event.changed),
+                   identity_of(event.data))
+
+
 @dataclass(slots=True)
 class RequestRecord:
     """What the blueprint knows about a finished SCIM request: a cheap snapshot taken on the
@@ -136,7 +156,7 @@ class RequestRecord:
     path: str  # relative to the SCIM prefix, e.g. "/Users/2819c223"
     status: int
     error_type: str | None  # the SCIM error's scimType
-    events: list[ResourceEvent]
+    events: list[Change]
     error_detail: str | None = None  # the SCIM error's detail text
     request_id: str | None = None
     duration_ms: int | None = None
@@ -197,8 +217,8 @@ class ProvisioningLog:
     # -- collecting events during the request ---------------------------------------------
     @hookimpl
     def scimflask_resource_changed(self, event: ResourceEvent) -> None:
-        if has_request_context():
-            g.setdefault("scim_log_events", []).append(event)
+        if self.enabled and has_request_context():
+            g.setdefault("scim_log_events", []).append(Change.of(event))
 
     def wants(self, method: str, path: str) -> bool:
         if not self.enabled:
@@ -227,7 +247,7 @@ class ProvisioningLog:
                 method, status = _ACTION_REQUEST.get(event.action, (record.method, record.status))
                 endpoint = self._endpoint(event.resource_type)
                 add(method, f"/{endpoint}/{event.id}", status, event.resource_type, event.id,
-                    safe_changed(event.changed), identity_of(event.data), None)
+                    event.changed, event.identity, None)
             for failed_op in record.failures:
                 resource_type, resource_id = self._target(failed_op.path)
                 if resource_id is not None and resource_id.startswith("bulkId:"):
@@ -237,9 +257,10 @@ class ProvisioningLog:
             return entries
         if record.events:
             event = record.events[-1]
-            known = next((e.data for e in reversed(record.events) if e.data is not None), None)
-            add(record.method, record.path, record.status, event.resource_type, event.id,
-                safe_changed(name for e in record.events for name in e.changed), identity_of(known))
+            known = next((e.identity for e in reversed(record.events) if e.identity), Identity())
+            changed = event.changed if len(record.events) == 1 else safe_changed(
+                name for e in record.events for name in e.changed)
+            add(record.method, record.path, record.status, event.resource_type, event.id, changed, known)
             return entries
         resource_type, resource_id = self._target(record.path)
         # A create or replace that failed names its target in its body.

@@ -31,6 +31,21 @@ class ProvisioningLogContract:
         assert found == [second, first]
         assert isinstance(found[1].changed, tuple)
 
+    def test_line_breaks_and_tabs_in_any_text_round_trip_and_leave_the_batch_intact(self, scim_storage):
+        # A backend may pack a batch into one string: no field's text may split it.
+        _require(scim_storage, ProvisioningLogSupport)
+        odd = "a\nb\tc\r\n"
+        entries = [log_entry(TENANT.tenant, LOG_START + timedelta(seconds=n), method="PUT",
+                             path=f"/Users/{odd}{n}", status=400, outcome="failure",
+                             token_id=f"token{odd}", resource_type="User", resource_id=f"id{odd}{n}",
+                             changed=(f"title{odd}",), detail=f"bad{odd}value", scim_type=f"invalid{odd}",
+                             user_name=f"line{odd}break{n}@example.com", display_name=f"Tab\tName {n}",
+                             external_id=f"ext\n{n}", request_id=f"req{odd}", client="other",
+                             user_agent=f"agent{odd}") for n in range(3)]
+        scim_storage.append_logs(entries)
+        assert scim_storage.query_log(TENANT.tenant) == entries[::-1]
+        assert scim_storage.query_log(TENANT.tenant, LogQuery(text="break1")) == [entries[1]]
+        assert scim_storage.query_log(TENANT.tenant, LogQuery(resource_id=f"id{odd}2")) == [entries[2]]
     def test_a_batch_stores_every_entry_for_its_own_tenant(self, scim_storage):
         _require(scim_storage, ProvisioningLogSupport)
         ours = [log_entry(TENANT.tenant, LOG_START + timedelta(minutes=n), changed=("title",)) for n in range(5)]

@@ -4,6 +4,7 @@ log and exiting store what waits, a closed log stores nothing, and no failure re
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import subprocess
@@ -14,6 +15,7 @@ import time
 import pytest
 
 from scimflask.ops import provisioning_log
+from scimflask.ops.log_identity import Identity
 from scimflask.ops.provisioning_log import FLUSH_SECONDS, ProvisioningLog, entry_to_dict
 from scimflask.storage.capabilities import LogQuery
 from tests.conftest import ScimClient
@@ -241,3 +243,50 @@ def test_a_failing_store_or_build_never_reaches_a_request_nor_stops_the_writer(m
     state.log.flush()
     assert "could not build entries for POST /Users" in caplog.text
     assert [e.user_name for e in stored(app, tenant)] == ["kept"]
+
+
+def reachable_containers(root: object) -> set[str]:
+    """The type names of the objects the garbage collector would walk from `root` (classes
+    aside: every object refers to its own)."""
+    seen, names, todo = set(), set(), [root]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or not gc.is_tracked(item) or isinstance(item, type):
+            continue
+        seen.add(id(item))
+        names.add(type(item).__name__)
+        todo.extend(gc.get_referents(item))
+    return names
+
+
+def test_a_waiting_snapshot_keeps_no_resource_document(make_app, tenant, held):
+    # A snapshot waits up to FLUSH_SECONDS: what it keeps of a write's events must be the
+    # target and its identity only, nothing the garbage collector would walk through.
+    app = log_app(make_app, tenant)
+    client = ScimClient(app)
+    assert client.post("/Users", json=user("grace@example.com", displayName="Grace", title="Rear Admiral",
+                                           emails=[{"value": "grace@example.com"}])).status_code == 201
+    provisioning_log = app.extensions["scim"].log
+    (record,) = provisioning_log._pending
+    (change,) = record.events
+    assert change.identity == Identity("grace@example.com", "Grace", None)
+    assert change.action == "created" and change.resource_type == "User"
+    assert "title" in change.changed and "emails" in change.changed
+    assert reachable_containers(record.events) == {"list", "Change", "Identity", "tuple"}
+    assert [e.user_name for e in provisioning_log.query(tenant)] == ["grace@example.com"]
+
+
+def test_a_log_switched_off_collects_no_events(make_app, tenant, held):
+    app = log_app(make_app, tenant, SCIM_LOG_ENABLED=False)
+    client = ScimClient(app)
+    with app.test_request_context():
+        from flask import g
+
+        from scimflask.events import CREATED, ResourceEvent
+        from scimflask.model import RequestContext
+
+        event = ResourceEvent(CREATED, "User", "u1", RequestContext(tenant=tenant), {"userName": "x"})
+        app.extensions["scim"].pm.hook.scimflask_resource_changed(event=event)
+        assert "scim_log_events" not in g
+    assert client.post("/Users", json=user("off@example.com")).status_code == 201
+    assert app.extensions["scim"].log._pending == []

@@ -5,20 +5,28 @@
 -- identity word members (lex), KEYS[10] identity key -> words, KEYS[11..] one counter hash per
 -- hour. ARGV[1] the number of entries, ARGV[2] '1' to re-index (write only entries still
 -- stored, a pruned one stays gone, and take an entry stored with per-entry words out of
--- KEYS[7]), else '0'; per entry its id, time (µs), JSON, '1' for a failure, its resource member
--- ('' none), its identity key ('' none) and that identity's words separated by NUL ('' when an
--- earlier entry of the call already gave them); then per hour key its hour, the number of
--- counters and (name, increment) pairs. Returns the entries written.
+-- KEYS[7]), else '0'; ARGV[3] the entries, as fields each followed by a newline: per entry
+-- its id, time (µs), '1' for a failure, its resource member ('' none), its identity key
+-- ('' none), that identity's words separated by NUL ('' when an earlier entry of the call
+-- already gave them) and its JSON; then per hour key its hour, the number of counters and
+-- (name, increment) pairs. Returns the entries written.
 --
 -- An identity's words are added once, by the first entry that finds its key absent from
 -- KEYS[10]; the others only add their identity member.
 local count = tonumber(ARGV[1])
 local reindex = ARGV[2] == '1'
-local at = 3
+local packed, from = ARGV[3], 1
+local function field()
+  local stop = string.find(packed, '\n', from, true)
+  local value = string.sub(packed, from, stop - 1)
+  from = stop + 1
+  return value
+end
 local written = 0
 local given = {}  -- identity key -> its words, as the call's first entry of it gave them
 for _ = 1, count do
-  local id, key, words = ARGV[at], ARGV[at + 5], ARGV[at + 6]
+  local id, micros, failed, member = field(), field(), field(), field()
+  local key, words, json = field(), field(), field()
   if words ~= '' then
     given[key] = words
   elseif key ~= '' then
@@ -42,13 +50,13 @@ for _ = 1, count do
   if stored then
     written = written + 1
     redis.call('ZADD', KEYS[1], 0, id)
-    redis.call('ZADD', KEYS[2], ARGV[at + 1], id)
-    redis.call('HSET', KEYS[3], id, ARGV[at + 2])
-    if ARGV[at + 3] == '1' then
+    redis.call('ZADD', KEYS[2], micros, id)
+    redis.call('HSET', KEYS[3], id, json)
+    if failed == '1' then
       redis.call('ZADD', KEYS[4], 0, id)
     end
-    if ARGV[at + 4] ~= '' then
-      redis.call('ZADD', KEYS[5], 0, ARGV[at + 4])
+    if member ~= '' then
+      redis.call('ZADD', KEYS[5], 0, member)
     end
     if key ~= '' then
       redis.call('ZADD', KEYS[8], 0, key .. '\0' .. id)
@@ -62,8 +70,8 @@ for _ = 1, count do
       end
     end
   end
-  at = at + 7
 end
+local at = 4
 for key = 11, #KEYS do
   redis.call('ZADD', KEYS[6], ARGV[at], ARGV[at])
   local counters = tonumber(ARGV[at + 1])
