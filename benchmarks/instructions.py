@@ -59,18 +59,27 @@ def run_requests(backend: str, workload: str, count: int, uri: str) -> None:
             raise SystemExit(f"{workload}: HTTP {status}")
 
 
-def count_instructions(backend: str, workload: str, count: int) -> int:
-    """Instructions valgrind counts for one child run of `count` requests (after seeding)."""
-    uri = _storage_uri(backend)
+def callgrind(module: str, *arguments: str, timeout: float = 3600) -> int:
+    """Instructions valgrind counts for `python -m module arguments...`; RuntimeError if the
+    run fails."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-               sys.executable, "-m", "benchmarks.instructions", "--child", backend, workload, str(count), uri]
+               sys.executable, "-m", module, *arguments]
     # A fixed hash seed: set and dict orders, and so the work they cause, repeat run to run.
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1800,
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     found = COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
-        raise SystemExit(f"{workload} on {backend}: valgrind run failed\n{done.stderr[-2000:]}")
+        raise RuntimeError(f"valgrind run of {module} {' '.join(arguments[:2])} failed\n{done.stderr[-2000:]}")
     return int(found.group(1))
+
+
+def count_instructions(backend: str, workload: str, count: int) -> int:
+    """Instructions valgrind counts for one child run of `count` requests (after seeding)."""
+    try:
+        return callgrind("benchmarks.instructions", "--child", backend, workload, str(count), _storage_uri(backend),
+                         timeout=1800)
+    except RuntimeError as exc:
+        raise SystemExit(f"{workload} on {backend}: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,22 +24,18 @@ Needs `valgrind` on PATH.
 from __future__ import annotations
 
 import json
-import os
 import random
-import re
 import shutil
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from .directory import user_document
+from .instructions import callgrind
 
 WARM = 20      # requests in both runs of a pair: the difference leaves them out
 BATCH = 250    # requests per stored batch in the child
 PRUNED = 2_000  # entries one prune removes at the default cap (PRUNE_SHARE of 100,000)
-COLLECTED = re.compile(r"Collected : (\d+)")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_requests(config: dict, workload: str, count: int, users: int, prefix: str) -> None:
@@ -80,15 +76,7 @@ def run_prune(config: dict, tenant: str, keep: int) -> None:
 
 def _count(*arguments: str) -> int:
     """Instructions valgrind counts for one child run."""
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-               sys.executable, "-m", "benchmarks.log_instructions", *arguments]
-    # A fixed hash seed: set and dict orders, and so the work they cause, repeat run to run.
-    done = subprocess.run(command, capture_output=True, text=True, timeout=3600,
-                          env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=ROOT)
-    found = COLLECTED.search(done.stderr)
-    if done.returncode != 0 or found is None:
-        raise RuntimeError(f"valgrind run {arguments[:2]} failed:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    return callgrind("benchmarks.log_instructions", *arguments)
 
 
 def _pair(config: dict, workload: str, requests: int, users: int, tag: str) -> int:
