@@ -3,8 +3,11 @@ tables with plausible figures; the full run is `python -m benchmarks.logbench`."
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import os
 import shutil
+import sqlite3
 import tempfile
 
 import pytest
@@ -134,6 +137,37 @@ def test_the_instruction_child_stores_every_entry_in_batches_and_leaves_pruning_
         assert len(side.state.storage.query_log(side.tenant, LogQuery(limit=100))) == 50
         log_instructions.run_prune(side.config, side.tenant, 30)
         assert pruned == [side.tenant]
+        side.close()
+    finally:
+        store.cleanup()
+
+
+def _file(config: dict) -> str:
+    return config["SCIM_STORAGE_URI"].removeprefix("sqlite:///")
+
+
+def _users(config: dict, tenant: str) -> int:
+    with contextlib.closing(sqlite3.connect(_file(config))) as database:
+        return database.execute("SELECT count(*) FROM scim_resources WHERE tenant = ? AND resource_type = 'User'",
+                                (tenant,)).fetchone()[0]
+
+
+def test_each_instruction_child_on_sqlite_gets_its_own_copy_of_the_sides_file():
+    store = logbench.open_store("sqlite")
+    try:
+        side = logbench.WriteSide(store, "on", 5, 0)
+        with log_instructions._own_copy(side.config) as first, log_instructions._own_copy(side.config) as second:
+            paths = {config["SCIM_STORAGE_URI"] for config in (side.config, first, second)}
+            assert len(paths) == 3
+            # Every committed user is in a copy, though the side's app still holds its WAL open.
+            assert [_users(config, side.tenant) for config in (side.config, first, second)] == [5, 5, 5]
+            with sqlite3.connect(_file(first)) as copy:
+                copy.execute("DELETE FROM scim_resources")
+            assert [_users(config, side.tenant) for config in (side.config, first, second)] == [5, 0, 5]
+            copied = _file(first)
+        assert not os.path.exists(copied)
+        with log_instructions._own_copy({"SCIM_STORAGE_URI": "redis://127.0.0.1:6379/15"}) as served:
+            assert served == {"SCIM_STORAGE_URI": "redis://127.0.0.1:6379/15"}  # a server's data is not copied
         side.close()
     finally:
         store.cleanup()

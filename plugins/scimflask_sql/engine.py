@@ -5,7 +5,8 @@ Driver defaults live here, as in Flask-SQLAlchemy's `_apply_driver_defaults`:
   is relative to the current working directory, resolved once when the storage is built;
 - SQLite connections get WAL, foreign keys, a busy timeout and case-sensitive LIKE (SCIM's
   caseExact `sw`/`ew`/`co`), and write transactions start with BEGIN IMMEDIATE so two writers
-  queue on the busy timeout instead of failing to upgrade a read lock;
+  queue on the busy timeout instead of failing to upgrade a read lock; a file's pool hands out
+  the connection returned last, whose page cache is the one still valid;
 - plain `postgresql://`, `mysql://` and `mariadb://` use psycopg 3 and PyMySQL;
 - every engine pings a pooled connection before handing it out when it sat idle for more than
   `PING_AFTER` seconds or when its socket has something to read (an idle connection's socket
@@ -89,6 +90,13 @@ def build_engine(url: URL, engine_options: dict[str, Any] | None = None,
     backend = url.get_backend_name()
     if is_memory_sqlite(url):
         options["poolclass"] = StaticPool
+    elif backend == "sqlite":
+        # The connection returned last is handed out first. A SQLite connection drops its whole
+        # page cache when another connection committed since its last transaction (WAL mode),
+        # so a thread taking turns between two pooled connections (first in, first out, as
+        # soon as a second thread, such as the log's writer, made a second one) rereads every
+        # page of every request.
+        options["pool_use_lifo"] = True
     options.update(engine_options or {})
     engine = create_engine(url, **options)
     if backend == "postgresql":
