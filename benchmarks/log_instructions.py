@@ -96,8 +96,11 @@ def _own_copy(config: dict) -> Iterator[dict]:
     if not uri.startswith(SQLITE_FILE):
         yield config
         return
-    with sqlite3.connect(uri[len(SQLITE_FILE):]) as source:
-        source.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every committed page in the main file
+    with contextlib.closing(sqlite3.connect(uri[len(SQLITE_FILE):])) as source:
+        # Every committed page into the main file, which is all that is copied.
+        busy, in_wal, moved = source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if busy or moved != in_wal:
+        raise RuntimeError(f"{uri}: a transaction kept the WAL from being checkpointed; nothing may write meanwhile")
     with tempfile.TemporaryDirectory(prefix="scimflask-li-") as directory:
         path = os.path.join(directory, "copy.db")
         shutil.copyfile(uri[len(SQLITE_FILE):], path)
