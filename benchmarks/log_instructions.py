@@ -36,13 +36,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
+from scimflask_sql.engine import is_memory_sqlite
+from sqlalchemy.engine import make_url
+
 from .directory import user_document
 from .instructions import callgrind
 
 WARM = 20      # requests in both runs of a pair: the difference leaves them out
 BATCH = 250    # requests per stored batch in the child
 PRUNED = 2_000  # entries one prune removes at the default cap (PRUNE_SHARE of 100,000)
-SQLITE_FILE = "sqlite:///"
 
 
 def run_requests(config: dict, workload: str, count: int, users: int, prefix: str) -> None:
@@ -92,24 +94,25 @@ def _own_copy(config: dict) -> Iterator[dict]:
     child alone: the work SQLite does (the pages it reads, when the WAL is checkpointed) depends
     on what the file holds. Children sharing the file each start from what the previous ones
     left, and the same run was seen to count 10 % more or less for that alone."""
-    uri = config["SCIM_STORAGE_URI"]
-    if not uri.startswith(SQLITE_FILE):
+    url = make_url(config["SCIM_STORAGE_URI"])
+    if url.get_backend_name() != "sqlite" or is_memory_sqlite(url):
         yield config
         return
-    with contextlib.closing(sqlite3.connect(uri[len(SQLITE_FILE):])) as source:
+    with contextlib.closing(sqlite3.connect(url.database)) as source:
         # Every committed page into the main file, which is all that is copied.
         busy, in_wal, moved = source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     if busy or moved != in_wal:
-        raise RuntimeError(f"{uri}: a transaction kept the WAL from being checkpointed; nothing may write meanwhile")
+        raise RuntimeError(f"{url.database}: a transaction kept the WAL from being checkpointed; "
+                           "nothing may write meanwhile")
     with tempfile.TemporaryDirectory(prefix="scimflask-li-") as directory:
         path = os.path.join(directory, "copy.db")
-        shutil.copyfile(uri[len(SQLITE_FILE):], path)
-        yield {**config, "SCIM_STORAGE_URI": SQLITE_FILE + path}
+        shutil.copyfile(url.database, path)
+        yield {**config, "SCIM_STORAGE_URI": url.set(database=path).render_as_string(hide_password=False)}
 
 
-def _count_on_copy(config: dict, *arguments: str) -> int:
+def _count_on_copy(config: dict, kind: str, *arguments: str) -> int:
     with _own_copy(config) as own:
-        return _count(arguments[0], json.dumps(own), *arguments[1:])
+        return _count(kind, json.dumps(own), *arguments)
 
 
 def _pair(config: dict, workload: str, requests: int, users: int, tag: str) -> int:

@@ -161,7 +161,7 @@ def test_each_instruction_child_on_sqlite_gets_its_own_copy_of_the_sides_file():
             assert len(paths) == 3
             # Every committed user is in a copy, though the side's app still holds its WAL open.
             assert [_users(config, side.tenant) for config in (side.config, first, second)] == [5, 5, 5]
-            with sqlite3.connect(_file(first)) as copy:
+            with contextlib.closing(sqlite3.connect(_file(first))) as copy, copy:
                 copy.execute("DELETE FROM scim_resources")
             assert [_users(config, side.tenant) for config in (side.config, first, second)] == [5, 0, 5]
             copied = _file(first)
